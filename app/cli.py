@@ -1,0 +1,52 @@
+"""The `securecam` command line: one sub-command per module, wired here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="securecam",
+        description="Encrypted, authenticated streaming from ESP32-CAM modules.",
+    )
+    parser.add_argument("--version", action="version", version=f"securecam {__version__}")
+    parser.add_argument("--config-dir", help="registry and settings directory (or $SECURECAM_HOME)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--demo",
+        nargs="?",
+        type=int,
+        const=1,
+        default=None,
+        metavar="N",
+        help="also start N simulated cameras in-process (default 1)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from app.devices import cli as device_cli
+    from app.receiver import cli as serve_cli
+    from app.sim import cli as sim_cli
+
+    for module in (serve_cli, sim_cli, device_cli):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command is None:
+        from app.demo import run_headless_demo
+
+        return run_headless_demo(args)
+    return int(args.handler(args) or 0)
