@@ -8,9 +8,9 @@ from noise.connection import NoiseConnection
 
 from app.protocol.noise import NN, NNPSK0, DecryptError, HandshakeState, NoiseError
 
-VECTORS = json.loads((Path(__file__).parent.parent / "vectors" / "noise-25519-AESGCM-SHA256.json").read_text())[
-    "vectors"
-]
+VECTORS = json.loads(
+    (Path(__file__).parent.parent / "vectors" / "noise-25519-AESGCM-SHA256.json").read_text()
+)["vectors"]
 PATTERNS = {"Noise_NN_25519_AESGCM_SHA256": NN, "Noise_NNpsk0_25519_AESGCM_SHA256": NNPSK0}
 
 
@@ -165,5 +165,3 @@ def test_writing_out_of_turn_is_refused():
     resp = HandshakeState(NN, initiator=False)
     with pytest.raises(NoiseError):
         resp.write_message()
-
-

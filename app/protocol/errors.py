@@ -1,0 +1,38 @@
+"""Close codes and the one exception the protocol core raises for a misbehaving peer."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes SecureCam uses; 4000-4999 are reserved for applications."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # receiver or camera shutting down
+    UNSUPPORTED_DATA = 1003  # a text message
+    MESSAGE_TOO_BIG = 1009  # a WebSocket message over 65,535 bytes
+    BAD_HELLO = 4001
+    UNSUPPORTED_VERSION = 4002
+    UNKNOWN_DEVICE = 4003
+    AUTH_FAILED = 4004  # wrong key, or a tampered handshake
+    PLAIN_NOT_ALLOWED = 4005
+    HANDSHAKE_TIMEOUT = 4006
+    DECRYPT_FAILED = 4007  # tampered, replayed, reordered or dropped transport message
+    MALFORMED_RECORD = 4008
+    FRAME_TOO_LARGE = 4009  # total length or chunk count over the receiver's limits
+    CHUNK_SEQUENCE = 4010  # chunks truncated, out of order or inconsistent
+    IDLE_TIMEOUT = 4011
+    TOO_MANY_CONNECTIONS = 4012
+    REPLACED = 4013  # a newer authenticated session of the same device took over
+    DEVICE_REMOVED = 4014  # the device was removed from the registry
+    SERVER_REJECTED = 4015  # the camera refuses the receiver's handshake answer
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol; close the connection with `code` and the short `reason`."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(f"{code.name.lower()}: {reason}")
+        self.code = code
+        self.reason = reason

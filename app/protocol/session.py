@@ -1,0 +1,363 @@
+"""Sans-I/O protocol sessions: WebSocket message payloads in, events and payloads out.
+
+`ReceiverSession` is the app's side of one camera connection, `CameraSession` the camera's.
+Neither touches sockets, asyncio or Qt: an adapter feeds `receive()` each binary message and
+sends what `data_to_send()` returns, in order, because each message consumes a Noise nonce.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from app.protocol import records
+from app.protocol.clock import ClockSync
+from app.protocol.errors import CloseCode, ProtocolError
+from app.protocol.hello import Hello, Suite, parse_hello
+from app.protocol.limits import Limits
+from app.protocol.noise import NNPSK0, CipherState, DecryptError, HandshakeState, NoiseError
+from app.protocol.reassembly import AssembledFrame, Reassembler, chunk_records
+from app.protocol.timeline import Frame, FrameTimeline
+
+Clock = Callable[[], int]
+_MAX_OUTSTANDING_PINGS = 8
+_FRAME_ERRORS = {CloseCode.DECRYPT_FAILED, CloseCode.FRAME_TOO_LARGE, CloseCode.CHUNK_SEQUENCE}
+
+
+def monotonic_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What the receiver knows about one device; the key never appears in repr."""
+
+    device_id: str
+    psk: bytes = field(repr=False)
+    allow_plain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeComplete:
+    device_id: str
+    suite: Suite
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfirmed:
+    """The first authentic record after the handshake: the peer holds this session's keys."""
+
+    device_id: str
+    suite: Suite
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReceived:
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReceived:
+    status: records.Status
+
+
+@dataclass(frozen=True, slots=True)
+class ControlReceived:
+    control: records.Control
+
+
+@dataclass(frozen=True, slots=True)
+class ClockUpdated:
+    offset_us: int
+    rtt_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerClosed:
+    code: int
+    reason: str
+
+
+Event = (
+    HandshakeComplete
+    | SessionConfirmed
+    | FrameReceived
+    | StatusReceived
+    | ControlReceived
+    | ClockUpdated
+    | PeerClosed
+)
+
+
+class State(Enum):
+    HANDSHAKE = "handshake"
+    TRANSPORT = "transport"
+    CLOSED = "closed"
+
+
+class _Channel:
+    """What both sides share once keys exist: sealing, ping/pong, clock sync and close."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock_source = clock
+        self.clock = ClockSync()
+        self.state = State.HANDSHAKE
+        self.suite: Suite | None = None
+        self._send: CipherState | None = None
+        self._recv: CipherState | None = None
+        self._outgoing: list[bytes] = []
+        self._pings: dict[int, int] = {}
+        self._next_ping_id = 1
+
+    def data_to_send(self) -> list[bytes]:
+        """Drain the messages to send, in this exact order."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def send_ping(self) -> None:
+        self._require_transport()
+        ping_id = self._next_ping_id
+        self._next_ping_id = (ping_id + 1) & 0xFFFFFFFF
+        now = self.clock_source()
+        self._pings[ping_id] = now
+        if len(self._pings) > _MAX_OUTSTANDING_PINGS:
+            del self._pings[next(iter(self._pings))]
+        self._queue(records.encode(records.Ping(ping_id, now)))
+
+    def close(self, code: int, reason: str) -> None:
+        """Queue an authenticated CLOSE (when keys exist) and stop accepting input."""
+        if self.state is State.TRANSPORT:
+            self._queue(records.encode(records.Close(code, reason)))
+        self.state = State.CLOSED
+
+    def _require_transport(self) -> None:
+        if self.state is not State.TRANSPORT:
+            raise RuntimeError(f"session is in state {self.state.value}, not transport")
+
+    def _queue(self, record: bytes | bytearray) -> None:
+        self._outgoing.append(
+            bytes(record) if self._send is None else self._send.encrypt_with_ad(b"", record)
+        )
+
+    def _open(self, message: bytes) -> records.Record:
+        if self._recv is not None:
+            try:
+                message = self._recv.decrypt_with_ad(b"", message)
+            except DecryptError:
+                raise ProtocolError(
+                    CloseCode.DECRYPT_FAILED,
+                    "message failed authentication (tampered, replayed or out of order)",
+                ) from None
+        return records.parse(message)
+
+    def _common(self, record: records.Record) -> list[Event] | None:
+        """Handle PING, PONG and CLOSE; None for records the subclass must handle."""
+        match record:
+            case records.Ping():
+                pong = records.Pong(record.ping_id, record.sender_time_us, self.clock_source())
+                self._queue(records.encode(pong))
+                return []
+            case records.Pong():
+                sent = self._pings.pop(record.ping_id, None)
+                if sent is None:
+                    return []  # late or unsolicited: harmless, and no clock can be trusted from it
+                sample = self.clock.add(sent, record.responder_time_us, self.clock_source())
+                return [] if sample is None else [ClockUpdated(sample.offset_us, sample.rtt_us)]
+            case records.Close():
+                self.state = State.CLOSED
+                return [PeerClosed(record.code, record.reason)]
+        return None
+
+
+class ReceiverSession(_Channel):
+    """The app's side of one camera connection (the Noise responder)."""
+
+    def __init__(
+        self,
+        lookup: Callable[[str], Credentials | None],
+        limits: Limits | None = None,
+        clock: Clock = monotonic_us,
+    ) -> None:
+        super().__init__(clock)
+        self.limits = limits or Limits()
+        self._lookup = lookup
+        self._reassembler = Reassembler(
+            self.limits.max_frame_bytes, self.limits.max_chunks_per_frame
+        )
+        self.device_id: str | None = None
+        self.confirmed = False
+        self.frames_rejected = 0
+
+    def receive(self, message: bytes, rx_us: int | None = None) -> list[Event]:
+        """Process one binary message received at `rx_us`; raises ProtocolError to close."""
+        if self.state is State.CLOSED:
+            return []
+        rx_us = self.clock_source() if rx_us is None else rx_us
+        try:
+            if self.state is State.HANDSHAKE:
+                return self._handshake(message)
+            return self._transport(message, rx_us)
+        except ProtocolError as exc:
+            # A violation loses the frame being rebuilt, or the frame the bad message carried.
+            partial = self._reassembler.abort()
+            if self.state is State.TRANSPORT and (partial or exc.code in _FRAME_ERRORS):
+                self.frames_rejected += 1
+            self.state = State.CLOSED
+            raise
+
+    def send_control(self, control: records.Control) -> None:
+        self._require_transport()
+        self._queue(records.encode(control))
+
+    def _handshake(self, message: bytes) -> list[Event]:
+        hello, rest = parse_hello(message)
+        credentials = self._lookup(hello.device_id)
+        if credentials is None:
+            raise ProtocolError(CloseCode.UNKNOWN_DEVICE, f"unknown device {hello.device_id!r}")
+        self.device_id, self.suite = hello.device_id, hello.suite
+        if hello.suite is Suite.PLAIN:
+            if not credentials.allow_plain:
+                raise ProtocolError(
+                    CloseCode.PLAIN_NOT_ALLOWED, f"plain suite not allowed for {hello.device_id!r}"
+                )
+            if rest:
+                raise ProtocolError(CloseCode.BAD_HELLO, "plain hello followed by extra bytes")
+            self._outgoing.append(b"")
+        else:
+            noise = HandshakeState(
+                NNPSK0,
+                initiator=False,
+                prologue=message[: len(message) - len(rest)],
+                psk=credentials.psk,
+            )
+            try:
+                noise.read_message(rest)
+                self._outgoing.append(noise.write_message(b""))
+            except NoiseError:
+                raise ProtocolError(
+                    CloseCode.AUTH_FAILED, f"handshake failed for {hello.device_id!r} (wrong key?)"
+                ) from None
+            self._send, self._recv = noise.split()
+        self.state = State.TRANSPORT
+        self.send_ping()  # start clock sync before the first frame arrives
+        return [HandshakeComplete(hello.device_id, hello.suite)]
+
+    def _transport(self, message: bytes, rx_us: int) -> list[Event]:
+        record = self._open(message)
+        events: list[Event] = []
+        if not self.confirmed:
+            self.confirmed = True
+            assert self.device_id is not None and self.suite is not None
+            events.append(SessionConfirmed(self.device_id, self.suite))
+        common = self._common(record)
+        if common is not None:
+            return events + common
+        match record:
+            case records.FrameChunk():
+                frame = self._reassembler.add(record, rx_us)
+                if frame is not None:
+                    events.append(FrameReceived(self._frame(frame, rx_us)))
+            case records.Status():
+                events.append(StatusReceived(record))
+            case _:
+                raise ProtocolError(
+                    CloseCode.MALFORMED_RECORD, f"{type(record).__name__} is not for the receiver"
+                )
+        return events
+
+    def _frame(self, assembled: AssembledFrame, last_rx_us: int) -> Frame:
+        assert self.device_id is not None and self.suite is not None
+        timeline = FrameTimeline(
+            device=self.device_id,
+            suite=self.suite.name.lower(),
+            seq=assembled.seq,
+            size=len(assembled.data),
+            device_capture_us=assembled.capture_us,
+            device_send_us=assembled.send_us,
+            first_rx_us=assembled.first_rx_us,
+            last_rx_us=last_rx_us,
+            decrypted_us=self.clock_source(),
+            clock_offset_us=self.clock.offset_us,
+        )
+        return Frame(self.device_id, assembled.seq, assembled.data, timeline)
+
+
+class CameraSession(_Channel):
+    """The camera's side (the Noise initiator), as the firmware and the simulator run it."""
+
+    def __init__(
+        self,
+        device_id: str,
+        psk: bytes | None,
+        suite: Suite = Suite.NOISE,
+        clock: Clock = monotonic_us,
+    ) -> None:
+        super().__init__(clock)
+        self.device_id = device_id
+        self.suite = suite
+        self._hello = Hello(suite, device_id).encode()
+        self._noise = (
+            HandshakeState(NNPSK0, initiator=True, prologue=self._hello, psk=psk)
+            if suite is Suite.NOISE
+            else None
+        )
+
+    def start(self) -> None:
+        """Queue the first message: the hello, then Noise message 1 in the same message."""
+        first = self._hello if self._noise is None else self._hello + self._noise.write_message()
+        self._outgoing.append(first)
+
+    def receive(self, message: bytes) -> list[Event]:
+        if self.state is State.CLOSED:
+            return []
+        try:
+            if self.state is State.HANDSHAKE:
+                return self._handshake(message)
+            record = self._open(message)
+            common = self._common(record)
+            if common is not None:
+                return common
+            if isinstance(record, records.Control):
+                return [ControlReceived(record)]
+            raise ProtocolError(
+                CloseCode.MALFORMED_RECORD, f"{type(record).__name__} is not for the camera"
+            )
+        except ProtocolError:
+            self.state = State.CLOSED
+            raise
+
+    def send_frame(
+        self,
+        jpeg: bytes | memoryview,
+        seq: int,
+        capture_us: int,
+        *,
+        chunk_data: int = records.MAX_CHUNK_DATA,
+    ) -> None:
+        """Queue one frame's chunks, stamped with the send time now."""
+        self._require_transport()
+        for record in chunk_records(jpeg, seq, capture_us, self.clock_source(), chunk_data):
+            self._queue(record)
+
+    def send_status(self, status: records.Status) -> None:
+        self._require_transport()
+        self._queue(records.encode(status))
+
+    def _handshake(self, message: bytes) -> list[Event]:
+        if self._noise is None:
+            if message:
+                raise ProtocolError(CloseCode.SERVER_REJECTED, "unexpected plain handshake answer")
+        else:
+            try:
+                self._noise.read_message(message)
+            except NoiseError:
+                raise ProtocolError(
+                    CloseCode.SERVER_REJECTED, "receiver failed authentication (wrong key?)"
+                ) from None
+            self._send, self._recv = self._noise.split()
+            self._noise = None  # drop handshake secrets as soon as they are spent
+        self.state = State.TRANSPORT
+        assert self.suite is not None
+        return [HandshakeComplete(self.device_id, self.suite)]
