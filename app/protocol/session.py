@@ -111,6 +111,11 @@ class _Channel:
         self._pings: dict[int, int] = {}
         self._next_ping_id = 1
 
+    @property
+    def pending(self) -> bool:
+        """True when `data_to_send()` has something."""
+        return bool(self._outgoing)
+
     def data_to_send(self) -> list[bytes]:
         """Drain the messages to send, in this exact order."""
         out, self._outgoing = self._outgoing, []

@@ -1,0 +1,193 @@
+"""`securecam device ...`: register cameras, show their fingerprints, set their suite policy.
+
+Keys are printed only by `device add` and `device show --key`, and never logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+
+from app.cli_common import common_options
+from app.devices.registry import Device, Registry, RegistryError
+from app.paths import config_dir
+
+_Handler = Callable[[argparse.Namespace], int]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `device` and its actions on the top-level sub-command set."""
+    parser = subparsers.add_parser(
+        "device",
+        parents=[common_options()],
+        help="register cameras and manage their keys",
+        description="Register cameras, show their key fingerprints and set their suite policy.",
+    )
+    actions = parser.add_subparsers(dest="device_command", metavar="ACTION", required=True)
+
+    add = _action(actions, "add", "register a camera and print its new key (once)")
+    add.add_argument("name", help="the camera's device name (as configured in its firmware)")
+    add.add_argument(
+        "--allow-plain",
+        action="store_true",
+        help="also accept unencrypted streams from it (INSECURE: latency comparison only)",
+    )
+    add.set_defaults(handler=_add)
+
+    listing = _action(actions, "list", "list registered cameras")
+    listing.set_defaults(handler=_list)
+
+    show = _action(actions, "show", "show one camera's details")
+    show.add_argument("name")
+    show.add_argument("--key", action="store_true", help="also print the secret key")
+    show.set_defaults(handler=_show)
+
+    remove = _action(actions, "remove", "unregister a camera (its key stops working)")
+    remove.add_argument("name")
+    remove.set_defaults(handler=_remove)
+
+    rename = _action(actions, "rename", "rename a camera, keeping its key")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    rename.set_defaults(handler=_rename)
+
+    set_ = _action(actions, "set", "change a camera's suite policy")
+    set_.add_argument("name")
+    policy = set_.add_mutually_exclusive_group(required=True)
+    policy.add_argument(
+        "--allow-plain",
+        dest="allow_plain",
+        action="store_true",
+        help="accept unencrypted streams too (INSECURE: latency comparison only)",
+    )
+    policy.add_argument(
+        "--no-allow-plain",
+        dest="allow_plain",
+        action="store_false",
+        help="accept encrypted streams only",
+    )
+    set_.set_defaults(handler=_set, allow_plain=None)
+
+
+def _action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
+) -> argparse.ArgumentParser:
+    # Every level takes --config-dir so it may follow the action too.
+    return actions.add_parser(name, parents=[common_options()], help=help_, description=help_)
+
+
+def _reports_errors(handler: _Handler) -> _Handler:
+    """Turn registry and name errors into `securecam: error: ...` and exit code 1."""
+
+    @functools.wraps(handler)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (RegistryError, ValueError) as exc:
+            print(f"securecam: error: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapper
+
+
+def _registry(args: argparse.Namespace) -> Registry:
+    return Registry(config_dir(getattr(args, "config_dir", None)))
+
+
+def _policy(device: Device) -> str:
+    return "plain allowed (INSECURE)" if device.allow_plain else "encrypted only"
+
+
+def _warn_plain(name: str) -> None:
+    print(
+        f"securecam: warning: plain streams from {name!r} are neither encrypted nor "
+        "authenticated: anyone on the network can watch them or inject frames. They exist "
+        "only to compare latency with encryption; turn them off with "
+        f"`securecam device set {name} --no-allow-plain`.",
+        file=sys.stderr,
+    )
+
+
+@_reports_errors
+def _add(args: argparse.Namespace) -> int:
+    device = _registry(args).add(args.name, allow_plain=args.allow_plain)
+    print(f"Registered device {device.name!r} ({_policy(device)}).")
+    print()
+    print("Device key - printed only this once (`device list` and `device show` hide it).")
+    print("Paste it into the camera's configuration and keep it safe:")
+    print()
+    print(f"    {device.key.to_text()}")
+    print()
+    print(f"Fingerprint: {device.key.fingerprint}")
+    print("  (the camera derives the same one from its key: compare them to check the paste)")
+    print()
+    print("Next step:")
+    print(f"  simulated camera:  securecam sim --device {device.name}")
+    print(
+        f"  ESP32-CAM:         provision the firmware with device name {device.name!r} and this key"
+    )
+    if device.allow_plain:
+        _warn_plain(device.name)
+    return 0
+
+
+@_reports_errors
+def _list(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    devices = registry.list()
+    if not devices:
+        print("No devices registered.")
+        print(f"Add one with `securecam device add NAME` (registry: {registry.path}).")
+        return 0
+    rows = [("NAME", "SUITE POLICY", "FINGERPRINT", "CREATED")]
+    rows += [(d.name, _policy(d), d.key.fingerprint, d.created) for d in devices]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]))
+    return 0
+
+
+@_reports_errors
+def _show(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    device = registry.get(args.name)
+    print(f"Name:          {device.name}")
+    print(f"Suite policy:  {_policy(device)}")
+    print(f"Fingerprint:   {device.key.fingerprint}")
+    print(f"Created:       {device.created}")
+    print(f"Registry:      {registry.path}")
+    if args.key:
+        print(f"Key:           {device.key.to_text()}")
+    else:
+        print("Key:           hidden (add --key to print it)")
+    return 0
+
+
+@_reports_errors
+def _remove(args: argparse.Namespace) -> int:
+    device = _registry(args).remove(args.name)
+    print(
+        f"Removed device {device.name!r} (fingerprint {device.key.fingerprint}); "
+        "the receiver no longer accepts its key."
+    )
+    return 0
+
+
+@_reports_errors
+def _rename(args: argparse.Namespace) -> int:
+    device = _registry(args).rename(args.old, args.new)
+    print(f"Renamed device {args.old!r} to {device.name!r}; its key is unchanged.")
+    print(f"The camera sends its name when it connects: set it to {device.name!r} there too.")
+    return 0
+
+
+@_reports_errors
+def _set(args: argparse.Namespace) -> int:
+    device = _registry(args).set_allow_plain(args.name, args.allow_plain)
+    print(f"Device {device.name!r}: {_policy(device)}.")
+    if device.allow_plain:
+        _warn_plain(device.name)
+    return 0

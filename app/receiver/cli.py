@@ -1,0 +1,160 @@
+"""`securecam serve`: the headless receiver, with JSON-lines stats and optional recording."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from app.cli_common import common_options
+from app.devices.lookup import credentials_lookup
+from app.devices.registry import Registry, RegistryError
+from app.paths import config_dir
+from app.protocol.limits import Limits
+from app.protocol.session import monotonic_us
+from app.receiver.recorder import Recorder
+from app.receiver.server import CAMERA_PATH, DEFAULT_PORT, Receiver
+
+log = logging.getLogger("securecam.serve")
+STATS_INTERVAL_S = 1.0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        parents=[common_options()],
+        help="run the receiver without a window",
+        description="Receive, authenticate and decrypt camera streams without a window.",
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (default 8888)")
+    parser.add_argument(
+        "--stats-json",
+        metavar="PATH|-",
+        help="append one JSON object per line with per-device stats, every second and at exit",
+    )
+    parser.add_argument(
+        "--record", metavar="DIR", type=Path, help="write every frame to DIR/<device>/<seq>.jpg"
+    )
+    parser.add_argument("--max-connections", type=int, default=Limits.max_connections)
+    parser.add_argument(
+        "--max-frame-bytes", type=int, default=Limits.max_frame_bytes, help="largest frame"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    registry = Registry(config_dir(getattr(args, "config_dir", None)))
+    try:
+        names = [device.name for device in registry.list()]
+    except RegistryError as exc:
+        print(f"securecam: error: {exc}", file=sys.stderr)
+        return 1
+    if not names:
+        log.warning("no devices registered yet: add one with `securecam device add NAME`")
+    limits = Limits(max_connections=args.max_connections, max_frame_bytes=args.max_frame_bytes)
+    receiver = Receiver(credentials_lookup(registry), host=args.host, port=args.port, limits=limits)
+    try:
+        with _stats_stream(args.stats_json) as stats_out:
+            return asyncio.run(serve(receiver, registry, stats_out, args.record))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"securecam: error: port {args.port} is already in use; "
+                "stop the other receiver or choose another --port",
+                file=sys.stderr,
+            )
+        else:
+            print(f"securecam: error: {exc}", file=sys.stderr)
+        return 1
+
+
+@contextlib.contextmanager
+def _stats_stream(target: str | None):  # noqa: ANN202 - a generator-based context manager
+    if target is None:
+        yield None
+    elif target == "-":
+        yield sys.stdout
+    else:
+        with open(target, "a", encoding="utf-8", buffering=1) as stream:
+            yield stream
+
+
+async def serve(
+    receiver: Receiver,
+    registry: Registry,
+    stats_out: TextIO | None,
+    record_dir: Path | None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until SIGINT/SIGTERM (or `stop`), then shut down and write the final stats."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    recorder = None
+    if record_dir is not None:
+        recorder = Recorder(record_dir)
+        await recorder.start()
+        receiver.add_frame_sink(recorder)
+    started = time.monotonic()
+    await receiver.start()
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATS_INTERVAL_S)
+            if stats_out is not None:
+                write_stats(stats_out, receiver, _known(registry), started)
+    finally:
+        await receiver.stop()
+        if recorder is not None:
+            await recorder.stop()
+            log.info("recorded %d frames in %s", recorder.frames_written, record_dir)
+        if stats_out is not None:
+            write_stats(stats_out, receiver, _known(registry), started, final=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    return 0
+
+
+def _known(registry: Registry) -> list[str]:
+    try:
+        return [device.name for device in registry.list()]
+    except RegistryError:
+        return []  # a registry being edited by hand must not stop the stats
+
+
+def stats_document(
+    receiver: Receiver, registered: Iterable[str], started: float, *, final: bool = False
+) -> dict[str, object]:
+    """One stats line: every registered or seen device, connected or not."""
+    now_us = monotonic_us()
+    names = sorted(set(registered) | set(receiver.stats))
+    return {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "uptime_s": round(time.monotonic() - started, 3),
+        "final": final,
+        "listen": f"ws://{receiver.host}:{receiver.port}{CAMERA_PATH}",
+        "connections": receiver.connection_count,
+        "connections_rejected": receiver.connections_rejected,
+        "devices": [receiver.device_stats(name).snapshot(now_us) for name in names],
+    }
+
+
+def write_stats(
+    out: TextIO, receiver: Receiver, registered: Iterable[str], started: float, final: bool = False
+) -> None:
+    out.write(json.dumps(stats_document(receiver, registered, started, final=final)) + "\n")
+    out.flush()

@@ -1,0 +1,51 @@
+"""Latest-frame-wins delivery: a slow consumer skips old frames instead of queueing them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from app.protocol.timeline import Frame
+
+
+class LatestFrames:
+    """A mailbox holding at most one frame per device.
+
+    `put` never blocks: a frame the consumer has not taken yet is replaced and counted as
+    dropped. `get` returns the waiting frames oldest-arrival first, so no camera starves.
+    """
+
+    def __init__(self, on_drop: Callable[[str], None] | None = None) -> None:
+        self._frames: dict[str, Frame] = {}
+        self._ready = asyncio.Event()
+        self._on_drop = on_drop
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> None:
+        previous = self._frames.pop(frame.device, None)
+        if previous is not None:
+            self.dropped += 1
+            if self._on_drop is not None:
+                self._on_drop(frame.device)
+        self._frames[frame.device] = frame  # re-insert: dict order is arrival order
+        self._ready.set()
+
+    def take(self) -> Frame | None:
+        """The oldest waiting frame, or None."""
+        if not self._frames:
+            return None
+        device = next(iter(self._frames))
+        frame = self._frames.pop(device)
+        if not self._frames:
+            self._ready.clear()
+        return frame
+
+    async def get(self) -> Frame:
+        while True:
+            frame = self.take()
+            if frame is not None:
+                return frame
+            await self._ready.wait()
+
+    def __len__(self) -> int:
+        return len(self._frames)

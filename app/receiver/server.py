@@ -1,0 +1,456 @@
+"""The embedded receiver: a websockets server, one task per camera, on the caller's event loop.
+
+It only moves bytes between sockets and `ReceiverSession`s, enforces the time and connection
+limits, keeps per-device stats, and tells listeners what happened. It runs headless under
+`asyncio.run` and inside the Qt event loop through qasync alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from app.protocol.errors import CloseCode, ProtocolError
+from app.protocol.limits import Limits
+from app.protocol.records import Control, Status
+from app.protocol.session import (
+    ClockUpdated,
+    Credentials,
+    FrameReceived,
+    PeerClosed,
+    ReceiverSession,
+    SessionConfirmed,
+    StatusReceived,
+    monotonic_us,
+)
+from app.protocol.timeline import Frame
+from app.receiver.delivery import LatestFrames
+from app.receiver.stats import DeviceState, DeviceStats
+from app.wsio import SessionLink
+
+log = logging.getLogger("securecam.receiver")
+# websockets logs every open and close at INFO; ours already says what matters.
+_WEBSOCKETS_LOG = logging.getLogger("securecam.websockets")
+_WEBSOCKETS_LOG.setLevel(logging.WARNING)
+
+DEFAULT_PORT = 8888
+CAMERA_PATH = "/camera"
+# Fast first pings so the clock offset is known before the first frames, then a steady pace.
+_PING_BURST_S = (0.02, 0.05, 0.1, 0.2)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConnected:
+    device: str
+    suite: str
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceDisconnected:
+    device: str
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRejected:
+    peer: str
+    device: str | None
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameArrived:
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class StatusArrived:
+    device: str
+    status: Status
+
+
+ReceiverEvent = (
+    DeviceConnected | DeviceDisconnected | ConnectionRejected | FrameArrived | StatusArrived
+)
+Listener = Callable[[ReceiverEvent], None]
+FrameSink = Callable[[Frame], Awaitable[None]]
+
+
+class _Camera:
+    """One accepted WebSocket connection and its protocol session."""
+
+    __slots__ = ("ended", "link", "peer", "pinger", "session", "ws")
+
+    def __init__(self, ws: ServerConnection, session: ReceiverSession, peer: str) -> None:
+        self.ws = ws
+        self.session = session
+        self.peer = peer
+        self.link = SessionLink(ws, session)
+        self.pinger: asyncio.Task[None] | None = None
+        self.ended: tuple[int, str] = (1006, "connection lost")
+
+
+class Receiver:
+    """Accept cameras on ws://host:port/camera and deliver their frames.
+
+    Listeners are called synchronously on the event loop and must return quickly; frame sinks
+    are awaited for every frame, so a slow sink slows only the camera it is fed by.
+    """
+
+    def __init__(
+        self,
+        lookup: Callable[[str], Credentials | None],
+        *,
+        host: str | None = "0.0.0.0",
+        port: int = DEFAULT_PORT,
+        limits: Limits | None = None,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.host = host
+        self._requested_port = port
+        self._lookup = lookup
+        self._server: Server | None = None
+        self._cameras: set[_Camera] = set()
+        self._live: dict[str, _Camera] = {}
+        self._background: set[asyncio.Future[None]] = set()
+        self._listeners: list[Listener] = []
+        self._sinks: list[FrameSink] = []
+        self.stats: dict[str, DeviceStats] = {}
+        self.connections_rejected = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._requested_port,
+            process_request=self._check_path,
+            compression=None,  # JPEG does not deflate; compressing would only burn CPU
+            max_size=65535,  # the Noise message limit: anything larger is not ours
+            max_queue=4,
+            ping_interval=None,  # liveness comes from authenticated pings and the idle timeout
+            open_timeout=self.limits.handshake_timeout_s,
+            close_timeout=2,
+            logger=_WEBSOCKETS_LOG,
+        )
+        log.info("listening on ws://%s:%d%s", self.host or "*", self.port, CAMERA_PATH)
+
+    async def stop(self) -> None:
+        """Close every camera with GOING_AWAY and stop listening."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        for camera in list(self._cameras):
+            await self._close(camera, CloseCode.GOING_AWAY, "receiver shutting down")
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> Receiver:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        if self._server is None:
+            return self._requested_port
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._cameras)
+
+    # -- consumers ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def add_frame_sink(self, sink: FrameSink) -> None:
+        self._sinks.append(sink)
+
+    def subscribe(self) -> LatestFrames:
+        """A latest-frame-wins mailbox of every device's frames; drops count in the stats."""
+        mailbox = LatestFrames(on_drop=self._count_drop)
+
+        def deliver(event: ReceiverEvent) -> None:
+            if isinstance(event, FrameArrived):
+                mailbox.put(event.frame)
+
+        self.add_listener(deliver)
+        return mailbox
+
+    def device_stats(self, device: str) -> DeviceStats:
+        stats = self.stats.get(device)
+        if stats is None:
+            stats = self.stats[device] = DeviceStats(device)
+        return stats
+
+    # -- control -----------------------------------------------------------------------------
+
+    def is_live(self, device: str) -> bool:
+        return device in self._live
+
+    async def send_control(self, device: str, control: Control) -> bool:
+        """Send a control record to the device's live session; False if it is not connected."""
+        camera = self._live.get(device)
+        if camera is None:
+            return False
+        camera.session.send_control(control)
+        await camera.link.flush()
+        return True
+
+    async def disconnect(self, device: str, code: CloseCode, reason: str) -> None:
+        camera = self._live.get(device)
+        if camera is not None:
+            await self._close(camera, code, reason)
+
+    # -- per connection ----------------------------------------------------------------------
+
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path != CAMERA_PATH:
+            return connection.respond(404, f"SecureCam cameras connect to {CAMERA_PATH}\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        peer = _peer_name(ws)
+        session = ReceiverSession(self._lookup, self.limits)
+        camera = _Camera(ws, session, peer)
+        if len(self._cameras) >= self.limits.max_connections:
+            self.connections_rejected += 1
+            log.warning(
+                "rejected %s: too many connections (limit %d)", peer, self.limits.max_connections
+            )
+            self._emit(ConnectionRejected(peer, None, CloseCode.TOO_MANY_CONNECTIONS, "too many"))
+            await ws.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections")
+            return
+        self._cameras.add(camera)
+        try:
+            await self._serve_camera(camera)
+        except ProtocolError as exc:
+            await self._reject(camera, exc.code, exc.reason)
+        except TimeoutError:
+            if session.confirmed:
+                await self._reject(camera, CloseCode.IDLE_TIMEOUT, "no message within idle timeout")
+            else:
+                await self._reject(
+                    camera, CloseCode.HANDSHAKE_TIMEOUT, "handshake did not complete in time"
+                )
+        except _PeerSaidGoodbye as exc:
+            camera.ended = (exc.code, exc.reason)
+            self._log_goodbye(camera)
+        except ConnectionClosed as exc:
+            self._closed_under_us(camera, exc)
+        finally:
+            if camera.pinger is not None:
+                camera.pinger.cancel()
+            self._cameras.discard(camera)
+            self._forget(camera)
+
+    async def _serve_camera(self, camera: _Camera) -> None:
+        ws, session = camera.ws, camera.session
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.limits.handshake_timeout_s) as deadline:
+            while not session.confirmed:
+                self._handle_events(camera, await _recv(ws), monotonic_us())
+                await camera.link.flush()
+            self._go_live(camera)
+            while True:
+                deadline.reschedule(loop.time() + self.limits.idle_timeout_s)
+                message = await _recv(ws)
+                deadline.reschedule(None)
+                frame = self._handle_events(camera, message, monotonic_us())
+                if camera.session.pending:
+                    await camera.link.flush()
+                if frame is not None:
+                    for sink in self._sinks:
+                        await sink(frame)
+
+    def _handle_events(self, camera: _Camera, message: bytes, rx_us: int) -> Frame | None:
+        frame = None
+        for event in camera.session.receive(message, rx_us):
+            if isinstance(event, FrameReceived):
+                frame = event.frame
+                self.device_stats(frame.device).add_frame(frame.timeline)
+                self._emit(FrameArrived(frame))
+            elif isinstance(event, ClockUpdated):
+                self._clock_updated(camera)
+            elif isinstance(event, StatusReceived):
+                device = camera.session.device_id or ""
+                self.device_stats(device).status = event.status
+                self._emit(StatusArrived(device, event.status))
+            elif isinstance(event, PeerClosed):
+                raise _PeerSaidGoodbye(event.code, event.reason)
+            elif isinstance(event, SessionConfirmed):
+                pass  # acted on by _go_live once the message is fully handled
+            elif event.device_id not in self._live:  # HandshakeComplete, awaiting confirmation
+                stats = self.device_stats(event.device_id)
+                stats.state, stats.peer = DeviceState.CONNECTING, camera.peer
+        return frame
+
+    def _clock_updated(self, camera: _Camera) -> None:
+        stats = self.device_stats(camera.session.device_id or "")
+        clock = camera.session.clock
+        stats.clock_offset_us, stats.clock_error_us = clock.offset_us, clock.error_bound_us
+        # Frames that beat the first pong get this session's offset after the fact.
+        for timeline in reversed(stats.timelines):
+            if timeline.clock_offset_us is not None:
+                break
+            timeline.clock_offset_us = clock.offset_us
+
+    def _go_live(self, camera: _Camera) -> None:
+        session = camera.session
+        device = session.device_id
+        assert device is not None and session.suite is not None
+        # Only a confirmed session may replace another: a replayed handshake never gets here.
+        previous = self._live.get(device)
+        if previous is not None:
+            closing = asyncio.ensure_future(
+                self._close(previous, CloseCode.REPLACED, "replaced by a newer session")
+            )
+            self._background.add(closing)
+            closing.add_done_callback(self._background.discard)
+        self._live[device] = camera
+        stats = self.device_stats(device)
+        suite = session.suite.name.lower()
+        stats.state, stats.suite, stats.peer, stats.reason = (
+            DeviceState.LIVE,
+            suite,
+            camera.peer,
+            None,
+        )
+        stats.sessions += 1
+        camera.pinger = asyncio.ensure_future(self._ping_forever(camera))
+        level = logging.INFO if suite == "noise" else logging.WARNING
+        log.log(
+            level,
+            "device %s connected from %s (%s)",
+            device,
+            camera.peer,
+            "encrypted" if suite == "noise" else "PLAIN, INSECURE",
+        )
+        self._emit(DeviceConnected(device, suite, camera.peer))
+
+    async def _ping_forever(self, camera: _Camera) -> None:
+        delays = [*_PING_BURST_S]
+        try:
+            while True:
+                await asyncio.sleep(delays.pop(0) if delays else self.limits.ping_interval_s)
+                camera.session.send_ping()
+                await camera.link.flush()
+        except (ConnectionClosed, RuntimeError):
+            pass  # the connection's own task reports why it ended
+
+    async def _reject(self, camera: _Camera, code: CloseCode, reason: str) -> None:
+        session = camera.session
+        device = session.device_id
+        self.connections_rejected += 1
+        log.warning(
+            "rejected %s%s: %s (%d): %s",
+            camera.peer,
+            f" device {device}" if device else "",
+            code.name.lower(),
+            code,
+            reason,
+        )
+        if device is not None and device in self.stats:
+            stats = self.stats[device]
+            stats.frames_rejected += session.frames_rejected
+            # A rejected intruder must not mark the genuine, live camera as rejected.
+            if self._live.get(device) in (None, camera):
+                stats.state, stats.reason = DeviceState.REJECTED, f"{code.name.lower()}: {reason}"
+        self._emit(ConnectionRejected(camera.peer, device, code, reason))
+        await self._close(camera, code, reason)
+
+    async def _close(self, camera: _Camera, code: CloseCode, reason: str) -> None:
+        camera.ended = (code, reason)
+        try:
+            camera.session.close(code, reason)
+            await camera.link.flush()
+        except ConnectionClosed:
+            pass
+        await camera.ws.close(code, reason)
+
+    def _closed_under_us(self, camera: _Camera, exc: ConnectionClosed) -> None:
+        device = camera.session.device_id
+        if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+            # websockets closed it for us; report it like every other rejection
+            self.connections_rejected += 1
+            camera.ended = (CloseCode.MESSAGE_TOO_BIG, "WebSocket message over 65535 bytes")
+            log.warning(
+                "rejected %s%s: message_too_big (1009): WebSocket message over 65535 bytes",
+                camera.peer,
+                f" device {device}" if device else "",
+            )
+            self._emit(ConnectionRejected(camera.peer, device, *camera.ended))
+            return
+        if exc.rcvd is not None:
+            camera.ended = (exc.rcvd.code, exc.rcvd.reason or "closed by camera")
+        self._log_goodbye(camera)
+
+    def _log_goodbye(self, camera: _Camera) -> None:
+        device = camera.session.device_id
+        if device is not None and self._live.get(device) is camera:
+            code, reason = camera.ended
+            log.info("device %s disconnected: %s (%d)", device, reason, code)
+
+    def _forget(self, camera: _Camera) -> None:
+        device = camera.session.device_id
+        if device is None or self._live.get(device) is not camera:
+            return
+        del self._live[device]
+        stats = self.stats[device]
+        if stats.state is DeviceState.LIVE:
+            stats.state = DeviceState.OFFLINE
+        self._emit(DeviceDisconnected(device, *camera.ended))
+
+    def _count_drop(self, device: str) -> None:
+        self.device_stats(device).frames_dropped += 1
+
+    def _emit(self, event: ReceiverEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken consumer must not take a camera down
+                log.exception("receiver listener failed on %s", type(event).__name__)
+
+
+class _PeerSaidGoodbye(Exception):
+    """The camera sent an authenticated CLOSE record."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+
+async def _recv(ws: ServerConnection) -> bytes:
+    message = await ws.recv()
+    if isinstance(message, str):
+        raise ProtocolError(
+            CloseCode.UNSUPPORTED_DATA, "text messages are not part of the protocol"
+        )
+    return message
+
+
+def _peer_name(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    if not address:
+        return "unknown peer"
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,113 @@
+"""Per-device counters and a bounded ring of frame timelines, for stats, plots and export."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from app.protocol.records import Status
+from app.protocol.timeline import FrameTimeline
+
+RING_SIZE = 2048  # about 80 s at 25 fps: enough for plots, bounded per camera
+
+
+class DeviceState(Enum):
+    OFFLINE = "offline"
+    CONNECTING = "connecting"
+    LIVE = "live"
+    REJECTED = "rejected"
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted, non-empty sequence."""
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def latency_summary(values: Iterable[float]) -> dict[str, float | int | None]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"count": 0, "p50": None, "p95": None, "p99": None, "mean": None, "max": None}
+    return {
+        "count": len(ordered),
+        "p50": round(percentile(ordered, 50), 3),
+        "p95": round(percentile(ordered, 95), 3),
+        "p99": round(percentile(ordered, 99), 3),
+        "mean": round(sum(ordered) / len(ordered), 3),
+        "max": round(ordered[-1], 3),
+    }
+
+
+@dataclass
+class DeviceStats:
+    """Everything the receiver knows about one device's stream; updated on the event loop."""
+
+    device: str
+    suite: str | None = None
+    state: DeviceState = DeviceState.OFFLINE
+    peer: str | None = None
+    reason: str | None = None  # why it was last rejected or closed
+    frames_received: int = 0
+    frames_rejected: int = 0
+    frames_dropped: int = 0
+    bytes: int = 0
+    sessions: int = 0
+    clock_offset_us: int | None = None
+    clock_error_us: int | None = None
+    status: Status | None = None
+    timelines: deque[FrameTimeline] = field(default_factory=lambda: deque(maxlen=RING_SIZE))
+
+    @property
+    def connected(self) -> bool:
+        return self.state is DeviceState.LIVE
+
+    def add_frame(self, timeline: FrameTimeline) -> None:
+        self.frames_received += 1
+        self.bytes += timeline.size
+        self.timelines.append(timeline)
+
+    def fps(self, now_us: int, window_us: int = 2_000_000) -> float:
+        """Frames received per second over the last `window_us`."""
+        count = 0
+        for timeline in reversed(self.timelines):
+            if now_us - timeline.last_rx_us > window_us:
+                break
+            count += 1
+        return count * 1_000_000 / window_us
+
+    def latencies_ms(self, suite: str | None = None) -> list[float]:
+        """Capture-to-decrypted latency of the frames in the ring whose clock offset was known."""
+        out = []
+        for timeline in self.timelines:
+            if suite is None or timeline.suite == suite:
+                value = timeline.latency_ms(timeline.decrypted_us)
+                if value is not None:
+                    out.append(value)
+        return out
+
+    def snapshot(self, now_us: int) -> dict[str, object]:
+        """A JSON-ready summary (the `--stats-json` per-device object)."""
+        status = self.status
+        return {
+            "device": self.device,
+            "suite": self.suite,
+            "state": self.state.value,
+            "connected": self.connected,
+            "peer": self.peer,
+            "reason": self.reason,
+            "sessions": self.sessions,
+            "frames_received": self.frames_received,
+            "frames_rejected": self.frames_rejected,
+            "frames_dropped": self.frames_dropped,
+            "bytes": self.bytes,
+            "fps": round(self.fps(now_us), 2),
+            "latency_ms": latency_summary(self.latencies_ms()),
+            "clock_offset_us": self.clock_offset_us,
+            "clock_error_us": self.clock_error_us,
+            "resolution": None if status is None else f"{status.width}x{status.height}",
+            "rssi_dbm": None if status is None else status.rssi_dbm,
+            "free_heap": None if status is None else status.free_heap,
+            "firmware": None if status is None else status.firmware,
+        }

@@ -1,0 +1,295 @@
+"""A simulated ESP32-CAM: the same client the firmware runs, over a real WebSocket.
+
+Like the firmware it connects to ws://host:port/camera, handshakes, sends a STATUS record,
+then streams frames at a capped rate, never falling behind by more than one frame, answers
+pings, applies CONTROL records live, and reconnects with backoff when the receiver goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from app import __version__
+from app.protocol.errors import CloseCode, ProtocolError
+from app.protocol.framesize import FrameSize
+from app.protocol.hello import Suite
+from app.protocol.records import MAX_CHUNK_DATA, NO_FPS_CAP, UNCHANGED, Control, Status
+from app.protocol.session import (
+    CameraSession,
+    ControlReceived,
+    HandshakeComplete,
+    PeerClosed,
+    monotonic_us,
+)
+from app.sim.sources import FrameSource, SyntheticSource
+from app.wsio import SessionLink
+
+log = logging.getLogger("securecam.sim")
+
+STATUS_INTERVAL_S = 5.0
+HANDSHAKE_TIMEOUT_S = 5.0
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+FIRMWARE = f"securecam-sim/{__version__}"
+REJECTIONS = frozenset(
+    {
+        CloseCode.BAD_HELLO,
+        CloseCode.UNSUPPORTED_VERSION,
+        CloseCode.UNKNOWN_DEVICE,
+        CloseCode.AUTH_FAILED,
+        CloseCode.PLAIN_NOT_ALLOWED,
+        CloseCode.SERVER_REJECTED,
+    }
+)
+
+
+@dataclass
+class CameraStats:
+    frames_sent: int = 0
+    frames_skipped: int = 0  # capture slots missed because sending fell behind
+    bytes_sent: int = 0
+    connects: int = 0
+    last_close: tuple[int, str] | None = None
+
+
+@dataclass
+class CameraSettings:
+    fps: float = 25.0
+    quality: int = 12  # esp32-camera's scale: 4 (best) .. 63
+    frame_size: FrameSize = FrameSize.VGA
+    controls: list[Control] = field(default_factory=list)
+
+
+class SimulatedCamera:
+    """Stream `source` to a receiver as device `device_id`.
+
+    `frames` limits how many frames are sent in total (None: forever). `reconnect=False` makes
+    `run()` return after the first connection ends instead of retrying with backoff.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        device_id: str,
+        psk: bytes | None,
+        source: FrameSource,
+        *,
+        suite: Suite = Suite.NOISE,
+        fps: float = 25.0,
+        frames: int | None = None,
+        reconnect: bool = True,
+        retry_rejected: bool = False,
+        chunk_data: int = MAX_CHUNK_DATA,
+        on_control: Callable[[Control], None] | None = None,
+    ) -> None:
+        if suite is Suite.NOISE and psk is None:
+            raise ValueError("the encrypted suite needs the device key")
+        self.url = url
+        self.device_id = device_id
+        self.suite = suite
+        self.source = source
+        self.settings = CameraSettings(fps=fps)
+        self.frames = frames
+        self.reconnect = reconnect
+        self.retry_rejected = retry_rejected
+        self.chunk_data = chunk_data
+        self.stats = CameraStats()
+        self._psk = psk
+        self._on_control = on_control
+        self._boot_us = monotonic_us()  # the device clock counts from "power-on", like esp_timer
+        self._seq = 0
+        self._stopping = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    @property
+    def rejected(self) -> bool:
+        """The receiver refused this camera's identity, key or suite: retrying cannot help."""
+        return self.stats.last_close is not None and self.stats.last_close[0] in REJECTIONS
+
+    def device_clock(self) -> int:
+        return monotonic_us() - self._boot_us
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def done(self) -> bool:
+        return self.frames is not None and self.stats.frames_sent >= self.frames
+
+    async def run(self) -> CameraStats:
+        """Connect, stream and reconnect until stopped, done, or (without reconnect) closed."""
+        delay = BACKOFF_FIRST_S
+        while not self._stopping.is_set() and not self.done:
+            try:
+                await self._connection()
+                delay = BACKOFF_FIRST_S
+            except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
+                self._note_failure(exc)
+            except ProtocolError as exc:
+                self.stats.last_close = (exc.code, exc.reason)
+                log.warning("%s: %s", self.device_id, exc)
+            except InvalidURI as exc:
+                raise ValueError(f"invalid receiver URL {self.url!r}") from exc
+            finally:
+                self.connected.clear()
+            if not self.reconnect or self._stopping.is_set() or self.done:
+                break
+            if self.rejected and not self.retry_rejected:
+                break
+            # Full jitter keeps a fleet of cameras from reconnecting in lock-step.
+            wait = random.uniform(delay / 2, delay)
+            log.info("%s: reconnecting in %.1f s", self.device_id, wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), wait)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+        return self.stats
+
+    def _note_failure(self, exc: BaseException) -> None:
+        if isinstance(exc, ConnectionClosed) and exc.rcvd is not None:
+            self.stats.last_close = (exc.rcvd.code, exc.rcvd.reason)
+            log.warning(
+                "%s: receiver closed the connection: %s (%d)",
+                self.device_id,
+                exc.rcvd.reason,
+                exc.rcvd.code,
+            )
+        else:
+            self.stats.last_close = (1006, str(exc) or type(exc).__name__)
+            log.warning("%s: connection failed: %s", self.device_id, exc or type(exc).__name__)
+
+    async def _connection(self) -> None:
+        async with connect(
+            self.url,
+            compression=None,
+            max_size=65535,
+            ping_interval=None,
+            proxy=None,
+            open_timeout=HANDSHAKE_TIMEOUT_S,
+            close_timeout=2,
+        ) as ws:
+            session = CameraSession(self.device_id, self._psk, self.suite, clock=self.device_clock)
+            link = SessionLink(ws, session)
+            session.start()
+            await link.flush()
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                answer = await ws.recv()
+            if isinstance(answer, str):
+                raise ProtocolError(CloseCode.SERVER_REJECTED, "text answer to the hello")
+            events = session.receive(answer)
+            assert any(isinstance(e, HandshakeComplete) for e in events)
+            self.stats.connects += 1
+            session.send_status(self._status())  # the first record also confirms the session
+            await link.flush()
+            self.connected.set()
+            log.info("%s: connected to %s (%s)", self.device_id, self.url, self.suite.label)
+            receiver = asyncio.create_task(self._receive(ws, session, link))
+            try:
+                await self._stream(session, link, receiver)
+            finally:
+                receiver.cancel()
+            if self.done or self._stopping.is_set():
+                session.close(CloseCode.NORMAL, "camera stopping")
+                await link.flush()
+                await ws.close(CloseCode.NORMAL, "camera stopping")
+
+    async def _stream(
+        self, session: CameraSession, link: SessionLink, receiver: asyncio.Task[None]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        next_capture = loop.time()
+        next_status = loop.time() + STATUS_INTERVAL_S
+        while not self.done and not self._stopping.is_set():
+            if receiver.done():
+                receiver.result()  # re-raises why the connection ended
+                return
+            jpeg = self.source.next_frame()
+            capture_us = self.device_clock()
+            self._seq += 1
+            session.send_frame(jpeg, self._seq, capture_us, chunk_data=self.chunk_data)
+            await link.flush()
+            self.stats.frames_sent += 1
+            self.stats.bytes_sent += len(jpeg)
+            now = loop.time()
+            if now >= next_status:
+                session.send_status(self._status())
+                await link.flush()
+                next_status = now + STATUS_INTERVAL_S
+            next_capture += self._interval()
+            if next_capture < now:
+                # Behind schedule: skip to the newest frame rather than queue stale ones.
+                missed = int((now - next_capture) / self._interval()) + 1
+                self.stats.frames_skipped += missed
+                next_capture += missed * self._interval()
+            # Stop requests are seen within one frame interval, like the firmware's loop.
+            await asyncio.sleep(max(0.0, next_capture - now))
+
+    async def _receive(
+        self, ws: ClientConnection, session: CameraSession, link: SessionLink
+    ) -> None:
+        async for message in ws:
+            if isinstance(message, str):
+                raise ProtocolError(CloseCode.UNSUPPORTED_DATA, "text message from receiver")
+            for event in session.receive(message):
+                if isinstance(event, ControlReceived):
+                    self._apply(event.control)
+                elif isinstance(event, PeerClosed):
+                    log.info(
+                        "%s: receiver closed: %s (%d)", self.device_id, event.reason, event.code
+                    )
+                    self.stats.last_close = (event.code, event.reason)
+            await link.flush()
+
+    def _apply(self, control: Control) -> None:
+        settings = self.settings
+        settings.controls.append(control)
+        if control.fps_cap != UNCHANGED:
+            settings.fps = 1000.0 if control.fps_cap == NO_FPS_CAP else float(control.fps_cap)
+        if control.quality != UNCHANGED:
+            settings.quality = control.quality
+        if control.frame_size != UNCHANGED:
+            try:
+                settings.frame_size = FrameSize(control.frame_size)
+            except ValueError:
+                log.warning(
+                    "%s: ignoring unknown frame size %d", self.device_id, control.frame_size
+                )
+        if isinstance(self.source, SyntheticSource) and control != Control():
+            # Like the sensor, re-render at the new size and quality from the next frame on.
+            self.source = SyntheticSource(
+                settings.frame_size,
+                quality=jpeg_quality(settings.quality),
+                label=self.source.label,
+            )
+        log.info("%s: applied %s", self.device_id, control)
+        if self._on_control is not None:
+            self._on_control(control)
+
+    def _interval(self) -> float:
+        return 1.0 / max(self.settings.fps, 0.1)
+
+    def _status(self) -> Status:
+        return Status(
+            rssi_dbm=-55,
+            frame_size=self.settings.frame_size,
+            quality=self.settings.quality,
+            fps_cap=min(int(self.settings.fps), NO_FPS_CAP),
+            width=self.source.width,
+            height=self.source.height,
+            free_heap=180_000,
+            free_psram=3_900_000,
+            uptime_s=self.device_clock() // 1_000_000,
+            firmware=FIRMWARE,
+        )
+
+
+def jpeg_quality(esp32_quality: int) -> int:
+    """Map esp32-camera's 4 (best) .. 63 (worst) scale onto libjpeg's 1..100."""
+    return max(5, min(95, 100 - round(esp32_quality * 1.6)))
