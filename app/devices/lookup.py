@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from app.devices.registry import Registry
+from app.devices.registry import Registry, RegistryError
+from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.session import Credentials
+
+log = logging.getLogger("securecam.devices")
 
 
 def credentials_lookup(registry: Registry) -> Callable[[str], Credentials | None]:
-    """A lookup that sees registry edits made while the receiver runs."""
+    """A lookup that sees registry edits made while the receiver runs.
+
+    An unreadable registry refuses the connection rather than guessing.
+    """
 
     def lookup(name: str) -> Credentials | None:
-        device = registry.lookup(name)
+        try:
+            device = registry.lookup(name)
+        except RegistryError as exc:
+            log.error("cannot read the device registry: %s", exc)
+            raise ProtocolError(
+                CloseCode.UNKNOWN_DEVICE, "receiver cannot read its registry"
+            ) from None
         if device is None:
             return None
         return Credentials(device.name, device.key.raw, device.allow_plain)

@@ -46,9 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--record", metavar="DIR", type=Path, help="write every frame to DIR/<device>/<seq>.jpg"
     )
-    parser.add_argument("--max-connections", type=int, default=Limits.max_connections)
+    parser.add_argument("--max-connections", type=int, default=Limits().max_connections)
     parser.add_argument(
-        "--max-frame-bytes", type=int, default=Limits.max_frame_bytes, help="largest frame"
+        "--max-frame-bytes", type=int, default=Limits().max_frame_bytes, help="largest frame"
     )
     parser.set_defaults(handler=run)
 

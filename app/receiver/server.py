@@ -269,7 +269,6 @@ class Receiver:
             while not session.confirmed:
                 self._handle_events(camera, await _recv(ws), monotonic_us())
                 await camera.link.flush()
-            self._go_live(camera)
             while True:
                 deadline.reschedule(loop.time() + self.limits.idle_timeout_s)
                 message = await _recv(ws)
@@ -297,7 +296,7 @@ class Receiver:
             elif isinstance(event, PeerClosed):
                 raise _PeerSaidGoodbye(event.code, event.reason)
             elif isinstance(event, SessionConfirmed):
-                pass  # acted on by _go_live once the message is fully handled
+                self._go_live(camera)
             elif event.device_id not in self._live:  # HandshakeComplete, awaiting confirmation
                 stats = self.device_stats(event.device_id)
                 stats.state, stats.peer = DeviceState.CONNECTING, camera.peer
@@ -368,8 +367,8 @@ class Receiver:
             code,
             reason,
         )
-        if device is not None and device in self.stats:
-            stats = self.stats[device]
+        if device is not None:  # set only once the registry knew the device
+            stats = self.device_stats(device)
             stats.frames_rejected += session.frames_rejected
             # A rejected intruder must not mark the genuine, live camera as rejected.
             if self._live.get(device) in (None, camera):

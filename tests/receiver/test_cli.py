@@ -1,0 +1,194 @@
+"""`securecam serve` and `securecam sim` as a user runs them: separate processes, real sockets."""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from app.cli import main
+from app.sim.sources import write_sample_frames
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def securecam(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def wait_listening(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listening on {port}")
+
+
+@pytest.fixture
+def home(tmp_path):
+    config = tmp_path / "config"
+    assert main(["--config-dir", str(config), "device", "add", "cam1"]) == 0
+    return config
+
+
+def test_serve_records_a_directory_stream_bit_exact_and_reports_stats(home, tmp_path):
+    frames_dir = tmp_path / "frames"
+    sent = write_sample_frames(frames_dir, 12)
+    record = tmp_path / "record"
+    stats = tmp_path / "stats.jsonl"
+    port = free_port()
+    serve = securecam(
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--config-dir",
+        str(home),
+        "--stats-json",
+        str(stats),
+        "--record",
+        str(record),
+    )
+    try:
+        wait_listening(port)
+        sim = securecam(
+            "sim",
+            "--url",
+            f"ws://127.0.0.1:{port}/camera",
+            "--device",
+            "cam1",
+            "--config-dir",
+            str(home),
+            "--source",
+            str(frames_dir),
+            "--frames",
+            "150",
+            "--fps",
+            "300",
+        )
+        out, err = sim.communicate(timeout=60)
+        assert sim.returncode == 0, err
+        assert "sent 150 frames" in out
+        time.sleep(1.2)  # at least one periodic stats line while the device is known
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve_out, serve_err = serve.communicate(timeout=20)
+    assert serve.returncode == 0, serve_err
+    recorded = sorted((record / "cam1").iterdir())
+    assert [p.name for p in recorded] == [f"{seq:010d}.jpg" for seq in range(1, 151)]
+    for seq, path in enumerate(recorded):
+        assert path.read_bytes() == sent[seq % len(sent)].read_bytes()
+    lines = [json.loads(line) for line in stats.read_text().splitlines()]
+    assert len(lines) >= 2 and lines[-1]["final"] is True
+    (device,) = lines[-1]["devices"]
+    assert device["device"] == "cam1" and device["suite"] == "noise"
+    assert device["frames_received"] == 150 and device["frames_rejected"] == 0
+    assert device["bytes"] == sum(p.stat().st_size for p in recorded)
+    assert set(device["latency_ms"]) >= {"p50", "p95", "p99"}
+    assert device["latency_ms"]["p50"] is not None
+    for key in ("connected", "frames_dropped", "fps"):
+        assert key in device
+    assert "cam1" in serve_err and "connected" in serve_err
+    key_text = json.loads((home / "devices.json").read_text())["devices"]["cam1"]["key"]
+    assert key_text not in serve_err + serve_out and key_text not in stats.read_text()
+
+
+def test_serve_says_clearly_when_the_port_is_taken(home):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        serve = securecam(
+            "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home)
+        )
+        _, err = serve.communicate(timeout=20)
+    assert serve.returncode == 1
+    assert f"port {port} is already in use" in err
+    assert "Traceback" not in err
+
+
+def test_sim_for_an_unregistered_device_fails_before_connecting(home, capsys):
+    assert main(["sim", "--device", "ghost", "--config-dir", str(home)]) == 1
+    assert "no device named 'ghost'" in capsys.readouterr().err
+
+
+def test_sim_reports_the_receivers_rejection_and_exits_nonzero(home, tmp_path):
+    other = tmp_path / "other"
+    assert main(["--config-dir", str(other), "device", "add", "cam1"]) == 0  # a different key
+    port = free_port()
+    serve = securecam(
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home)
+    )
+    try:
+        wait_listening(port)
+        sim = securecam(
+            "sim",
+            "--url",
+            f"ws://127.0.0.1:{port}/camera",
+            "--device",
+            "cam1",
+            "--config-dir",
+            str(other),
+            "--frames",
+            "5",
+        )
+        _, err = sim.communicate(timeout=30)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        _, serve_err = serve.communicate(timeout=20)
+    assert sim.returncode == 1
+    assert "rejected cam1" in err and "4004" in err
+    assert serve.returncode == 0
+    assert "auth_failed (4004)" in serve_err
+
+
+def test_sim_rejects_a_bad_source_directory(home, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["sim", "--device", "cam1", "--config-dir", str(home), "--source", str(empty)]) == 1
+    assert "securecam: error:" in capsys.readouterr().err
+
+
+def test_plain_sim_for_a_device_without_allow_plain_is_refused(home):
+    port = free_port()
+    serve = securecam(
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home)
+    )
+    try:
+        wait_listening(port)
+        sim = securecam(
+            "sim",
+            "--url",
+            f"ws://127.0.0.1:{port}/camera",
+            "--device",
+            "cam1",
+            "--config-dir",
+            str(home),
+            "--plain",
+            "--frames",
+            "3",
+        )
+        _, err = sim.communicate(timeout=30)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=20)
+    assert sim.returncode == 1
+    assert "INSECURE" in err or "PLAIN" in err
+    assert "4005" in err

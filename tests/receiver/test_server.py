@@ -1,0 +1,223 @@
+"""The receiver against simulated cameras over real loopback WebSockets."""
+
+import asyncio
+
+import pytest
+
+from app.protocol.errors import CloseCode
+from app.protocol.framesize import FrameSize
+from app.protocol.hello import Suite
+from app.protocol.limits import Limits
+from app.protocol.records import Control
+from app.protocol.session import Credentials
+from app.receiver.server import (
+    ConnectionRejected,
+    DeviceConnected,
+    DeviceDisconnected,
+    FrameArrived,
+    Receiver,
+    StatusArrived,
+)
+from app.receiver.stats import DeviceState
+from app.sim.camera import SimulatedCamera
+from app.sim.sources import PrerenderedSource, SyntheticSource
+
+DEVICES = {
+    f"cam{i}": Credentials(f"cam{i}", bytes([i + 1]) * 32, allow_plain=i % 2 == 1) for i in range(4)
+}
+
+
+@pytest.fixture
+async def receiver():
+    receiver = Receiver(DEVICES.get, host="127.0.0.1", port=0)
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
+
+
+def url(receiver: Receiver) -> str:
+    return f"ws://127.0.0.1:{receiver.port}/camera"
+
+
+def camera(receiver, name, source, **kwargs) -> SimulatedCamera:
+    return SimulatedCamera(url(receiver), name, DEVICES[name].psk, source, **kwargs)
+
+
+async def test_several_cameras_in_both_suites_deliver_every_frame_bit_exact(receiver):
+    sources = {
+        name: PrerenderedSource.synthetic(FrameSize.QVGA, count=7, seed=i)
+        for i, name in enumerate(DEVICES)
+    }
+    expected = {name: [sources[name].frames[i % 7] for i in range(40)] for name in DEVICES}
+    received: dict[str, list[bytes]] = {name: [] for name in DEVICES}
+    receiver.add_listener(
+        lambda e: (
+            received[e.frame.device].append(e.frame.jpeg) if isinstance(e, FrameArrived) else None
+        )
+    )
+    cameras = [
+        camera(
+            receiver,
+            name,
+            sources[name],
+            frames=40,
+            fps=200,
+            reconnect=False,
+            suite=Suite.PLAIN if DEVICES[name].allow_plain else Suite.NOISE,
+        )
+        for name in DEVICES
+    ]
+    await asyncio.gather(*(c.run() for c in cameras))
+    await asyncio.sleep(0.1)
+    assert received == expected
+    for name in DEVICES:
+        stats = receiver.stats[name]
+        assert stats.frames_received == 40 and stats.frames_rejected == 0
+        assert stats.suite == ("plain" if DEVICES[name].allow_plain else "noise")
+        assert stats.bytes == sum(len(f) for f in expected[name])
+
+
+async def test_multi_chunk_frames_arrive_bit_exact_with_a_complete_timeline(receiver):
+    source = PrerenderedSource.synthetic(FrameSize.UXGA, count=2)
+    assert len(source.frames[0]) > 65490  # needs more than one chunk
+    frames = []
+    receiver.add_listener(lambda e: frames.append(e.frame) if isinstance(e, FrameArrived) else None)
+    await camera(receiver, "cam0", source, frames=6, fps=100, reconnect=False).run()
+    await asyncio.sleep(0.05)
+    assert [f.jpeg for f in frames] == [source.frames[i % 2] for i in range(6)]
+    assert [f.seq for f in frames] == list(range(1, 7))
+    for frame in frames:
+        t = frame.timeline
+        assert t.size == len(frame.jpeg)
+        assert t.first_rx_us <= t.last_rx_us <= t.decrypted_us
+        assert t.device_capture_us <= t.device_send_us
+        assert t.clock_offset_us is not None
+        latency = t.latency_ms(t.decrypted_us)
+        assert latency is not None and 0 <= latency < 1000
+
+
+async def test_clock_offset_recovers_the_simulated_device_clock(receiver):
+    sim = camera(receiver, "cam0", PrerenderedSource.synthetic(FrameSize.QVGA, count=2), fps=50)
+    task = asyncio.create_task(sim.run())
+    await asyncio.sleep(0.6)
+    stats = receiver.stats["cam0"]
+    true_offset = -sim._boot_us  # device clock = app monotonic clock - boot time
+    assert stats.clock_offset_us is not None and stats.clock_error_us is not None
+    assert abs(stats.clock_offset_us - true_offset) <= stats.clock_error_us + 1000
+    sim.stop()
+    await task
+
+
+async def test_events_tell_connect_status_frames_and_disconnect_in_order(receiver):
+    events = []
+    receiver.add_listener(events.append)
+    sim = camera(
+        receiver,
+        "cam0",
+        PrerenderedSource.synthetic(FrameSize.QVGA, count=2),
+        frames=3,
+        fps=100,
+        reconnect=False,
+    )
+    await sim.run()
+    await asyncio.sleep(0.05)
+    kinds = [type(e) for e in events]
+    assert kinds[0] is DeviceConnected and kinds[-1] is DeviceDisconnected
+    assert StatusArrived in kinds and kinds.count(FrameArrived) == 3
+    assert events[-1].reason == "camera stopping"
+    assert receiver.stats["cam0"].state is DeviceState.OFFLINE
+    assert receiver.stats["cam0"].status.width == 320
+
+
+async def test_control_reaches_the_live_camera_and_changes_its_stream(receiver):
+    sim = camera(receiver, "cam0", SyntheticSource(FrameSize.QVGA, label="cam0"), fps=30)
+    task = asyncio.create_task(sim.run())
+    await asyncio.wait_for(sim.connected.wait(), 5)
+    for _ in range(50):
+        if receiver.is_live("cam0"):
+            break
+        await asyncio.sleep(0.02)
+    assert await receiver.send_control("cam0", Control(frame_size=FrameSize.VGA, fps_cap=10))
+    frames = receiver.subscribe()
+    await asyncio.sleep(0.5)
+    frame = frames.take()
+    assert frame is not None
+    assert sim.settings.fps == 10 and sim.settings.frame_size is FrameSize.VGA
+    assert (sim.source.width, sim.source.height) == (640, 480)
+    assert not await receiver.send_control("cam3", Control(quality=10))  # not connected
+    sim.stop()
+    await task
+
+
+async def test_a_slow_consumer_gets_the_latest_frame_and_drops_are_counted(receiver):
+    mailbox = receiver.subscribe()
+    sim = camera(
+        receiver,
+        "cam0",
+        PrerenderedSource.synthetic(FrameSize.QVGA, count=3),
+        frames=30,
+        fps=300,
+        reconnect=False,
+    )
+    await sim.run()
+    await asyncio.sleep(0.05)
+    assert len(mailbox) == 1  # never a queue
+    latest = mailbox.take()
+    assert latest.seq == 30
+    assert receiver.stats["cam0"].frames_dropped == 29 == mailbox.dropped
+
+
+async def test_receiver_stop_closes_cameras_with_going_away_and_they_reconnect(receiver):
+    sim = camera(receiver, "cam0", PrerenderedSource.synthetic(FrameSize.QVGA, count=2), fps=50)
+    task = asyncio.create_task(sim.run())
+    await asyncio.wait_for(sim.connected.wait(), 5)
+    port = receiver.port
+    await receiver.stop()
+    await asyncio.sleep(0.1)
+    assert sim.stats.last_close == (CloseCode.GOING_AWAY, "receiver shutting down")
+    again = Receiver(DEVICES.get, host="127.0.0.1", port=port)
+    await again.start()
+    try:
+        for _ in range(100):
+            if again.stats.get("cam0") and again.stats["cam0"].frames_received > 3:
+                break
+            await asyncio.sleep(0.05)
+        assert again.stats["cam0"].frames_received > 3
+        assert sim.stats.connects == 2
+    finally:
+        sim.stop()
+        await task
+        await again.stop()
+
+
+async def test_stop_leaves_no_tasks_behind():
+    before = set(asyncio.all_tasks())
+    receiver = Receiver(DEVICES.get, host="127.0.0.1", port=0, limits=Limits(ping_interval_s=0.05))
+    await receiver.start()
+    sim = camera(receiver, "cam0", PrerenderedSource.synthetic(FrameSize.QVGA, count=2), fps=50)
+    task = asyncio.create_task(sim.run())
+    await asyncio.wait_for(sim.connected.wait(), 5)
+    await asyncio.sleep(0.2)
+    await receiver.stop()
+    sim.stop()
+    await task
+    await asyncio.sleep(0.05)
+    leftover = {t for t in asyncio.all_tasks() - before if not t.done()}
+    assert leftover == set()
+
+
+async def test_rejections_are_events_and_counted(receiver):
+    events = []
+    receiver.add_listener(lambda e: events.append(e) if isinstance(e, ConnectionRejected) else None)
+    sim = SimulatedCamera(
+        url(receiver),
+        "cam2",
+        b"\x99" * 32,
+        PrerenderedSource.synthetic(FrameSize.QVGA, count=1),
+        reconnect=False,
+    )
+    await sim.run()
+    assert sim.rejected and sim.stats.last_close[0] == CloseCode.AUTH_FAILED
+    assert [e.code for e in events] == [CloseCode.AUTH_FAILED]
+    assert receiver.connections_rejected == 1
+    assert receiver.stats["cam2"].state is DeviceState.REJECTED
