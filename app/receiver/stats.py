@@ -72,7 +72,7 @@ class DeviceStats:
         """Frames received per second over the last `window_us`."""
         count = 0
         for timeline in reversed(self.timelines):
-            if now_us - timeline.last_rx_us > window_us:
+            if now_us - timeline.last_rx_us >= window_us:
                 break
             count += 1
         return count * 1_000_000 / window_us

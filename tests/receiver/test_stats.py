@@ -1,0 +1,86 @@
+"""Per-device stats: percentiles, fps window, bounded ring, JSON snapshot."""
+
+import json
+
+from app.protocol.records import Status
+from app.protocol.timeline import FrameTimeline
+from app.receiver.stats import RING_SIZE, DeviceState, DeviceStats, latency_summary, percentile
+
+
+def timeline(seq: int, rx_us: int, latency_us: int, offset: int | None = 0) -> FrameTimeline:
+    return FrameTimeline(
+        "cam",
+        "noise",
+        seq,
+        1000,
+        rx_us - latency_us,
+        rx_us - latency_us,
+        rx_us,
+        rx_us,
+        rx_us,
+        clock_offset_us=offset,
+    )
+
+
+def test_nearest_rank_percentiles():
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_summary_of_no_values_is_explicitly_empty():
+    assert latency_summary([]) == {
+        "count": 0,
+        "p50": None,
+        "p95": None,
+        "p99": None,
+        "mean": None,
+        "max": None,
+    }
+
+
+def test_latency_uses_the_clock_offset_and_skips_frames_without_one():
+    stats = DeviceStats("cam")
+    stats.add_frame(timeline(1, 10_000_000, 2_000, offset=0))
+    stats.add_frame(timeline(2, 10_040_000, 5_000, offset=None))
+    stats.add_frame(timeline(3, 10_080_000, 4_000, offset=0))
+    assert stats.latencies_ms() == [2.0, 4.0]
+    assert stats.frames_received == 3 and stats.bytes == 3000
+
+
+def test_fps_counts_only_the_recent_window():
+    stats = DeviceStats("cam")
+    for i in range(100):
+        stats.add_frame(timeline(i, i * 40_000, 1000))  # 25 fps for 4 s
+    assert stats.fps(now_us=99 * 40_000) == 25.0
+    assert stats.fps(now_us=99 * 40_000 + 10_000_000) == 0.0
+
+
+def test_the_ring_is_bounded():
+    stats = DeviceStats("cam")
+    for i in range(RING_SIZE + 500):
+        stats.add_frame(timeline(i, i * 1000, 100))
+    assert len(stats.timelines) == RING_SIZE
+    assert stats.frames_received == RING_SIZE + 500
+
+
+def test_snapshot_is_json_ready_with_the_documented_fields():
+    stats = DeviceStats("cam", suite="noise", state=DeviceState.LIVE)
+    stats.status = Status(-60, 5, 12, 25, 640, 480, 100_000, 0, 3, "fw 1.0")
+    stats.add_frame(timeline(1, 1_000_000, 3_000))
+    snap = json.loads(json.dumps(stats.snapshot(now_us=1_000_000)))
+    for key in (
+        "device",
+        "suite",
+        "connected",
+        "frames_received",
+        "frames_rejected",
+        "frames_dropped",
+        "bytes",
+        "fps",
+    ):
+        assert key in snap
+    assert snap["connected"] is True and snap["resolution"] == "640x480"
+    assert snap["latency_ms"]["p50"] == 3.0
