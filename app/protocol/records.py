@@ -98,7 +98,7 @@ Record = FrameChunk | Ping | Pong | Control | Status | Close
 
 
 def _text(value: str) -> bytes:
-    data = value.encode("utf-8")[:MAX_TEXT]
+    data = value.encode("utf-8", "replace")[:MAX_TEXT]
     return data.decode("utf-8", "ignore").encode("utf-8")  # never cut a character in half
 
 

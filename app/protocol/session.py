@@ -157,7 +157,7 @@ class _Channel:
                 ) from None
         return records.parse(message)
 
-    def _common(self, record: records.Record) -> list[Event] | None:
+    def _common(self, record: records.Record, rx_us: int) -> list[Event] | None:
         """Handle PING, PONG and CLOSE; None for records the subclass must handle."""
         match record:
             case records.Ping():
@@ -168,7 +168,7 @@ class _Channel:
                 sent = self._pings.pop(record.ping_id, None)
                 if sent is None:
                     return []  # late or unsolicited: harmless, and no clock can be trusted from it
-                sample = self.clock.add(sent, record.responder_time_us, self.clock_source())
+                sample = self.clock.add(sent, record.responder_time_us, rx_us)
                 return [] if sample is None else [ClockUpdated(sample.offset_us, sample.rtt_us)]
             case records.Close():
                 self.state = State.CLOSED
@@ -252,11 +252,11 @@ class ReceiverSession(_Channel):
     def _transport(self, message: bytes, rx_us: int) -> list[Event]:
         record = self._open(message)
         events: list[Event] = []
-        if not self.confirmed:
+        if not self.confirmed:  # authentic and well-formed: the peer holds this session's keys
             self.confirmed = True
             assert self.device_id is not None and self.suite is not None
             events.append(SessionConfirmed(self.device_id, self.suite))
-        common = self._common(record)
+        common = self._common(record, rx_us)
         if common is not None:
             return events + common
         match record:
@@ -321,7 +321,7 @@ class CameraSession(_Channel):
             if self.state is State.HANDSHAKE:
                 return self._handshake(message)
             record = self._open(message)
-            common = self._common(record)
+            common = self._common(record, self.clock_source())
             if common is not None:
                 return common
             if isinstance(record, records.Control):
