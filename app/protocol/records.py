@@ -29,7 +29,7 @@ class RecordType(IntEnum):
 _CHUNK = struct.Struct("!BIQQIHH")  # type, seq, capture_us, send_us, total_len, index, count
 _PING = struct.Struct("!BIQ")  # type, id, sender_time_us
 _PONG = struct.Struct("!BIQQ")  # type, id, echoed sender_time_us, responder_time_us
-_CONTROL = struct.Struct("!BBBB")  # type, frame size, jpeg quality, fps cap
+_CONTROL = struct.Struct("!BBBBB")  # type, frame size, jpeg quality, fps cap, suite
 _STATUS = struct.Struct("!BbBBBHHIIIB")  # ..., uptime_s, firmware version length
 _CLOSE = struct.Struct("!BHB")  # type, code, reason length
 
@@ -65,11 +65,17 @@ class Pong:
 
 @dataclass(frozen=True, slots=True)
 class Control:
-    """App to camera; UNCHANGED (0) leaves a setting alone."""
+    """App to camera; UNCHANGED (0) leaves a setting alone.
+
+    `suite` asks the camera to end this session and reconnect in that suite (1 Noise, 2 plain),
+    for plain-versus-encrypted comparisons. A camera honours a switch to plain only when it
+    arrives inside an encrypted session, and returns to Noise whenever a plain session ends.
+    """
 
     frame_size: int = UNCHANGED  # a FrameSize code
     quality: int = UNCHANGED  # esp32-camera scale 4..63, lower is better
     fps_cap: int = UNCHANGED  # 1..254 frames per second, or NO_FPS_CAP
+    suite: int = UNCHANGED  # a Suite code
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +135,7 @@ def encode(record: Record) -> bytes:
             )
         case Control():
             return _CONTROL.pack(
-                RecordType.CONTROL, record.frame_size, record.quality, record.fps_cap
+                RecordType.CONTROL, record.frame_size, record.quality, record.fps_cap, record.suite
             )
         case Status():
             firmware = _text(record.firmware)
@@ -201,8 +207,8 @@ def parse(message: bytes | memoryview) -> Record:
         _, ping_id, echo, remote = _fixed(_PONG, data, "pong")
         return Pong(ping_id, echo, remote)
     if kind == RecordType.CONTROL:
-        _, frame_size, quality, fps_cap = _fixed(_CONTROL, data, "control")
-        return Control(frame_size, quality, fps_cap)
+        _, frame_size, quality, fps_cap, suite = _fixed(_CONTROL, data, "control")
+        return Control(frame_size, quality, fps_cap, suite)
     if kind == RecordType.STATUS:
         fields, firmware = _with_text(_STATUS, data, "status")
         return Status(*fields[1:-1], firmware=firmware)

@@ -57,7 +57,9 @@ class DeviceStats:
     clock_offset_us: int | None = None
     clock_error_us: int | None = None
     status: Status | None = None
-    timelines: deque[FrameTimeline] = field(default_factory=lambda: deque(maxlen=RING_SIZE))
+    timelines: deque[FrameTimeline] = field(
+        default_factory=lambda: deque(maxlen=RING_SIZE), repr=False
+    )
 
     @property
     def connected(self) -> bool:

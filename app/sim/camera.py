@@ -94,7 +94,9 @@ class SimulatedCamera:
             raise ValueError("the encrypted suite needs the device key")
         self.url = url
         self.device_id = device_id
-        self.suite = suite
+        self.suite = suite  # the configured suite
+        self.session_suite = suite  # the suite of the current or next session
+        self._switch_to: Suite | None = None
         self.source = source
         self.settings = CameraSettings(fps=fps)
         self.frames = frames
@@ -140,6 +142,10 @@ class SimulatedCamera:
                 raise ValueError(f"invalid receiver URL {self.url!r}") from exc
             finally:
                 self.connected.clear()
+            switched, self._switch_to = self._switch_to, None
+            self.session_suite = switched or self.suite  # a switched-to suite lasts one session
+            if switched is not None:
+                continue  # reconnect at once in the requested suite
             if not self.reconnect or self._stopping.is_set() or self.done:
                 break
             if self.rejected and not self.retry_rejected:
@@ -175,7 +181,8 @@ class SimulatedCamera:
             open_timeout=HANDSHAKE_TIMEOUT_S,
             close_timeout=2,
         ) as ws:
-            session = CameraSession(self.device_id, self._psk, self.suite, clock=self.device_clock)
+            suite = self.session_suite
+            session = CameraSession(self.device_id, self._psk, suite, clock=self.device_clock)
             link = SessionLink(ws, session)
             session.start()
             await link.flush()
@@ -189,16 +196,21 @@ class SimulatedCamera:
             session.send_status(self._status())  # the first record also confirms the session
             await link.flush()
             self.connected.set()
-            log.info("%s: connected to %s (%s)", self.device_id, self.url, self.suite.label)
+            log.info("%s: connected to %s (%s)", self.device_id, self.url, suite.label)
             receiver = asyncio.create_task(self._receive(ws, session, link))
             try:
                 await self._stream(session, link, receiver)
             finally:
                 receiver.cancel()
-            if self.done or self._stopping.is_set():
-                session.close(CloseCode.NORMAL, "camera stopping")
+            if self.done or self._stopping.is_set() or self._switch_to is not None:
+                reason = (
+                    "camera stopping"
+                    if self._switch_to is None
+                    else f"switching to {self._switch_to.name.lower()}"
+                )
+                session.close(CloseCode.NORMAL, reason)
                 await link.flush()
-                await ws.close(CloseCode.NORMAL, "camera stopping")
+                await ws.close(CloseCode.NORMAL, reason)
 
     async def _stream(
         self, session: CameraSession, link: SessionLink, receiver: asyncio.Task[None]
@@ -206,7 +218,7 @@ class SimulatedCamera:
         loop = asyncio.get_running_loop()
         next_capture = loop.time()
         next_status = loop.time() + STATUS_INTERVAL_S
-        while not self.done and not self._stopping.is_set():
+        while not self.done and not self._stopping.is_set() and self._switch_to is None:
             if receiver.done():
                 receiver.result()  # re-raises why the connection ended
                 return
@@ -268,9 +280,24 @@ class SimulatedCamera:
                 quality=jpeg_quality(settings.quality),
                 label=self.source.label,
             )
+        if control.suite != UNCHANGED:
+            self._request_suite(control.suite)
         log.info("%s: applied %s", self.device_id, control)
         if self._on_control is not None:
             self._on_control(control)
+
+    def _request_suite(self, code: int) -> None:
+        try:
+            wanted = Suite(code)
+        except ValueError:
+            log.warning("%s: ignoring unknown suite %d", self.device_id, code)
+            return
+        if wanted is self.session_suite:
+            return
+        if wanted is Suite.NOISE and self._psk is None:
+            log.warning("%s: cannot switch to the encrypted suite without a key", self.device_id)
+            return
+        self._switch_to = wanted
 
     def _interval(self) -> float:
         return 1.0 / max(self.settings.fps, 0.1)

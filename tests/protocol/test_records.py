@@ -39,8 +39,8 @@ PING = Ping(42, 1_000_000)
 PONG_HEX = "03" + "0000002a" + "00000000000f4240" + "fffffffffffffffe"
 PONG = Pong(42, 1_000_000, 2**64 - 2)
 # type 04, frame size 10, quality 12, no fps cap
-CONTROL_HEX = "04" + "0a" + "0c" + "ff"
-CONTROL = Control(10, 12, NO_FPS_CAP)
+CONTROL_HEX = "04" + "0a" + "0c" + "ff" + "02"
+CONTROL = Control(10, 12, NO_FPS_CAP, 2)
 # type 05, rssi -60, frame size 6, quality 12, fps cap 25, 800x600, heap 123456,
 # psram 4,000,000, uptime 3600 s, firmware "1.2.3"
 STATUS_HEX = (
@@ -115,7 +115,7 @@ def test_frame_chunk_header_is_29_bytes_and_data_follows_unchanged():
 def test_fixed_records_have_sizes_13_21_and_4():
     assert len(encode(PING)) == 13
     assert len(encode(PONG)) == 21
-    assert len(encode(CONTROL)) == 4
+    assert len(encode(CONTROL)) == 5
 
 
 def test_frame_chunk_index_and_count_are_big_endian_u16():
@@ -135,7 +135,7 @@ def test_parsed_chunk_data_is_a_zero_copy_view_into_the_message():
 
 
 def test_control_defaults_to_unchanged_for_every_setting():
-    assert encode(Control()) == bytes.fromhex("04000000")
+    assert encode(Control()) == bytes.fromhex("0400000000")
 
 
 def test_status_with_empty_firmware_has_length_zero_and_no_text():
@@ -164,6 +164,7 @@ def test_close_with_utf8_reason_counts_bytes_not_characters():
         Pong(0, 2**64, 0),
         Control(256, 0, 0),
         Control(0, -1, 0),
+        Control(0, 0, 0, 256),
         Close(65536, ""),
         replace(STATUS, rssi_dbm=128),
         replace(STATUS, width=65536),
@@ -329,7 +330,7 @@ chunks = st.builds(
 )
 pings = st.builds(Ping, u32, u64)
 pongs = st.builds(Pong, u32, u64, u64)
-controls = st.builds(Control, u8, u8, u8)
+controls = st.builds(Control, u8, u8, u8, u8)
 statuses = st.builds(
     Status,
     st.integers(-128, 127),

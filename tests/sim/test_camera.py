@@ -7,6 +7,7 @@ import time
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
+from app.protocol.records import Control
 from app.protocol.session import Credentials
 from app.receiver.server import FrameArrived, Receiver
 from app.sim import camera as camera_module
@@ -126,3 +127,41 @@ def test_esp32_quality_maps_onto_jpeg_quality_monotonically():
     values = [jpeg_quality(q) for q in range(4, 64)]
     assert values == sorted(values, reverse=True)
     assert min(values) >= 5 and max(values) <= 95
+
+
+async def test_a_suite_control_reconnects_in_that_suite_and_plain_lasts_one_session():
+    devices = {"cam": Credentials("cam", KEY, allow_plain=True)}
+    async with Receiver(devices.get, host="127.0.0.1", port=0) as receiver:
+        sim = SimulatedCamera(
+            f"ws://127.0.0.1:{receiver.port}/camera",
+            "cam",
+            KEY,
+            PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
+            fps=50,
+        )
+        task = asyncio.create_task(sim.run())
+
+        async def wait_for(suite: str, sessions: int) -> None:
+            for _ in range(200):
+                stats = receiver.stats.get("cam")
+                if (
+                    stats
+                    and stats.connected
+                    and stats.suite == suite
+                    and stats.sessions == sessions
+                ):
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"never {suite} session {sessions}: {receiver.stats.get('cam')}")
+
+        await wait_for("noise", 1)
+        assert await receiver.send_control("cam", Control(suite=Suite.PLAIN))
+        await wait_for("plain", 2)
+        assert await receiver.send_control("cam", Control(suite=Suite.NOISE))
+        await wait_for("noise", 3)
+        assert await receiver.send_control("cam", Control(suite=Suite.PLAIN))
+        await wait_for("plain", 4)
+        await receiver.disconnect("cam", CloseCode.GOING_AWAY, "test")  # plain session ends
+        await wait_for("noise", 5)
+        sim.stop()
+        await task
