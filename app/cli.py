@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if args.command is None:
-        from app.demo import run_headless_demo
+        from app.ui.run import run_app  # Qt loads only for the window
 
-        return run_headless_demo(args)
+        return run_app(args)
     return int(args.handler(args) or 0)

@@ -114,6 +114,7 @@ async def serve(
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATS_INTERVAL_S)
+            await receiver.revalidate()  # the registry may have been edited meanwhile
             if stats_out is not None:
                 write_stats(stats_out, receiver, _known(registry), started)
     finally:

@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from app.protocol.errors import CloseCode, ProtocolError
+from app.protocol.hello import Suite
 from app.protocol.limits import Limits
 from app.protocol.records import Control, Status
 from app.protocol.session import (
@@ -122,6 +123,7 @@ class Receiver:
         self._cameras: set[_Camera] = set()
         self._live: dict[str, _Camera] = {}
         self._background: set[asyncio.Future[None]] = set()
+        self._plain_requested: set[str] = set()
         self._listeners: list[Listener] = []
         self._sinks: list[FrameSink] = []
         self.stats: dict[str, DeviceStats] = {}
@@ -211,9 +213,25 @@ class Receiver:
         camera = self._live.get(device)
         if camera is None:
             return False
+        if control.suite == Suite.PLAIN:
+            self._plain_requested.add(device)
         camera.session.send_control(control)
         await camera.link.flush()
         return True
+
+    async def revalidate(self) -> None:
+        """Close live sessions the registry no longer allows (device removed, plain revoked)."""
+        for device, camera in list(self._live.items()):
+            try:
+                credentials = self._lookup(device)
+            except ProtocolError:
+                continue  # an unreadable registry refuses new connections, not live ones
+            if credentials is None:
+                log.info("closing %s: removed from the registry", device)
+                await self._close(camera, CloseCode.DEVICE_REMOVED, "device removed")
+            elif camera.session.suite is Suite.PLAIN and not credentials.allow_plain:
+                log.info("closing %s: plain no longer allowed", device)
+                await self._close(camera, CloseCode.PLAIN_NOT_ALLOWED, "plain no longer allowed")
 
     async def disconnect(self, device: str, code: CloseCode, reason: str) -> None:
         camera = self._live.get(device)
@@ -232,12 +250,8 @@ class Receiver:
         session = ReceiverSession(self._lookup, self.limits)
         camera = _Camera(ws, session, peer)
         if len(self._cameras) >= self.limits.max_connections:
-            self.connections_rejected += 1
-            log.warning(
-                "rejected %s: too many connections (limit %d)", peer, self.limits.max_connections
-            )
-            self._emit(ConnectionRejected(peer, None, CloseCode.TOO_MANY_CONNECTIONS, "too many"))
-            await ws.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections")
+            reason = f"too many connections (limit {self.limits.max_connections})"
+            await self._reject(camera, CloseCode.TOO_MANY_CONNECTIONS, reason)
             return
         self._cameras.add(camera)
         try:
@@ -318,6 +332,17 @@ class Receiver:
         assert device is not None and session.suite is not None
         # Only a confirmed session may replace another: a replayed handshake never gets here.
         previous = self._live.get(device)
+        if (
+            previous is not None
+            and previous.session.suite is Suite.NOISE
+            and session.suite is Suite.PLAIN
+            and device not in self._plain_requested
+        ):
+            # Plain proves nothing: anyone could send it, so it may not evict an encrypted session.
+            raise ProtocolError(
+                CloseCode.PLAIN_NOT_ALLOWED, "an encrypted session of this device is live"
+            )
+        self._plain_requested.discard(device)
         if previous is not None:
             closing = asyncio.ensure_future(
                 self._close(previous, CloseCode.REPLACED, "replaced by a newer session")
@@ -356,6 +381,11 @@ class Receiver:
             pass  # the connection's own task reports why it ended
 
     async def _reject(self, camera: _Camera, code: CloseCode, reason: str) -> None:
+        self._note_rejection(camera, code, reason)
+        await self._close(camera, code, reason)
+
+    def _note_rejection(self, camera: _Camera, code: CloseCode, reason: str) -> None:
+        """One log line, the stats and one event for a connection closed for a violation."""
         session = camera.session
         device = session.device_id
         self.connections_rejected += 1
@@ -369,12 +399,12 @@ class Receiver:
         )
         if device is not None:  # set only once the registry knew the device
             stats = self.device_stats(device)
-            stats.frames_rejected += session.frames_rejected
+            if session.confirmed:  # only a session holding the key speaks for the device
+                stats.frames_rejected += session.frames_rejected
             # A rejected intruder must not mark the genuine, live camera as rejected.
             if self._live.get(device) in (None, camera):
                 stats.state, stats.reason = DeviceState.REJECTED, f"{code.name.lower()}: {reason}"
         self._emit(ConnectionRejected(camera.peer, device, code, reason))
-        await self._close(camera, code, reason)
 
     async def _close(self, camera: _Camera, code: CloseCode, reason: str) -> None:
         camera.ended = (code, reason)
@@ -386,17 +416,10 @@ class Receiver:
         await camera.ws.close(code, reason)
 
     def _closed_under_us(self, camera: _Camera, exc: ConnectionClosed) -> None:
-        device = camera.session.device_id
         if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
             # websockets closed it for us; report it like every other rejection
-            self.connections_rejected += 1
             camera.ended = (CloseCode.MESSAGE_TOO_BIG, "WebSocket message over 65535 bytes")
-            log.warning(
-                "rejected %s%s: message_too_big (1009): WebSocket message over 65535 bytes",
-                camera.peer,
-                f" device {device}" if device else "",
-            )
-            self._emit(ConnectionRejected(camera.peer, device, *camera.ended))
+            self._note_rejection(camera, *camera.ended)
             return
         if exc.rcvd is not None:
             camera.ended = (exc.rcvd.code, exc.rcvd.reason or "closed by camera")

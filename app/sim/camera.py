@@ -143,14 +143,16 @@ class SimulatedCamera:
             finally:
                 self.connected.clear()
             switched, self._switch_to = self._switch_to, None
+            was_switched = self.session_suite is not self.suite
             self.session_suite = switched or self.suite  # a switched-to suite lasts one session
             if switched is not None:
                 continue  # reconnect at once in the requested suite
             if not self.reconnect or self._stopping.is_set() or self.done:
                 break
-            if self.rejected and not self.retry_rejected:
+            # A rejection of a suite the receiver asked for says nothing about the configured one.
+            if self.rejected and not self.retry_rejected and not was_switched:
                 break
-            # Full jitter keeps a fleet of cameras from reconnecting in lock-step.
+            # Jitter in [d/2, d] keeps a fleet of cameras from reconnecting in lock-step.
             wait = random.uniform(delay / 2, delay)
             log.info("%s: reconnecting in %.1f s", self.device_id, wait)
             with contextlib.suppress(TimeoutError):
@@ -188,9 +190,13 @@ class SimulatedCamera:
             await link.flush()
             async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
                 answer = await ws.recv()
-            if isinstance(answer, str):
-                raise ProtocolError(CloseCode.SERVER_REJECTED, "text answer to the hello")
-            events = session.receive(answer)
+            try:
+                if isinstance(answer, str):
+                    raise ProtocolError(CloseCode.SERVER_REJECTED, "text answer to the hello")
+                events = session.receive(answer)
+            except ProtocolError as exc:
+                await ws.close(exc.code, exc.reason)
+                raise
             assert any(isinstance(e, HandshakeComplete) for e in events)
             self.stats.connects += 1
             session.send_status(self._status())  # the first record also confirms the session
@@ -200,6 +206,13 @@ class SimulatedCamera:
             receiver = asyncio.create_task(self._receive(ws, session, link))
             try:
                 await self._stream(session, link, receiver)
+            except ProtocolError as exc:
+                # Tell the receiver why, authenticated when keys exist, like the firmware does.
+                session.close(exc.code, exc.reason)
+                with contextlib.suppress(ConnectionClosed):
+                    await link.flush()
+                await ws.close(exc.code, exc.reason)
+                raise
             finally:
                 receiver.cancel()
             if self.done or self._stopping.is_set() or self._switch_to is not None:
@@ -252,6 +265,7 @@ class SimulatedCamera:
             for event in session.receive(message):
                 if isinstance(event, ControlReceived):
                     self._apply(event.control)
+                    session.send_status(self._status())  # report the settings now in force
                 elif isinstance(event, PeerClosed):
                     log.info(
                         "%s: receiver closed: %s (%d)", self.device_id, event.reason, event.code

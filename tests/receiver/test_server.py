@@ -221,3 +221,50 @@ async def test_rejections_are_events_and_counted(receiver):
     assert [e.code for e in events] == [CloseCode.AUTH_FAILED]
     assert receiver.connections_rejected == 1
     assert receiver.stats["cam2"].state is DeviceState.REJECTED
+
+
+async def test_a_plain_session_cannot_evict_a_live_encrypted_one_unless_asked(receiver):
+    source = PrerenderedSource.synthetic(FrameSize.QVGA, count=2)
+    genuine = camera(receiver, "cam1", source, fps=30)
+    task = asyncio.create_task(genuine.run())
+    for _ in range(100):
+        if receiver.is_live("cam1"):
+            break
+        await asyncio.sleep(0.02)
+    intruder = SimulatedCamera(
+        url(receiver), "cam1", None, source, suite=Suite.PLAIN, reconnect=False, frames=3
+    )
+    await intruder.run()
+    assert intruder.stats.last_close[0] == CloseCode.PLAIN_NOT_ALLOWED
+    assert receiver.stats["cam1"].suite == "noise" and receiver.stats["cam1"].sessions == 1
+    assert receiver.stats["cam1"].connected
+    genuine.stop()
+    await task
+
+
+async def test_revalidate_closes_a_removed_device(receiver):
+    devices = dict(DEVICES)
+    live = Receiver(devices.get, host="127.0.0.1", port=0)
+    await live.start()
+    try:
+        sim = camera(
+            live,
+            "cam0",
+            PrerenderedSource.synthetic(FrameSize.QVGA, count=2),
+            fps=30,
+            retry_rejected=False,
+        )
+        task = asyncio.create_task(sim.run())
+        for _ in range(100):
+            if live.is_live("cam0"):
+                break
+            await asyncio.sleep(0.02)
+        del devices["cam0"]
+        await live.revalidate()
+        await asyncio.sleep(0.2)
+        assert not live.is_live("cam0")
+        assert sim.stats.last_close == (CloseCode.DEVICE_REMOVED, "device removed")
+        sim.stop()
+        await task
+    finally:
+        await live.stop()

@@ -1,0 +1,293 @@
+"""`securecam device ...` through the real entry point, in-process and as a subprocess."""
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.devices.registry import DeviceKey, Registry
+
+REPO = Path(__file__).resolve().parents[2]
+KEY_LINE = re.compile(r"^\s+([0-9a-f]{64})\s*$", re.MULTILINE)
+HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Point every default location into tmp_path so no test can reach the real user config."""
+    home = tmp_path / "home"
+    monkeypatch.delenv("SECURECAM_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    return home
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return tmp_path / "cfg"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def added_key(out):
+    keys = KEY_LINE.findall(out)
+    assert len(keys) == 1, out
+    return keys[0]
+
+
+def test_add_prints_the_key_once_with_fingerprint_and_next_step(capsys, cfg):
+    code, out, err = run(capsys, "--config-dir", cfg, "device", "add", "cam1")
+    assert code == 0
+    key = added_key(out)
+    assert out.count(key) == 1
+    assert key not in err
+    stored = Registry(cfg).get("cam1")
+    assert stored.key.to_text() == key
+    assert stored.allow_plain is False
+    assert "cam1" in out
+    assert "once" in out
+    assert "camera's configuration" in out
+    assert "keep it safe" in out
+    assert stored.key.fingerprint in out
+    assert "securecam sim --device cam1" in out
+    assert "encrypted only" in out
+
+
+def test_add_never_logs_the_key(capsys, caplog, cfg):
+    caplog.set_level(logging.DEBUG)
+    code, out, _ = run(capsys, "device", "add", "cam1", "--config-dir", cfg)
+    assert code == 0
+    key = added_key(out)
+    assert "cam1" in caplog.text
+    assert key not in caplog.text
+    assert HEX64.search(caplog.text) is None
+
+
+def test_add_with_allow_plain_registers_it_and_warns(capsys, cfg):
+    code, out, err = run(capsys, "device", "add", "cam1", "--allow-plain", "--config-dir", cfg)
+    assert code == 0
+    assert Registry(cfg).get("cam1").allow_plain is True
+    assert "plain allowed (INSECURE)" in out
+    assert "neither encrypted nor authenticated" in err
+
+
+def test_list_and_show_hide_the_key_and_show_key_reveals_it(capsys, cfg):
+    _, out, _ = run(capsys, "device", "add", "cam1", "--config-dir", cfg)
+    key = added_key(out)
+    fingerprint = DeviceKey.from_text(key).fingerprint
+
+    code, out, err = run(capsys, "device", "list", "--config-dir", cfg)
+    assert code == 0
+    assert key not in out + err
+    assert HEX64.search(out) is None
+    assert fingerprint in out
+
+    code, out, err = run(capsys, "device", "show", "cam1", "--config-dir", cfg)
+    assert code == 0
+    assert key not in out + err
+    assert HEX64.search(out) is None
+    assert fingerprint in out
+    assert "--key" in out
+
+    code, out, _ = run(capsys, "device", "show", "cam1", "--key", "--config-dir", cfg)
+    assert code == 0
+    assert key in out
+    assert fingerprint in out
+
+
+def test_list_shows_name_policy_fingerprint_and_created(capsys, cfg):
+    registry = Registry(cfg)
+    secure = registry.add("cam-b")
+    plain = registry.add("cam-a", allow_plain=True)
+    code, out, _ = run(capsys, "device", "list", "--config-dir", cfg)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert "NAME" in lines[0] and "FINGERPRINT" in lines[0]
+    for line, device, policy in (
+        (lines[1], plain, "plain allowed (INSECURE)"),
+        (lines[2], secure, "encrypted only"),
+    ):
+        assert line.startswith(device.name)
+        assert policy in line
+        assert device.key.fingerprint in line
+        assert device.created in line
+
+
+def test_list_when_empty_says_so_with_a_hint(capsys, cfg):
+    code, out, _ = run(capsys, "device", "list", "--config-dir", cfg)
+    assert code == 0
+    assert "No devices registered." in out
+    assert "securecam device add" in out
+    assert not cfg.exists()
+
+
+def test_set_allow_plain_warns_and_no_allow_plain_restores(capsys, cfg):
+    Registry(cfg).add("cam1")
+    code, out, err = run(capsys, "device", "set", "cam1", "--allow-plain", "--config-dir", cfg)
+    assert code == 0
+    assert Registry(cfg).get("cam1").allow_plain is True
+    assert "plain allowed (INSECURE)" in out
+    assert "neither encrypted nor authenticated" in err
+    assert "latency" in err
+
+    code, out, err = run(capsys, "device", "set", "cam1", "--no-allow-plain", "--config-dir", cfg)
+    assert code == 0
+    assert Registry(cfg).get("cam1").allow_plain is False
+    assert "encrypted only" in out
+    assert "warning" not in err
+
+
+@pytest.mark.parametrize("flags", [[], ["--allow-plain", "--no-allow-plain"]])
+def test_set_requires_exactly_one_policy_flag(capsys, cfg, flags):
+    Registry(cfg).add("cam1")
+    with pytest.raises(SystemExit) as info:
+        main(["device", "set", "cam1", *flags, "--config-dir", str(cfg)])
+    assert info.value.code == 2
+    assert Registry(cfg).get("cam1").allow_plain is False
+
+
+def test_remove_and_rename_change_the_registry(capsys, cfg):
+    registry = Registry(cfg)
+    original = registry.add("cam1")
+    registry.add("cam2")
+
+    code, out, _ = run(capsys, "device", "rename", "cam1", "front-door", "--config-dir", cfg)
+    assert code == 0
+    assert "front-door" in out
+    assert Registry(cfg).get("front-door").key == original.key
+
+    code, out, _ = run(capsys, "device", "remove", "cam2", "--config-dir", cfg)
+    assert code == 0
+    assert "cam2" in out
+    assert [d.name for d in Registry(cfg).list()] == ["front-door"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["show", "cam9"], "no device named 'cam9'"),
+        (["remove", "cam9"], "no device named 'cam9'"),
+        (["rename", "cam9", "cam10"], "no device named 'cam9'"),
+        (["set", "cam9", "--allow-plain"], "no device named 'cam9'"),
+        (["add", "cam1"], "a device named 'cam1' already exists"),
+        (["rename", "cam1", "cam2"], "a device named 'cam2' already exists"),
+        (["add", "bad name"], "invalid device name 'bad name'"),
+        (["rename", "cam1", "bad/name"], "invalid device name 'bad/name'"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_errors_print_one_line_and_exit_1(capsys, cfg, argv, message):
+    registry = Registry(cfg)
+    registry.add("cam1")
+    registry.add("cam2")
+    before = (cfg / "devices.json").read_bytes()
+    code, out, err = run(capsys, "device", *argv, "--config-dir", cfg)
+    assert code == 1
+    assert err.startswith("securecam: error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert out == ""
+    assert (cfg / "devices.json").read_bytes() == before
+
+
+def test_corrupt_registry_is_reported_and_left_alone(capsys, cfg):
+    cfg.mkdir()
+    path = cfg / "devices.json"
+    path.write_bytes(b"{ definitely not json")
+    for argv in (["list"], ["show", "cam1"], ["add", "cam1"], ["remove", "cam1"]):
+        code, out, err = run(capsys, "device", *argv, "--config-dir", cfg)
+        assert out == ""
+        assert code == 1
+        assert err.startswith("securecam: error: ")
+        assert str(path) in err
+        assert "corrupt" in err
+        assert "Traceback" not in err
+    assert path.read_bytes() == b"{ definitely not json"
+
+
+@pytest.mark.parametrize(
+    "position",
+    ["before-command", "after-command", "after-action"],
+)
+def test_config_dir_works_before_and_after_the_sub_command(capsys, tmp_path, position):
+    target = tmp_path / "chosen"
+    options = ["--config-dir", str(target)]
+    argv = {
+        "before-command": [*options, "device", "add", "cam1"],
+        "after-command": ["device", *options, "add", "cam1"],
+        "after-action": ["device", "add", "cam1", *options],
+    }[position]
+    code, _, _ = run(capsys, *argv)
+    assert code == 0
+    assert Registry(target).lookup("cam1") is not None
+
+
+def test_later_config_dir_overrides_an_earlier_one(capsys, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    code, _, _ = run(capsys, "--config-dir", first, "device", "add", "cam1", "--config-dir", second)
+    assert code == 0
+    assert Registry(second).lookup("cam1") is not None
+    assert not first.exists()
+
+
+def test_securecam_home_is_used_unless_config_dir_is_given(capsys, tmp_path, monkeypatch):
+    home = tmp_path / "securecam-home"
+    monkeypatch.setenv("SECURECAM_HOME", str(home))
+    code, _, _ = run(capsys, "device", "add", "cam1")
+    assert code == 0
+    assert Registry(home).lookup("cam1") is not None
+
+    other = tmp_path / "explicit"
+    code, _, _ = run(capsys, "device", "add", "cam2", "--config-dir", other)
+    assert code == 0
+    assert Registry(other).lookup("cam2") is not None
+    assert Registry(home).lookup("cam2") is None
+
+
+def _securecam(*argv, env):
+    return subprocess.run(
+        [sys.executable, "-m", "app", *map(str, argv)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_device_commands_work_as_a_subprocess(tmp_path, isolated_home):
+    env = {k: v for k, v in os.environ.items() if k != "SECURECAM_HOME"}
+    env.update(HOME=str(isolated_home), XDG_CONFIG_HOME=str(isolated_home / ".config"))
+    home = tmp_path / "securecam-home"
+    cfg = tmp_path / "cfg"
+
+    added = _securecam("device", "add", "cam1", env={**env, "SECURECAM_HOME": str(home)})
+    assert added.returncode == 0, added.stderr
+    key = added_key(added.stdout)
+    assert key not in added.stderr
+    assert Registry(home).get("cam1").key.to_text() == key
+
+    listed = _securecam("device", "list", "--config-dir", home, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "cam1" in listed.stdout
+    assert key not in listed.stdout + listed.stderr
+
+    shown = _securecam("--config-dir", home, "device", "show", "cam1", "--key", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert key in shown.stdout
+
+    missing = _securecam("device", "show", "cam1", "--config-dir", cfg, env=env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == "securecam: error: no device named 'cam1'"
+    assert "Traceback" not in missing.stderr
