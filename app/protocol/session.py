@@ -161,7 +161,8 @@ class _Channel:
         """Handle PING, PONG and CLOSE; None for records the subclass must handle."""
         match record:
             case records.Ping():
-                pong = records.Pong(record.ping_id, record.sender_time_us, self.clock_source())
+                # Stamped with the ping's arrival: what follows adds to the RTT, not to the offset.
+                pong = records.Pong(record.ping_id, record.sender_time_us, rx_us)
                 self._queue(records.encode(pong))
                 return []
             case records.Pong():
@@ -314,14 +315,16 @@ class CameraSession(_Channel):
         first = self._hello if self._noise is None else self._hello + self._noise.write_message()
         self._outgoing.append(first)
 
-    def receive(self, message: bytes) -> list[Event]:
+    def receive(self, message: bytes, rx_us: int | None = None) -> list[Event]:
+        """Process one message received at `rx_us` (device clock); raises ProtocolError."""
         if self.state is State.CLOSED:
             return []
+        rx_us = self.clock_source() if rx_us is None else rx_us
         try:
             if self.state is State.HANDSHAKE:
                 return self._handshake(message)
             record = self._open(message)
-            common = self._common(record, self.clock_source())
+            common = self._common(record, rx_us)
             if common is not None:
                 return common
             if isinstance(record, records.Control):

@@ -260,9 +260,10 @@ class SimulatedCamera:
         self, ws: ClientConnection, session: CameraSession, link: SessionLink
     ) -> None:
         async for message in ws:
+            rx_us = self.device_clock()
             if isinstance(message, str):
                 raise ProtocolError(CloseCode.UNSUPPORTED_DATA, "text message from receiver")
-            for event in session.receive(message):
+            for event in session.receive(message, rx_us):
                 if isinstance(event, ControlReceived):
                     self._apply(event.control)
                     session.send_status(self._status())  # report the settings now in force

@@ -1,0 +1,120 @@
+"""`python -m app.bench`: measure the protocol core and the receiver on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.bench.core import CoreSettings, run_core
+from app.bench.report import load_average, machine, render, targets
+from app.bench.throughput import BenchError, FleetSettings, plan_cpus, run_fleet
+from app.protocol.framesize import FrameSize
+from app.protocol.hello import Suite
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of camera counts: {text!r}") from None
+    if not counts or any(not 1 <= n <= 64 for n in counts):
+        raise argparse.ArgumentTypeError("camera counts must be 1..64 (the receiver's limit)")
+    return counts
+
+
+def _suites(text: str) -> tuple[Suite, ...]:
+    try:
+        return tuple(Suite[part.strip().upper()] for part in text.split(",") if part.strip())
+    except KeyError:
+        raise argparse.ArgumentTypeError("suites are 'plain' and/or 'noise'") from None
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m app.bench",
+        description="Measure SecureCam's per-frame protocol cost and the receiver's throughput "
+        "and latency on one core against simulated cameras.",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="short run: 1.5 s windows, 0.5 s warm-up, fewer core samples",
+    )
+    p.add_argument("--seconds", type=_positive, help="measured window per configuration (8)")
+    p.add_argument("--warmup", type=float, help="warm-up before each window, seconds (1)")
+    p.add_argument("--cameras", type=_counts, default=(1, 8, 32), help="camera counts (1,8,32)")
+    p.add_argument(
+        "--suites", type=_suites, default=(Suite.PLAIN, Suite.NOISE), help="plain,noise (both)"
+    )
+    p.add_argument("--fps", type=_positive, default=25.0, help="frames per second per camera")
+    p.add_argument(
+        "--frame-size", type=FrameSize.parse, default=FrameSize.VGA, help="camera frame size (vga)"
+    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write every figure as JSON")
+    p.add_argument("--skip-core", action="store_true", help="skip the per-frame core figures")
+    p.add_argument("--skip-fleet", action="store_true", help="skip the receiver throughput runs")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    seconds = args.seconds or (1.5 if args.quick else 8.0)
+    warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 1.0)
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    host = machine()  # before pinning, which narrows the CPUs allowed
+    # Pin first, so the core figures are taken on the same CPU as the receiver's.
+    plan = plan_cpus()
+    progress(plan.note)
+    result: dict = {
+        "version": 1,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": host,
+        "cpus": plan.to_json(),
+        "core": None,
+        "fleet": None,
+    }
+    try:
+        if not args.skip_core:
+            settings = CoreSettings.quick() if args.quick else CoreSettings()
+            result["core"] = run_core(settings, progress)
+        if not args.skip_fleet:
+            fleet = FleetSettings(
+                cameras=args.cameras,
+                suites=args.suites,
+                seconds=seconds,
+                warmup=warmup,
+                fps=args.fps,
+                size=args.frame_size,
+                frames=10 if args.quick else 50,
+            )
+            result["fleet"] = asyncio.run(run_fleet(fleet, plan, progress))
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 2
+    result["load_average_after"] = load_average()
+    result["targets"] = targets(result)
+    result["duration_s"] = round(time.monotonic() - started, 1)
+    print(render(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        progress(f"wrote {args.json}")
+    return 0
