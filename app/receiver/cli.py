@@ -21,9 +21,10 @@ from app.devices.lookup import credentials_lookup
 from app.devices.registry import Registry, RegistryError
 from app.paths import config_dir
 from app.protocol.limits import Limits
-from app.protocol.session import monotonic_us
+from app.protocol.session import Credentials, monotonic_us
 from app.receiver.recorder import Recorder
 from app.receiver.server import CAMERA_PATH, DEFAULT_PORT, Receiver
+from app.sim.demo import DemoFleet
 
 log = logging.getLogger("securecam.serve")
 STATS_INTERVAL_S = 1.0
@@ -46,6 +47,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--record", metavar="DIR", type=Path, help="write every frame to DIR/<device>/<seq>.jpg"
     )
+    parser.add_argument(
+        "--demo",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N simulated cameras in-process (a throwaway demo registry)",
+    )
     parser.add_argument("--max-connections", type=int, default=Limits().max_connections)
     parser.add_argument(
         "--max-frame-bytes", type=int, default=Limits().max_frame_bytes, help="largest frame"
@@ -60,13 +68,21 @@ def run(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         print(f"securecam: error: {exc}", file=sys.stderr)
         return 1
-    if not names:
+    if not names and not args.demo:
         log.warning("no devices registered yet: add one with `securecam device add NAME`")
     limits = Limits(max_connections=args.max_connections, max_frame_bytes=args.max_frame_bytes)
-    receiver = Receiver(credentials_lookup(registry), host=args.host, port=args.port, limits=limits)
+    fleet = DemoFleet(args.demo) if args.demo > 0 else None
+    lookup = credentials_lookup(registry)
+    if fleet is not None:
+        user_lookup, demo_lookup = lookup, credentials_lookup(fleet.registry)
+
+        def lookup(name: str) -> Credentials | None:
+            return demo_lookup(name) or user_lookup(name)
+
+    receiver = Receiver(lookup, host=args.host, port=args.port, limits=limits)
     try:
         with _stats_stream(args.stats_json) as stats_out:
-            return asyncio.run(serve(receiver, registry, stats_out, args.record))
+            return asyncio.run(serve(receiver, registry, stats_out, args.record, fleet=fleet))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(
@@ -96,6 +112,8 @@ async def serve(
     stats_out: TextIO | None,
     record_dir: Path | None,
     stop: asyncio.Event | None = None,
+    *,
+    fleet: DemoFleet | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM (or `stop`), then shut down and write the final stats."""
     stop = stop or asyncio.Event()
@@ -110,20 +128,26 @@ async def serve(
         receiver.add_frame_sink(recorder)
     started = time.monotonic()
     await receiver.start()
+    known = [] if fleet is None else list(fleet.names)
+    if fleet is not None:
+        host = "127.0.0.1" if receiver.host in ("0.0.0.0", "::", "", None) else receiver.host
+        fleet.start(f"ws://{host}:{receiver.port}{CAMERA_PATH}")
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATS_INTERVAL_S)
             await receiver.revalidate()  # the registry may have been edited meanwhile
             if stats_out is not None:
-                write_stats(stats_out, receiver, _known(registry), started)
+                write_stats(stats_out, receiver, _known(registry) + known, started)
     finally:
+        if fleet is not None:
+            await fleet.stop()
         await receiver.stop()
         if recorder is not None:
             await recorder.stop()
             log.info("recorded %d frames in %s", recorder.frames_written, record_dir)
         if stats_out is not None:
-            write_stats(stats_out, receiver, _known(registry), started, final=True)
+            write_stats(stats_out, receiver, _known(registry) + known, started, final=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)

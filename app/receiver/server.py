@@ -145,6 +145,7 @@ class Receiver:
             close_timeout=2,
             logger=_WEBSOCKETS_LOG,
         )
+        self._requested_port = self._server.sockets[0].getsockname()[1]  # keep it after stop()
         log.info("listening on ws://%s:%d%s", self.host or "*", self.port, CAMERA_PATH)
 
     async def stop(self) -> None:
@@ -166,10 +167,8 @@ class Receiver:
 
     @property
     def port(self) -> int:
-        """The bound port (useful with port 0)."""
-        if self._server is None:
-            return self._requested_port
-        return self._server.sockets[0].getsockname()[1]
+        """The bound port once started (useful with port 0)."""
+        return self._requested_port
 
     @property
     def connection_count(self) -> int:

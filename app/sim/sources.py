@@ -133,8 +133,10 @@ class SyntheticSource:
         hue = np.random.default_rng(seed + 1).integers(0, 3)
         self._disc_colour = np.roll(np.array([250, 210, 40], dtype=np.uint8), int(hue))
 
-        self._font = _font(max(10, self.height // 24))
-        self._bar_height = min(self.height, max(12, self.height // 24) + 8)
+        # Large and below the top edge, where a viewer's own title bar would hide it.
+        self._font = _font(max(10, self.height // 14))
+        self._bar_height = min(self.height, max(12, self.height // 14) + 8)
+        self._bar_top = min(self.height - self._bar_height, self.height // 6)
 
     @property
     def frame_number(self) -> int:
@@ -172,7 +174,7 @@ class SyntheticSource:
         parts += [f"#{number:06d}", _clock_text(now)]
         bar = Image.new("RGB", (self.width, self._bar_height), (0, 0, 0))
         ImageDraw.Draw(bar).text((4, 3), "  ".join(parts), fill=(255, 255, 255), font=self._font)
-        frame[: self._bar_height] = np.asarray(bar)
+        frame[self._bar_top : self._bar_top + self._bar_height] = np.asarray(bar)
 
 
 # --------------------------------------------------------------------------- prerendered

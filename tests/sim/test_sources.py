@@ -102,7 +102,7 @@ def test_overlay_changes_with_frame_number_time_and_label():
     source = SyntheticSource(FrameSize.VGA, label="front-door")
     unlabelled = SyntheticSource(FrameSize.VGA)
     now = time.time()
-    bar = slice(0, 24)
+    bar = slice(source._bar_top, source._bar_top + source._bar_height)
 
     def overlay(src: SyntheticSource, number: int, when: float) -> np.ndarray:
         return src.render(number, when)[bar]

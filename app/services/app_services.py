@@ -1,0 +1,89 @@
+"""Everything the window talks to, created and shut down in one place."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.devices.registry import Registry
+from app.protocol.hello import Suite
+from app.receiver.server import CAMERA_PATH
+from app.services.comparison import ComparisonService
+from app.services.devices_service import DevicesService
+from app.services.receiver_service import ReceiverService
+from app.services.settings import Settings
+from app.sim.demo import DemoFleet
+
+log = logging.getLogger("securecam.ui")
+
+
+class AppServices(QObject):
+    """The app's services: settings, registry, receiver, comparison runs and demo cameras."""
+
+    demoChanged = Signal()
+
+    def __init__(self, config_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config_dir = config_dir
+        self.settings = Settings(config_dir)
+        self.devices = DevicesService(Registry(config_dir), self)
+        self.receiver = ReceiverService(self.devices.lookup, self)
+        self.comparison = ComparisonService(self.receiver, self)
+        self.demo: DemoFleet | None = None
+        self.fallback_note: str | None = None  # set when the demo had to use another port
+
+    async def start(self, demo: int | None = None) -> bool:
+        """Start listening as configured; with a demo, fall back to a free loopback port."""
+        settings = self.settings.receiver()
+        started = await self.receiver.start(settings.host, settings.port, settings.limits())
+        if not started and demo:
+            problem = self.receiver.error
+            started = await self.receiver.start("127.0.0.1", 0, settings.limits())
+            if started:
+                self.fallback_note = (
+                    f"{problem}: listening on 127.0.0.1:{self.receiver.port} for the demo only"
+                )
+                log.warning("%s", self.fallback_note)
+        if started and demo:
+            await self.start_demo(demo)
+        return started
+
+    async def restart_receiver(self) -> bool:
+        settings = self.settings.receiver()
+        self.fallback_note = None
+        started = await self.receiver.start(settings.host, settings.port, settings.limits())
+        if started and self.demo is not None:
+            self.demo.start(self.demo_url())  # point the demo cameras at the new address
+        return started
+
+    def demo_url(self) -> str:
+        host = self.receiver.host
+        if host in ("0.0.0.0", "::", "", None):
+            host = "127.0.0.1"
+        return f"ws://{host}:{self.receiver.port}{CAMERA_PATH}"
+
+    async def start_demo(self, count: int = 1) -> None:
+        await self.stop_demo()
+        fleet = DemoFleet(count)
+        self.demo = fleet
+        self.devices.set_demo_registry(fleet.registry)
+        fleet.start(self.demo_url(), Suite.NOISE)
+        log.info("started %d demo camera(s)", count)
+        self.demoChanged.emit()
+
+    async def stop_demo(self) -> None:
+        if self.demo is None:
+            return
+        fleet, self.demo = self.demo, None
+        await fleet.stop()
+        self.devices.set_demo_registry(None)
+        self.demoChanged.emit()
+
+    async def shutdown(self) -> None:
+        """Stop comparison, demo and receiver; release the decoder threads."""
+        self.comparison.cancel()
+        await self.stop_demo()
+        await self.receiver.stop()
+        self.receiver.close()

@@ -1,0 +1,97 @@
+"""The device registry as a Qt service, merged with the throwaway demo registry."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from app.devices.lookup import credentials_lookup
+from app.devices.registry import Device, Registry, RegistryError
+from app.protocol.session import Credentials
+
+log = logging.getLogger("securecam.ui.devices")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntry:
+    """What the UI may know about a device: never its key."""
+
+    name: str
+    fingerprint: str
+    allow_plain: bool
+    demo: bool
+
+
+class DevicesService(QObject):
+    """Registered devices for the sidebar, and the receiver's credential lookup.
+
+    Demo devices live in their own registry so a demo never writes to the user's.
+    """
+
+    devicesChanged = Signal()
+    errorOccurred = Signal(str)
+
+    def __init__(self, registry: Registry, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self._user_lookup = credentials_lookup(registry)
+        self._demo: Registry | None = None
+        self._demo_lookup = None
+
+    def set_demo_registry(self, demo: Registry | None) -> None:
+        self._demo = demo
+        self._demo_lookup = None if demo is None else credentials_lookup(demo)
+        self.devicesChanged.emit()
+
+    def lookup(self, name: str) -> Credentials | None:
+        if self._demo_lookup is not None:
+            found = self._demo_lookup(name)
+            if found is not None:
+                return found
+        return self._user_lookup(name)
+
+    def entries(self) -> list[DeviceEntry]:
+        out: dict[str, DeviceEntry] = {}
+        try:
+            for device in self.registry.list():
+                out[device.name] = _entry(device, demo=False)
+        except RegistryError as exc:
+            self.errorOccurred.emit(str(exc))
+        if self._demo is not None:
+            for device in self._demo.list():
+                out[device.name] = _entry(device, demo=True)
+        return [out[name] for name in sorted(out)]
+
+    def has_user_devices(self) -> bool:
+        try:
+            return bool(self.registry.list())
+        except RegistryError:
+            return True  # a broken registry is not a first run: show the error instead
+
+    def is_demo(self, name: str) -> bool:
+        return self._demo is not None and self._demo.lookup(name) is not None
+
+    def add(self, name: str) -> Device:
+        """Register a device with a fresh key; raises ValueError or RegistryError."""
+        device = self.registry.add(name)
+        self.devicesChanged.emit()
+        return device
+
+    def remove(self, name: str) -> None:
+        self.registry.remove(name)
+        self.devicesChanged.emit()
+
+    def rename(self, old: str, new: str) -> None:
+        self.registry.rename(old, new)
+        self.devicesChanged.emit()
+
+    def set_allow_plain(self, name: str, allow: bool) -> None:
+        registry = self._demo if self.is_demo(name) and self._demo is not None else self.registry
+        registry.set_allow_plain(name, allow)
+        self.devicesChanged.emit()
+
+
+def _entry(device: Device, *, demo: bool) -> DeviceEntry:
+    return DeviceEntry(device.name, device.key.fingerprint, device.allow_plain, demo)

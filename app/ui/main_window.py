@@ -1,0 +1,313 @@
+"""The main window: welcome or camera wall, device sidebar, latency and log docks, status bar."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from app.protocol.session import monotonic_us
+from app.receiver.server import ConnectionRejected
+from app.services.app_services import AppServices
+from app.services.decoder import DecodedFrame
+from app.ui.add_device import AddDeviceDialog
+from app.ui.devices_panel import DevicesPanel
+from app.ui.latency_dock import LatencyDock
+from app.ui.log_dock import LogDock
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.tile import TileInfo
+from app.ui.wall import CameraWall
+from app.ui.welcome import WelcomePanel
+
+log = logging.getLogger("securecam.ui")
+
+INFO_REFRESH_MS = 250
+STATUS_REFRESH_MS = 1000
+LAG_PROBE_MS = 100
+
+
+class MainWindow(QMainWindow):
+    """Talks only to AppServices; `closed` fires once the user closed the window."""
+
+    closed = Signal()
+
+    def __init__(self, services: AppServices, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self._tasks: set[asyncio.Future[object]] = set()
+        self._demo_names: set[str] = set()
+        self.setWindowTitle("SecureCam")
+        self.resize(1280, 860)
+
+        self.welcome = WelcomePanel()
+        self.wall = CameraWall()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.wall)
+        self.setCentralWidget(self.stack)
+
+        self.devices_panel = DevicesPanel(services.devices, services.receiver, self)
+        self.devices_panel.setObjectName("devices")
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.devices_panel)
+        self.latency_dock = LatencyDock(
+            services.receiver, services.comparison, self, candidates=self.comparison_candidates
+        )
+        self.latency_dock.setObjectName("latency")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.latency_dock)
+        self.log_dock = LogDock(self)
+        self.log_dock.setObjectName("log")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.tabifyDockWidget(self.latency_dock, self.log_dock)
+        self.latency_dock.raise_()
+
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self._restore_layout()
+
+        self._info_timer = QTimer(self, interval=INFO_REFRESH_MS, timeout=self.refresh_tiles)
+        self._status_timer = QTimer(self, interval=STATUS_REFRESH_MS, timeout=self.refresh_status)
+        self._lag_timer = QTimer(self, interval=LAG_PROBE_MS, timeout=self._probe_lag)
+        self._lag_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._last_probe = time.monotonic()
+        self.loop_lag_ms = 0.0
+        self._lag_peak_ms = 0.0
+        self._last_bytes = 0
+        self._last_status = time.monotonic()
+        self.mbit_per_s = 0.0
+        for timer in (self._info_timer, self._status_timer, self._lag_timer):
+            timer.start()
+        self.refresh_devices()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.listen_label = QLabel()
+        self.cameras_label = QLabel()
+        self.rate_label = QLabel()
+        self.lag_label = QLabel()
+        for label in (self.listen_label, self.cameras_label, self.rate_label, self.lag_label):
+            bar.addPermanentWidget(label)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.add_action = self._action(file_menu, "&Add a camera manually…", self.open_add_device)
+        self.setup_action = self._action(file_menu, "&Set up an ESP32-CAM…", self.open_setup)
+        file_menu.addSeparator()
+        self._action(file_menu, "Save s&napshot…", self.save_snapshot_dialog, "Ctrl+S")
+        self._action(file_menu, "Export latency &CSV…", self.latency_dock.export_csv_dialog)
+        self._action(file_menu, "Export latency &plots PNG…", self.latency_dock.export_png_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "Se&ttings…", self.open_settings, "Ctrl+,")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in (self.devices_panel, self.latency_dock, self.log_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+        tools = self.menuBar().addMenu("&Tools")
+        self.demo_action = self._action(tools, "Start &demo camera", self.toggle_demo)
+        self._action(tools, "Run &comparison…", self.latency_dock.open_comparison_dialog)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:  # noqa: ANN001
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _connect(self) -> None:
+        receiver = self.services.receiver
+        receiver.frameDecoded.connect(self._on_frame)
+        receiver.connectionRejected.connect(self._on_rejected)
+        receiver.listeningChanged.connect(self.refresh_status)
+        self.services.devices.devicesChanged.connect(self.refresh_devices)
+        self.services.devices.devicesChanged.connect(
+            lambda: self._spawn(self.services.receiver.revalidate())
+        )
+        self.services.demoChanged.connect(self.refresh_devices)
+        self.wall.tileActivated.connect(self.wall.open_large)
+        self.wall.displaySizeChanged.connect(self._display_size)
+        self.welcome.demoRequested.connect(self.start_demo)
+        self.welcome.addRequested.connect(self.open_add_device)
+        self.welcome.setupRequested.connect(self.open_setup)
+        self.devices_panel.addRequested.connect(self.open_add_device)
+        self.devices_panel.deviceSelected.connect(self.latency_dock.select_device)
+        self.devices_panel.deviceActivated.connect(self.wall.open_large)
+
+    def _restore_layout(self) -> None:
+        geometry, state = self.services.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is None or not self.restoreState(state):
+            # First run: the video gets most of the window.
+            self.resizeDocks([self.latency_dock], [240], Qt.Orientation.Vertical)
+            self.resizeDocks([self.devices_panel], [250], Qt.Orientation.Horizontal)
+
+    # -- live data --------------------------------------------------------------------------
+
+    def _on_frame(self, decoded: DecodedFrame) -> None:
+        self.wall.deliver(decoded)
+
+    def _on_rejected(self, event: ConnectionRejected) -> None:
+        # The log dock shows the receiver's own line; the tile shows the reason on refresh.
+        if event.device is not None:
+            self.refresh_tiles()
+
+    def _display_size(self, device: str, size: QSize) -> None:
+        self.services.receiver.set_display_size(device, size.width(), size.height())
+
+    def refresh_devices(self) -> None:
+        entries = self.services.devices.entries()
+        names = [entry.name for entry in entries]
+        self._demo_names = {entry.name for entry in entries if entry.demo}
+        self.wall.set_devices(names)
+        self.stack.setCurrentWidget(self.wall if names else self.welcome)
+        self.demo_action.setText(
+            "Stop &demo camera" if self.services.demo is not None else "Start &demo camera"
+        )
+        self.refresh_tiles()
+
+    def refresh_tiles(self) -> None:
+        receiver = self.services.receiver
+        now = monotonic_us()
+        for name in self.wall.tiles:
+            stats = receiver.stats(name)
+            if stats is None:
+                info = TileInfo(demo=name in self._demo_names)
+            else:
+                latest = stats.timelines[-1] if stats.timelines else None
+                latency = None
+                if latest is not None:
+                    end = latest.painted_us or latest.decrypted_us
+                    latency = latest.latency_ms(end)
+                info = TileInfo(
+                    state=stats.state.value,
+                    reason=stats.reason,
+                    suite=stats.suite if stats.connected else None,
+                    fps=stats.fps(now),
+                    latency_ms=latency,
+                    resolution=(
+                        f"{stats.status.width}x{stats.status.height}" if stats.status else None
+                    ),
+                    demo=name in self._demo_names,
+                )
+            self.wall.set_info(name, info)
+
+    def refresh_status(self) -> None:
+        receiver = self.services.receiver
+        if receiver.listening:
+            text = f"Listening on {receiver.host}:{receiver.port}"
+            if self.services.fallback_note:
+                text = self.services.fallback_note
+        else:
+            text = f"Not listening: {receiver.error or 'stopped'}"
+        self.listen_label.setText(text)
+        live = len(receiver.live_devices())
+        self.cameras_label.setText(f"  cameras live {live}/{len(self.wall.tiles)}")
+        now = time.monotonic()
+        total = receiver.total_bytes()
+        elapsed = max(1e-3, now - self._last_status)
+        self.mbit_per_s = max(0, total - self._last_bytes) * 8 / elapsed / 1e6
+        self._last_bytes, self._last_status = total, now
+        self.rate_label.setText(f"  {self.mbit_per_s:.1f} Mbit/s")
+        self.lag_label.setText(f"  UI loop lag {self._lag_peak_ms:.0f} ms")
+        self._lag_peak_ms = 0.0
+
+    def _probe_lag(self) -> None:
+        now = time.monotonic()
+        self.loop_lag_ms = max(0.0, (now - self._last_probe) * 1000 - LAG_PROBE_MS)
+        self._lag_peak_ms = max(self._lag_peak_ms, self.loop_lag_ms)
+        self._last_probe = now
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[object, object, object]) -> None:
+        """Run a service coroutine from a Qt slot, keeping a reference until it is done."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def comparison_candidates(self) -> list[str]:
+        """Live devices a comparison may switch to plain: demo cameras and allow-plain ones."""
+        allowed = {e.name for e in self.services.devices.entries() if e.allow_plain}
+        return [name for name in self.services.receiver.live_devices() if name in allowed]
+
+    def start_demo(self) -> None:
+        count = self.services.settings.receiver().demo_count
+        self._spawn(self.services.start_demo(count))
+
+    def toggle_demo(self) -> None:
+        if self.services.demo is None:
+            self.start_demo()
+        else:
+            self._spawn(self.services.stop_demo())
+
+    def open_add_device(self) -> None:
+        receiver = self.services.receiver
+        dialog = AddDeviceDialog(self.services.devices, receiver.port, receiver.host, self)
+        dialog.open()
+        self._add_dialog = dialog
+
+    def open_setup(self) -> None:
+        QMessageBox.information(
+            self,
+            "Set up an ESP32-CAM",
+            "The serial setup wizard (flash and provision over USB) is not part of this "
+            "version yet. Register the camera manually: you get its key and the address to "
+            "put in its configuration.",
+        )
+        self.open_add_device()
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.services.settings.receiver(), self)
+        if dialog.exec():
+            self.services.settings.save_receiver(dialog.result_settings())
+            self._spawn(self.services.restart_receiver())
+
+    def save_snapshot_dialog(self) -> None:
+        device = self.latency_dock.selected_device() or next(iter(self.wall.tiles), None)
+        if device is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save snapshot", f"{device}.jpg", "JPEG images (*.jpg)"
+        )
+        if path and not self.save_snapshot(device, Path(path)):
+            QMessageBox.warning(self, "Snapshot", f"{device} has not shown a frame yet.")
+
+    def save_snapshot(self, device: str, path: Path) -> bool:
+        """Write the frame on screen, byte for byte as the camera sent it."""
+        tile = self.wall.tiles.get(device)
+        data = None if tile is None else tile.snapshot_bytes()
+        if data is None:
+            return False
+        path.write_bytes(data)
+        log.info("saved a snapshot of %s to %s", device, path)
+        return True
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.services.settings.save_window_state(self.saveGeometry(), self.saveState())
+        for timer in (self._info_timer, self._status_timer, self._lag_timer):
+            timer.stop()
+        self.latency_dock.stop()
+        self.log_dock.detach()
+        super().closeEvent(event)
+        self.closed.emit()

@@ -1,0 +1,50 @@
+"""Start the desktop app: one QApplication, one asyncio loop through qasync."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from app.paths import config_dir, log_dir
+from app.services.app_services import AppServices
+from app.ui.errors import asyncio_exception_handler, install_exception_hooks
+from app.ui.log_dock import install_file_logging
+from app.ui.main_window import MainWindow
+
+log = logging.getLogger("securecam.ui")
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the window (with `args.demo` demo cameras) and run until it is closed."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("SecureCam")
+    app.setQuitOnLastWindowClosed(False)  # the loop must outlive the window to shut down
+    override = getattr(args, "config_dir", None)
+    log_path = install_file_logging(log_dir(override))
+    log.info("logging to %s", log_path)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(asyncio_exception_handler)
+    services = AppServices(config_dir(override))
+    window = MainWindow(services)
+    install_exception_hooks(lambda: window, log_file=log_path)
+    try:
+        loop.run_until_complete(_session(services, window, args.demo))
+    finally:
+        loop.close()
+    return 0
+
+
+async def _session(services: AppServices, window: MainWindow, demo: int | None) -> None:
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)
+    window.show()
+    await services.start(demo=demo)
+    await closed.wait()
+    await services.shutdown()

@@ -1,0 +1,200 @@
+"""One camera's live view: the picture, its name and numbers, a lock badge and its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.protocol.session import monotonic_us
+from app.services.decoder import DecodedFrame
+
+ENCRYPTED = QColor("#2e7d32")
+PLAIN = QColor("#e65100")
+BAR = QColor(0, 0, 0, 170)
+REJECTED = QColor("#c62828")
+
+
+@dataclass
+class TileInfo:
+    """What the tile's overlay shows; refreshed a few times a second, not per frame."""
+
+    state: str = "offline"  # offline, connecting, live, rejected
+    reason: str | None = None
+    suite: str | None = None  # 'noise' or 'plain'
+    fps: float = 0.0
+    latency_ms: float | None = None
+    resolution: str | None = None
+    demo: bool = False
+
+
+class CameraTile(QWidget):
+    """Paints the newest decoded frame letterboxed; stamps `painted_us` when it does.
+
+    Only the latest frame is kept: a frame replaced before the next paint is never painted
+    (counted in `unpainted`), so a slow paint can never build up latency.
+    """
+
+    activated = Signal(str)  # double-click
+    sizeChanged = Signal(str, QSize)
+
+    def __init__(self, device: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.device = device
+        self.info = TileInfo()
+        self.current: DecodedFrame | None = None
+        self._fresh = False
+        self.painted = 0
+        self.unpainted = 0
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setToolTip(f"{device}: double-click for a large view")
+
+    def show_frame(self, decoded: DecodedFrame) -> None:
+        if self._fresh:
+            self.unpainted += 1
+        self.current = decoded
+        self._fresh = True
+        self.update()
+
+    def set_info(self, info: TileInfo) -> None:
+        if info != self.info:
+            self.info = info
+            self.update()
+
+    def snapshot_bytes(self) -> bytes | None:
+        """The original JPEG bytes of the frame on screen, exactly as the camera sent them."""
+        return None if self.current is None else self.current.frame.jpeg
+
+    # -- Qt ---------------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#111"))
+        if self.current is not None:
+            painter.drawImage(self._picture_rect(self.current.image), self.current.image)
+        self._paint_overlay(painter)
+        painter.end()
+        if self._fresh and self.current is not None:
+            self._fresh = False
+            self.painted += 1
+            self.current.frame.timeline.painted_us = monotonic_us()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.activated.emit(self.device)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.sizeChanged.emit(self.device, event.size())
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def _picture_rect(self, image: QImage) -> QRectF:
+        area = QRectF(self.rect())
+        if image.width() == 0 or image.height() == 0:
+            return area
+        scale = min(area.width() / image.width(), area.height() / image.height())
+        width, height = image.width() * scale, image.height() * scale
+        return QRectF(
+            area.x() + (area.width() - width) / 2,
+            area.y() + (area.height() - height) / 2,
+            width,
+            height,
+        )
+
+    def _paint_overlay(self, painter: QPainter) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        info = self.info
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, min(11.0, self.height() / 28)))
+        painter.setFont(font)
+        line = painter.fontMetrics().height() + 6
+        width = self.width()
+
+        # top bar: lock badge, name, security
+        painter.fillRect(QRectF(0, 0, width, line), BAR)
+        plain = info.suite == "plain"
+        colour = PLAIN if plain else ENCRYPTED
+        if info.suite is not None:
+            _draw_lock(painter, QRectF(4, 3, line - 6, line - 6), colour, locked=not plain)
+        painter.setPen(QColor("white"))
+        name = self.device + ("  (demo)" if info.demo else "")
+        painter.drawText(QRectF(line + 2, 0, width, line), Qt.AlignmentFlag.AlignVCenter, name)
+        if info.suite is not None:
+            label = "PLAIN - INSECURE" if plain else "encrypted"
+            painter.setPen(colour.lighter(160) if not plain else QColor("#ffb74d"))
+            painter.drawText(
+                QRectF(0, 0, width - 6, line),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                label,
+            )
+        if plain:
+            painter.setPen(QPen(PLAIN, 4))
+            painter.drawRect(QRectF(2, 2, width - 4, self.height() - 4))
+
+        # bottom bar: numbers
+        if info.state == "live":
+            parts = [f"{info.fps:.1f} fps"]
+            if info.latency_ms is not None:
+                parts.append(f"{info.latency_ms:.1f} ms")
+            if info.resolution:
+                parts.append(info.resolution)
+            painter.fillRect(QRectF(0, self.height() - line, width, line), BAR)
+            painter.setPen(QColor("white"))
+            painter.drawText(
+                QRectF(6, self.height() - line, width - 12, line),
+                Qt.AlignmentFlag.AlignVCenter,
+                "   ".join(parts),
+            )
+
+        # state, when there is no live picture
+        if info.state != "live" or self.current is None:
+            text = {
+                "offline": "offline",
+                "connecting": "connecting…",
+                "live": "live, waiting for the first frame…",
+            }.get(info.state, f"rejected: {info.reason or 'unknown reason'}")
+            if info.state == "offline" and info.reason:
+                text = f"offline ({info.reason})"
+            painter.setPen(REJECTED.lighter(150) if info.state == "rejected" else QColor("#bbb"))
+            painter.drawText(
+                QRectF(10, line, width - 20, self.height() - 2 * line),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                text,
+            )
+
+
+def _draw_lock(painter: QPainter, box: QRectF, colour: QColor, *, locked: bool) -> None:
+    """A padlock: shackle closed for encrypted, lifted and open for plain."""
+    painter.save()
+    body = QRectF(box.x(), box.y() + box.height() * 0.45, box.width(), box.height() * 0.55)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    painter.drawRoundedRect(body, 2, 2)
+    left = box.x() + box.width() * 0.22
+    right = box.x() + box.width() * 0.78
+    lift = 0.0 if locked else box.height() * 0.18
+    top = box.y() - lift
+    arc_height = box.height() * 0.4
+    shackle = QPainterPath(QPointF(left, body.y() - lift))
+    shackle.lineTo(QPointF(left, top + arc_height / 2))
+    shackle.arcTo(QRectF(left, top, right - left, arc_height), 180, -180)
+    # closed: the right leg goes back into the body; open: it stops short
+    shackle.lineTo(QPointF(right, body.y() if locked else top + arc_height * 0.8))
+    painter.setPen(QPen(colour, max(1.5, box.width() * 0.14)))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawPath(shackle)
+    painter.restore()

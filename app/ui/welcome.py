@@ -1,0 +1,59 @@
+"""The first-run panel: three ways to get a first picture."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+
+class WelcomePanel(QWidget):
+    """Shown while no device is registered and no demo runs."""
+
+    demoRequested = Signal()
+    setupRequested = Signal()
+    addRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        title = QLabel("<h1>Welcome to SecureCam</h1>")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        intro = QLabel(
+            "Live video from ESP32-CAM modules, encrypted and authenticated end to end.<br>"
+            "No camera is registered yet. Pick one way to start:"
+        )
+        intro.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(intro)
+        self.demo_button = self._route(
+            layout, "Start demo camera", "A simulated camera on this computer, streaming at once."
+        )
+        self.setup_button = self._route(
+            layout,
+            "Set up an ESP32-CAM…",
+            "Flash and provision a board over USB serial. Until the serial wizard ships, this "
+            "leads to the manual route.",
+        )
+        self.add_button = self._route(
+            layout,
+            "Add a camera manually",
+            "Register a camera, get its key and the address it must connect to.",
+        )
+        self.demo_button.clicked.connect(self.demoRequested)
+        self.setup_button.clicked.connect(self.setupRequested)
+        self.add_button.clicked.connect(self.addRequested)
+        layout.addStretch(2)
+
+    @staticmethod
+    def _route(layout: QVBoxLayout, text: str, hint: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setMinimumHeight(44)
+        button.setMaximumWidth(420)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+        label = QLabel(hint)
+        label.setWordWrap(True)
+        label.setMaximumWidth(420)
+        label.setStyleSheet("color: palette(mid); margin-bottom: 12px;")
+        layout.addWidget(label, 0, Qt.AlignmentFlag.AlignHCenter)
+        return button
