@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is None or not self.restoreState(state):
             # First run: the video gets most of the window.
-            self.resizeDocks([self.latency_dock], [240], Qt.Orientation.Vertical)
+            self.resizeDocks([self.latency_dock], [300], Qt.Orientation.Vertical)
             self.resizeDocks([self.devices_panel], [250], Qt.Orientation.Horizontal)
 
     # -- live data --------------------------------------------------------------------------

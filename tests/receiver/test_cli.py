@@ -1,11 +1,13 @@
 """`securecam serve` and `securecam sim` as a user runs them: separate processes, real sockets."""
 
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -19,13 +21,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def securecam(*args: str, **kwargs) -> subprocess.Popen:
+def securecam(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "app", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kwargs,
     )
 
 
@@ -40,6 +41,39 @@ def wait_listening(port: int, timeout: float = 10) -> None:
     raise AssertionError(f"nothing listening on {port}")
 
 
+@dataclass
+class Served:
+    url: str
+    out: str = ""
+    err: str = ""
+    returncode: int | None = None
+
+
+@contextlib.contextmanager
+def serving(home, *extra: str, stop: int = signal.SIGTERM):
+    """`securecam serve` on a free loopback port until the block ends, then `stop` it."""
+    port = free_port()
+    process = securecam(
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home), *extra
+    )
+    served = Served(f"ws://127.0.0.1:{port}/camera")
+    try:
+        wait_listening(port)
+        yield served
+    finally:
+        process.send_signal(stop)
+        served.out, served.err = process.communicate(timeout=20)
+        served.returncode = process.returncode
+
+
+def sim(url: str, config, *extra: str) -> tuple[int, str, str]:
+    process = securecam(
+        "sim", "--url", url, "--device", "cam1", "--config-dir", str(config), *extra
+    )
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err
+
+
 @pytest.fixture
 def home(tmp_path):
     config = tmp_path / "config"
@@ -52,45 +86,14 @@ def test_serve_records_a_directory_stream_bit_exact_and_reports_stats(home, tmp_
     sent = write_sample_frames(frames_dir, 12)
     record = tmp_path / "record"
     stats = tmp_path / "stats.jsonl"
-    port = free_port()
-    serve = securecam(
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--config-dir",
-        str(home),
-        "--stats-json",
-        str(stats),
-        "--record",
-        str(record),
-    )
-    try:
-        wait_listening(port)
-        sim = securecam(
-            "sim",
-            "--url",
-            f"ws://127.0.0.1:{port}/camera",
-            "--device",
-            "cam1",
-            "--config-dir",
-            str(home),
-            "--source",
-            str(frames_dir),
-            "--frames",
-            "150",
-            "--fps",
-            "300",
+    with serving(home, "--stats-json", str(stats), "--record", str(record)) as served:
+        code, out, err = sim(
+            served.url, home, "--source", str(frames_dir), "--frames", "150", "--fps", "300"
         )
-        out, err = sim.communicate(timeout=60)
-        assert sim.returncode == 0, err
+        assert code == 0, err
         assert "sent 150 frames" in out
         time.sleep(1.2)  # at least one periodic stats line while the device is known
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve_out, serve_err = serve.communicate(timeout=20)
-    assert serve.returncode == 0, serve_err
+    assert served.returncode == 0, served.err
     recorded = sorted((record / "cam1").iterdir())
     assert [p.name for p in recorded] == [f"{seq:010d}.jpg" for seq in range(1, 151)]
     for seq, path in enumerate(recorded):
@@ -105,9 +108,18 @@ def test_serve_records_a_directory_stream_bit_exact_and_reports_stats(home, tmp_
     assert device["latency_ms"]["p50"] is not None
     for key in ("connected", "frames_dropped", "fps"):
         assert key in device
-    assert "cam1" in serve_err and "connected" in serve_err
+    assert "cam1" in served.err and "connected" in served.err
     key_text = json.loads((home / "devices.json").read_text())["devices"]["cam1"]["key"]
-    assert key_text not in serve_err + serve_out and key_text not in stats.read_text()
+    assert key_text not in served.err + served.out and key_text not in stats.read_text()
+
+
+def test_serve_with_demo_cameras_streams_without_any_registered_device(tmp_path):
+    with serving(tmp_path / "empty", "--demo", "2", "--stats-json", "-") as served:
+        time.sleep(2.5)
+    last = json.loads(served.out.strip().splitlines()[-1])
+    assert {d["device"] for d in last["devices"]} == {"demo-1", "demo-2"}
+    assert all(d["frames_received"] > 10 for d in last["devices"])
+    assert not (tmp_path / "empty" / "devices.json").exists()  # the demo wrote nothing here
 
 
 def test_serve_says_clearly_when_the_port_is_taken(home):
@@ -115,11 +127,11 @@ def test_serve_says_clearly_when_the_port_is_taken(home):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        serve = securecam(
+        process = securecam(
             "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home)
         )
-        _, err = serve.communicate(timeout=20)
-    assert serve.returncode == 1
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 1
     assert f"port {port} is already in use" in err
     assert "Traceback" not in err
 
@@ -132,31 +144,12 @@ def test_sim_for_an_unregistered_device_fails_before_connecting(home, capsys):
 def test_sim_reports_the_receivers_rejection_and_exits_nonzero(home, tmp_path):
     other = tmp_path / "other"
     assert main(["--config-dir", str(other), "device", "add", "cam1"]) == 0  # a different key
-    port = free_port()
-    serve = securecam(
-        "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home)
-    )
-    try:
-        wait_listening(port)
-        sim = securecam(
-            "sim",
-            "--url",
-            f"ws://127.0.0.1:{port}/camera",
-            "--device",
-            "cam1",
-            "--config-dir",
-            str(other),
-            "--frames",
-            "5",
-        )
-        _, err = sim.communicate(timeout=30)
-    finally:
-        serve.send_signal(signal.SIGINT)
-        _, serve_err = serve.communicate(timeout=20)
-    assert sim.returncode == 1
+    with serving(home, stop=signal.SIGINT) as served:
+        code, _, err = sim(served.url, other, "--frames", "5")
+    assert code == 1
     assert "rejected cam1" in err and "4004" in err
-    assert serve.returncode == 0
-    assert "auth_failed (4004)" in serve_err
+    assert served.returncode == 0
+    assert "auth_failed (4004)" in served.err
 
 
 def test_sim_rejects_a_bad_source_directory(home, tmp_path, capsys):
@@ -167,28 +160,8 @@ def test_sim_rejects_a_bad_source_directory(home, tmp_path, capsys):
 
 
 def test_plain_sim_for_a_device_without_allow_plain_is_refused(home):
-    port = free_port()
-    serve = securecam(
-        "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home)
-    )
-    try:
-        wait_listening(port)
-        sim = securecam(
-            "sim",
-            "--url",
-            f"ws://127.0.0.1:{port}/camera",
-            "--device",
-            "cam1",
-            "--config-dir",
-            str(home),
-            "--plain",
-            "--frames",
-            "3",
-        )
-        _, err = sim.communicate(timeout=30)
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.communicate(timeout=20)
-    assert sim.returncode == 1
+    with serving(home) as served:
+        code, _, err = sim(served.url, home, "--plain", "--frames", "3")
+    assert code == 1
     assert "INSECURE" in err or "PLAIN" in err
     assert "4005" in err
