@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint venv clean
+.PHONY: run test bench lint venv clean firmware-host firmware-test
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check app tests main.py
 
-test: $(STAMP) lint
+# The firmware core is built and unit-tested in C first; the Python suite then includes its
+# interop and console tests (tests/firmware).
+test: $(STAMP) lint firmware-host
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+firmware-host:
+	$(MAKE) -C firmware/host test
+
+firmware-test: $(STAMP) firmware-host
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/firmware
 
 bench: $(STAMP)
 	$(PY) -m app.bench

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.bench.core import CoreSettings, run_core
+from app.bench.gui import DEFAULT_CAMERAS as GUI_CAMERAS
+from app.bench.gui import PIN_MODES, GuiSettings, run_gui
 from app.bench.report import load_average, machine, render, targets
 from app.bench.throughput import BenchError, FleetSettings, plan_cpus, run_fleet
 from app.protocol.framesize import FrameSize
@@ -45,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m app.bench",
         description="Measure SecureCam's per-frame protocol cost and the receiver's throughput "
-        "and latency on one core against simulated cameras.",
+        "and latency on one core against simulated cameras, and the app window with N cameras.",
     )
     p.add_argument(
         "--quick",
@@ -65,6 +67,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every figure as JSON")
     p.add_argument("--skip-core", action="store_true", help="skip the per-frame core figures")
     p.add_argument("--skip-fleet", action="store_true", help="skip the receiver throughput runs")
+    p.add_argument("--skip-gui", action="store_true", help="skip the app window runs")
+    p.add_argument(
+        "--gui-cameras",
+        type=_counts,
+        help=f"camera counts for the app window runs ({','.join(map(str, GUI_CAMERAS))}; "
+        "--quick: 1,16)",
+    )
+    p.add_argument("--gui-seconds", type=_positive, help="app window: measured window (8)")
+    p.add_argument("--gui-warmup", type=float, help="app window: warm-up, seconds (2)")
+    p.add_argument(
+        "--gui-pin",
+        choices=PIN_MODES,
+        default="one",
+        help="app window: 'one' pins the app to the receiver's CPU (decode threads share it), "
+        "'shared' lets it use every CPU alongside the cameras (one)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
@@ -90,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": plan.to_json(),
         "core": None,
         "fleet": None,
+        "gui": None,
     }
     try:
         if not args.skip_core:
@@ -106,6 +125,19 @@ def main(argv: list[str] | None = None) -> int:
                 frames=10 if args.quick else 50,
             )
             result["fleet"] = asyncio.run(run_fleet(fleet, plan, progress))
+        if not args.skip_gui:
+            gui = GuiSettings(
+                cameras=args.gui_cameras or ((1, 16) if args.quick else GUI_CAMERAS),
+                seconds=args.gui_seconds or (1.5 if args.quick else 8.0),
+                warmup=args.gui_warmup
+                if args.gui_warmup is not None
+                else (0.5 if args.quick else 2.0),
+                fps=args.fps,
+                size=args.frame_size,
+                frames=10 if args.quick else 50,
+                pin=args.gui_pin,
+            )
+            result["gui"] = run_gui(gui, plan, progress)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ import sys
 from importlib import metadata
 
 from app.bench.core import VGA_TARGET_US
+from app.bench.gui import gui_targets, render_gui
 from app.bench.throughput import LATENCY_RATIO_TARGET
 
 DROP_TARGET_CAMERAS = 32
@@ -98,6 +99,9 @@ def targets(result: dict) -> list[dict[str, object]]:
                     "met": None,
                 }
             )
+    gui = result.get("gui")
+    if gui is not None:
+        out += gui_targets(gui)
     return out
 
 
@@ -265,6 +269,11 @@ def render(result: dict) -> str:
             add("")
             add("   problems seen:")
             lines.extend(f"   - {p}" for p in problems[:30])
+
+    gui = result.get("gui")
+    if gui is not None:
+        add("")
+        lines.extend(render_gui(gui))
 
     goals = result.get("targets") or []
     if goals:

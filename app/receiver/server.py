@@ -89,7 +89,7 @@ FrameSink = Callable[[Frame], Awaitable[None]]
 class _Camera:
     """One accepted WebSocket connection and its protocol session."""
 
-    __slots__ = ("ended", "link", "peer", "pinger", "session", "ws")
+    __slots__ = ("closing", "ended", "last_rx", "link", "peer", "pinger", "session", "ws")
 
     def __init__(self, ws: ServerConnection, session: ReceiverSession, peer: str) -> None:
         self.ws = ws
@@ -98,6 +98,8 @@ class _Camera:
         self.link = SessionLink(ws, session)
         self.pinger: asyncio.Task[None] | None = None
         self.ended: tuple[int, str] = (1006, "connection lost")
+        self.last_rx = 0.0  # event-loop time of the last message
+        self.closing = False  # we closed it; the receive loop's ConnectionClosed is expected
 
 
 class Receiver:
@@ -258,12 +260,9 @@ class Receiver:
         except ProtocolError as exc:
             await self._reject(camera, exc.code, exc.reason)
         except TimeoutError:
-            if session.confirmed:
-                await self._reject(camera, CloseCode.IDLE_TIMEOUT, "no message within idle timeout")
-            else:
-                await self._reject(
-                    camera, CloseCode.HANDSHAKE_TIMEOUT, "handshake did not complete in time"
-                )
+            await self._reject(
+                camera, CloseCode.HANDSHAKE_TIMEOUT, "handshake did not complete in time"
+            )
         except _PeerSaidGoodbye as exc:
             camera.ended = (exc.code, exc.reason)
             self._log_goodbye(camera)
@@ -278,20 +277,21 @@ class Receiver:
     async def _serve_camera(self, camera: _Camera) -> None:
         ws, session = camera.ws, camera.session
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self.limits.handshake_timeout_s) as deadline:
+        async with asyncio.timeout(self.limits.handshake_timeout_s):
             while not session.confirmed:
                 self._handle_events(camera, await _recv(ws), monotonic_us())
                 await camera.link.flush()
-            while True:
-                deadline.reschedule(loop.time() + self.limits.idle_timeout_s)
-                message = await _recv(ws)
-                deadline.reschedule(None)
-                frame = self._handle_events(camera, message, monotonic_us())
-                if camera.session.pending:
-                    await camera.link.flush()
-                if frame is not None:
-                    for sink in self._sinks:
-                        await sink(frame)
+        # The keepalive task enforces the idle timeout from here on: rescheduling a timeout per
+        # message would leave a cancelled timer behind for every frame (costly under qasync).
+        while True:
+            message = await _recv(ws)
+            camera.last_rx = loop.time()
+            frame = self._handle_events(camera, message, monotonic_us())
+            if camera.session.pending:
+                await camera.link.flush()
+            if frame is not None:
+                for sink in self._sinks:
+                    await sink(frame)
 
     def _handle_events(self, camera: _Camera, message: bytes, rx_us: int) -> Frame | None:
         frame = None
@@ -358,7 +358,8 @@ class Receiver:
             None,
         )
         stats.sessions += 1
-        camera.pinger = asyncio.ensure_future(self._ping_forever(camera))
+        camera.last_rx = asyncio.get_running_loop().time()
+        camera.pinger = asyncio.ensure_future(self._keepalive(camera))
         level = logging.INFO if suite == "noise" else logging.WARNING
         log.log(
             level,
@@ -369,13 +370,26 @@ class Receiver:
         )
         self._emit(DeviceConnected(device, suite, camera.peer))
 
-    async def _ping_forever(self, camera: _Camera) -> None:
-        delays = [*_PING_BURST_S]
+    async def _keepalive(self, camera: _Camera) -> None:
+        """Ping on schedule (clock sync) and close the camera when it has gone quiet."""
+        loop = asyncio.get_running_loop()
+        idle = self.limits.idle_timeout_s
+        tick = min(self.limits.ping_interval_s, idle / 4)
+        next_ping = [loop.time() + delay for delay in _PING_BURST_S]
         try:
             while True:
-                await asyncio.sleep(delays.pop(0) if delays else self.limits.ping_interval_s)
-                camera.session.send_ping()
-                await camera.link.flush()
+                due = next_ping[0] if next_ping else loop.time() + tick
+                await asyncio.sleep(max(0.0, min(due, camera.last_rx + idle) - loop.time()))
+                now = loop.time()
+                if now - camera.last_rx >= idle:
+                    reason = "no message within idle timeout"
+                    await self._reject(camera, CloseCode.IDLE_TIMEOUT, reason)
+                    return
+                if not next_ping or now >= next_ping[0]:
+                    if next_ping:
+                        next_ping.pop(0)
+                    camera.session.send_ping()
+                    await camera.link.flush()
         except (ConnectionClosed, RuntimeError):
             pass  # the connection's own task reports why it ended
 
@@ -406,7 +420,7 @@ class Receiver:
         self._emit(ConnectionRejected(camera.peer, device, code, reason))
 
     async def _close(self, camera: _Camera, code: CloseCode, reason: str) -> None:
-        camera.ended = (code, reason)
+        camera.ended, camera.closing = (code, reason), True
         try:
             camera.session.close(code, reason)
             await camera.link.flush()
@@ -420,6 +434,8 @@ class Receiver:
             camera.ended = (CloseCode.MESSAGE_TOO_BIG, "WebSocket message over 65535 bytes")
             self._note_rejection(camera, *camera.ended)
             return
+        if camera.closing:
+            return  # closed by us, already reported
         if exc.rcvd is not None:
             camera.ended = (exc.rcvd.code, exc.rcvd.reason or "closed by camera")
         self._log_goodbye(camera)

@@ -35,16 +35,25 @@ class DecodedFrame:
     height: int
 
 
-def decode(frame: Frame, min_width: int = 0, min_height: int = 0) -> DecodedFrame:
-    """Decode at the smallest libjpeg scale (1/1 .. 1/8) still at least min_width x min_height."""
+def decode(frame: Frame, box_width: int = 0, box_height: int = 0) -> DecodedFrame:
+    """Decode at the smallest of libjpeg's 1, 1/2, 1/4, 1/8 scales that still fills the picture
+    letterboxed into box_width x box_height (0: full size).
+
+    Only these four scales are fast paths; others such as 5/8 can cost more than a full decode.
+    """
     height, width, _, _ = simplejpeg.decode_jpeg_header(frame.jpeg)
+    factor = 1
+    if box_width > 0 and box_height > 0:
+        shown = min(box_width / width, box_height / height)
+        while factor < 8 and shown * factor * 2 <= 1:
+            factor *= 2
     pixels = simplejpeg.decode_jpeg(
         frame.jpeg,
         colorspace="RGBX",
         fastdct=True,
         fastupsample=True,
-        min_width=min_width,
-        min_height=min_height,
+        min_width=-(-width // factor),
+        min_height=-(-height // factor),
     )
     rows, cols = pixels.shape[:2]
     image = QImage(pixels.data, cols, rows, cols * 4, QImage.Format.Format_RGBX8888)

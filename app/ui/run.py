@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 
@@ -46,5 +47,8 @@ async def _session(services: AppServices, window: MainWindow, demo: int | None) 
     window.closed.connect(closed.set)
     window.show()
     await services.start(demo=demo)
+    # Everything alive now lives as long as the app: keep it out of every future collection,
+    # so full collections stay short enough not to stall the frame pipeline.
+    gc.freeze()
     await closed.wait()
     await services.shutdown()
