@@ -3,24 +3,8 @@
 
 #include <string.h>
 
-#include <mbedtls/platform_util.h>
-#include <mbedtls/sha256.h>
-#include <mbedtls/version.h>
-
-/* Must stay byte-identical to _FINGERPRINT_DOMAIN in app/devices/registry.py. */
-static const char FINGERPRINT_DOMAIN[] = "securecam-fp-v1:";
-
-/* The only hash this module needs. Kept behind one function so the protocol core's crypto
- * layer can take it over without touching the rest of this file. */
-static bool sha256(const uint8_t *data, size_t len, uint8_t out[32])
-{
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-    return mbedtls_sha256(data, len, out, 0) == 0;
-#else
-    /* 2.x: the plain name is the deprecated void variant; the _ret one reports errors. */
-    return mbedtls_sha256_ret(data, len, out, 0) == 0;
-#endif
-}
+#include "securecam/sc_crypto.h"
+#include "securecam/sc_protocol.h"
 
 void sc_config_defaults(sc_config *cfg)
 {
@@ -33,7 +17,7 @@ void sc_config_defaults(sc_config *cfg)
 
 void sc_config_wipe(sc_config *cfg)
 {
-    mbedtls_platform_zeroize(cfg, sizeof *cfg);
+    sc_wipe(cfg, sizeof *cfg);
 }
 
 static bool no_nul(const uint8_t *s, size_t len)
@@ -216,35 +200,18 @@ bool sc_config_parse_key_hex(const char *text, size_t len, uint8_t key[SC_CONFIG
     if (ok) {
         memcpy(key, out, sizeof out);
     }
-    mbedtls_platform_zeroize(out, sizeof out);
+    sc_wipe(out, sizeof out);
     return ok;
 }
 
 bool sc_config_key_fingerprint(const uint8_t key[SC_CONFIG_KEY_LEN],
                                char out[SC_CONFIG_FINGERPRINT_SIZE])
 {
-    static const char HEX[] = "0123456789abcdef";
-    const size_t domain_len = sizeof FINGERPRINT_DOMAIN - 1;
-    uint8_t message[sizeof FINGERPRINT_DOMAIN - 1 + SC_CONFIG_KEY_LEN];
-    uint8_t digest[32];
-
-    memcpy(message, FINGERPRINT_DOMAIN, domain_len);
-    memcpy(message + domain_len, key, SC_CONFIG_KEY_LEN);
-    bool ok = sha256(message, sizeof message, digest);
-    mbedtls_platform_zeroize(message, sizeof message);
-    if (!ok) {
+    /* One definition of the fingerprint for the whole core: the protocol's. */
+    if (sc_psk_fingerprint(key, NULL, out) != SC_OK) {
         out[0] = '\0';
         return false;
     }
-    size_t o = 0;
-    for (size_t i = 0; i < 8; i++) {
-        if (i > 0 && i % 2 == 0) {
-            out[o++] = '-';
-        }
-        out[o++] = HEX[digest[i] >> 4];
-        out[o++] = HEX[digest[i] & 0x0f];
-    }
-    out[o] = '\0';
     return true;
 }
 
@@ -331,7 +298,7 @@ static load_result load_string(const sc_config_store *store, const char *key, ch
             r = LOAD_BAD;
         }
     }
-    mbedtls_platform_zeroize(buf, sizeof buf);
+    sc_wipe(buf, sizeof buf);
     return r;
 }
 
@@ -387,7 +354,7 @@ sc_config_status sc_config_load(sc_config *cfg, const sc_config_store *store)
             k = LOAD_BAD;
         }
     }
-    mbedtls_platform_zeroize(buf, sizeof buf);
+    sc_wipe(buf, sizeof buf);
     r[n++] = k;
 
     r[n++] = load_u8(store, SC_CONFIG_KEY_FRAME_SIZE, &cfg->frame_size, sc_config_valid_frame_size);

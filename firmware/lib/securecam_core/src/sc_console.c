@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include <mbedtls/platform_util.h>
+#include "securecam/sc_crypto.h"
 
 /* ---- output ------------------------------------------------------------------------- */
 
@@ -70,7 +70,7 @@ sc_config_status sc_console_init(sc_console *c, const sc_console_callbacks *cb,
 
 void sc_console_wipe(sc_console *c)
 {
-    mbedtls_platform_zeroize(c, sizeof *c);
+    sc_wipe(c, sizeof *c);
 }
 
 uint8_t sc_console_state(const sc_console *c)
@@ -109,8 +109,8 @@ static void finish_wifi(sc_console *c, bool connected)
         }
         sc_config_wipe(&next);
     }
-    mbedtls_platform_zeroize(c->pending_ssid, sizeof c->pending_ssid);
-    mbedtls_platform_zeroize(c->pending_pass, sizeof c->pending_pass);
+    sc_wipe(c->pending_ssid, sizeof c->pending_ssid);
+    sc_wipe(c->pending_pass, sizeof c->pending_pass);
 }
 
 static void handle_wifi_settings(sc_console *c, const uint8_t *payload, size_t len)
@@ -497,7 +497,7 @@ void sc_console_feed(sc_console *c, const uint8_t *data, size_t len)
         } else {
             handle_packet(c, &c->packet);
             /* The packet may have carried a password or the key. */
-            mbedtls_platform_zeroize(&c->packet, sizeof c->packet);
+            sc_wipe(&c->packet, sizeof c->packet);
         }
     }
 }
