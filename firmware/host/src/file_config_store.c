@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <mbedtls/platform_util.h>
+#include "securecam/sc_crypto.h"
 
 static const char HEADER[] = "securecam-config 1";
 /* Header, then every entry at its largest: "key=" + 2 hex digits a byte + "\n". */
@@ -176,7 +176,7 @@ bool file_config_store_open(file_config_store *fs, const char *path, char *err, 
         }
         pos = end + 1;
     }
-    mbedtls_platform_zeroize(text, sizeof text);
+    sc_wipe(text, sizeof text);
     if (!ok) {
         file_config_store_close(fs);
     } else {
@@ -187,7 +187,7 @@ bool file_config_store_open(file_config_store *fs, const char *path, char *err, 
 
 void file_config_store_close(file_config_store *fs)
 {
-    mbedtls_platform_zeroize(fs, sizeof *fs);
+    sc_wipe(fs, sizeof *fs);
 }
 
 static bool write_all(int fd, const char *buf, size_t len)
@@ -270,7 +270,7 @@ static sc_store_result write_file(file_config_store *fs)
             }
         }
     }
-    mbedtls_platform_zeroize(text, sizeof text);
+    sc_wipe(text, sizeof text);
     return result;
 }
 
@@ -313,7 +313,7 @@ static sc_store_result fs_remove(void *ctx, const char *key)
     if (e == NULL) {
         return SC_STORE_NOT_FOUND;
     }
-    mbedtls_platform_zeroize(e, sizeof *e);
+    sc_wipe(e, sizeof *e);
     fs->dirty = true;
     return SC_STORE_OK;
 }
@@ -321,7 +321,7 @@ static sc_store_result fs_remove(void *ctx, const char *key)
 static sc_store_result fs_erase_all(void *ctx)
 {
     file_config_store *fs = ctx;
-    mbedtls_platform_zeroize(fs->entries, sizeof fs->entries);
+    sc_wipe(fs->entries, sizeof fs->entries);
     fs->dirty = true;
     return SC_STORE_OK;
 }
