@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 
 import qasync
@@ -22,6 +23,14 @@ log = logging.getLogger("securecam.ui")
 
 def run_app(args: argparse.Namespace) -> int:
     """Open the window (with `args.demo` demo cameras) and run until it is closed."""
+    if no_display():
+        print(
+            "securecam: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY "
+            "are unset).\nWithout a display, run the receiver headless, for example:\n"
+            "  securecam serve --demo 1 --stats-json -",
+            file=sys.stderr,
+        )
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("SecureCam")
@@ -40,6 +49,13 @@ def run_app(args: argparse.Namespace) -> int:
     finally:
         loop.close()
     return 0
+
+
+def no_display() -> bool:
+    """True on Linux without X11 or Wayland, unless a Qt platform (e.g. offscreen) is forced."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 async def _session(services: AppServices, window: MainWindow, demo: int | None) -> None:
