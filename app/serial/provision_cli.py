@@ -1,0 +1,195 @@
+"""`securecam provision`: register a camera and provision it over USB serial in one go.
+
+The key goes from the registry to the camera and is never printed; the camera's copy is
+checked by fingerprint. On any failure nothing stays registered (app/serial/provisioner.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import threading
+
+from app.cli_common import common_options
+from app.devices.registry import Registry
+from app.paths import config_dir
+from app.protocol.framesize import FrameSize
+from app.serial.provisioner import (
+    DEFAULT_FPS_CAP,
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_SERVER_PORT,
+    NameTaken,
+    ProvisionError,
+    Step,
+    provision,
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `provision` on the top-level sub-command set."""
+    parser = subparsers.add_parser(
+        "provision",
+        parents=[common_options()],
+        help="register a camera and set it up over USB serial",
+        description=(
+            "Register a camera with a new key and give it, over its USB serial port, the "
+            "Wi-Fi network, this computer's address, its name and the key."
+        ),
+    )
+    parser.add_argument("--port", required=True, help="the camera's serial port (/dev/ttyUSB0)")
+    parser.add_argument("--name", required=True, help="the device name to register it under")
+    parser.add_argument("--wifi-ssid", required=True, metavar="SSID", help="a 2.4 GHz network")
+    parser.add_argument(
+        "--wifi-password-file",
+        metavar="FILE",
+        help="read the Wi-Fi password from FILE's first line ('-' for stdin); without it the "
+        "password is asked for on a terminal, or empty (open network) otherwise",
+    )
+    parser.add_argument(
+        "--server",
+        metavar="HOST[:PORT]",
+        help="where the camera streams to (default: this computer's first LAN address, "
+        f"port {DEFAULT_SERVER_PORT})",
+    )
+    parser.add_argument(
+        "--frame-size",
+        type=_frame_size,
+        default=FrameSize.VGA,
+        metavar="SIZE",
+        help="camera resolution: " + ", ".join(s.name.lower() for s in FrameSize) + " (vga)",
+    )
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=DEFAULT_JPEG_QUALITY,
+        help=f"JPEG quality 4-63, lower is better ({DEFAULT_JPEG_QUALITY})",
+    )
+    parser.add_argument(
+        "--fps",
+        type=int,
+        default=DEFAULT_FPS_CAP,
+        help=f"frame-rate cap 1-254, 255 for none ({DEFAULT_FPS_CAP})",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace an existing registration of NAME (its old key stops working)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for the camera's console (10)",
+    )
+    parser.add_argument(
+        "--no-reboot", dest="reboot", action="store_false", help="do not restart the camera"
+    )
+    parser.set_defaults(handler=run)
+
+
+def _frame_size(text: str) -> FrameSize:
+    try:
+        return FrameSize(int(text)) if text.isdigit() else FrameSize.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_server(text: str | None) -> tuple[str, int]:
+    """HOST[:PORT] (default port 8888); None means this computer's first IPv4 LAN address."""
+    if text is None:
+        from app.services.network import lan_addresses  # Qt networking: load only if needed
+
+        ipv4 = [address for address in lan_addresses() if ":" not in address]
+        if not ipv4:
+            raise ValueError(
+                "this computer has no LAN address the camera could reach: give --server HOST"
+            )
+        return ipv4[0], DEFAULT_SERVER_PORT
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        return text.strip(), DEFAULT_SERVER_PORT
+    if not host or ":" in host:
+        raise ValueError("--server: HOST[:PORT] with a DNS name or IPv4 address (no IPv6)")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"--server: the port {port_text!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise ValueError("--server: the port is 1-65535")
+    return host, port
+
+
+def read_password(path: str | None, ssid: str) -> str:
+    """The Wi-Fi password: FILE's first line, a getpass prompt on a TTY, else empty."""
+    if path is not None:
+        try:
+            if path == "-":
+                line = sys.stdin.readline()
+            else:
+                with open(path, encoding="utf-8") as f:
+                    line = f.readline()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read the Wi-Fi password file {path}: {exc}") from None
+        return line.rstrip("\r\n")
+    if sys.stdin.isatty():
+        return getpass.getpass(f"Wi-Fi password for {ssid!r} (empty for an open network): ")
+    print("No --wifi-password-file and no terminal to ask on: joining as an open network.")
+    return ""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of `securecam provision`; 0 on success, 1 with `securecam: error: ...`."""
+    try:
+        server_host, server_port = parse_server(args.server)
+        password = read_password(args.wifi_password_file, args.wifi_ssid)
+    except ValueError as exc:
+        return _error(str(exc))
+    registry = Registry(config_dir(getattr(args, "config_dir", None)))
+
+    def show(step: Step, message: str) -> None:
+        print(f"  {message}", flush=True)
+
+    print(f"Provisioning camera {args.name!r} on {args.port}:")
+    try:
+        result = provision(
+            args.port,
+            registry=registry,
+            name=args.name,
+            ssid=args.wifi_ssid,
+            password=password,
+            server_host=server_host,
+            server_port=server_port,
+            frame_size=args.frame_size,
+            jpeg_quality=args.quality,
+            fps_cap=args.fps,
+            replace=args.replace,
+            reboot=args.reboot,
+            on_step=show,
+            cancel=threading.Event(),
+            timeout=args.timeout,
+        )
+    except NameTaken:
+        return _error(
+            f"a device named {args.name!r} is already registered: choose another name, or add "
+            "--replace to give it a new key (its current key then stops working)"
+        )
+    except ProvisionError as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        return _error("cancelled; nothing was left registered")
+    info = result.device_info
+    print()
+    print(f"Camera {result.device_name!r} is provisioned.")
+    print(f"  Fingerprint:  {result.fingerprint} (registry and camera agree)")
+    print(f"  Streams to:   {result.server_url}")
+    print(f"  Wi-Fi:        {result.config.wifi_ssid}")
+    print(f"  Firmware:     {info.firmware} {info.version} ({info.hardware})")
+    print(f"Start the receiver (`securecam serve --port {server_port}`) if it is not running.")
+    return 0
+
+
+def _error(message: str) -> int:
+    print(f"securecam: error: {message}", file=sys.stderr)
+    return 1
