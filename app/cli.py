@@ -30,10 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from app.devices import cli as device_cli
     from app.receiver import cli as serve_cli
+    from app.serial import cli as flash_cli
     from app.serial import provision_cli
     from app.sim import cli as sim_cli
 
-    for module in (serve_cli, sim_cli, device_cli, provision_cli):
+    for module in (serve_cli, sim_cli, device_cli, flash_cli, provision_cli):
         module.add_parser(sub)
     return parser
 
