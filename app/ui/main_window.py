@@ -23,11 +23,13 @@ from app.protocol.session import monotonic_us
 from app.receiver.server import ConnectionRejected
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
+from app.services.setup_service import SetupService
 from app.ui.add_device import AddDeviceDialog
 from app.ui.devices_panel import DevicesPanel
 from app.ui.latency_dock import LatencyDock
 from app.ui.log_dock import LogDock
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.setup_wizard import SetupWizard
 from app.ui.tile import TileInfo
 from app.ui.wall import CameraWall
 from app.ui.welcome import WelcomePanel
@@ -49,6 +51,7 @@ class MainWindow(QMainWindow):
         self.services = services
         self._tasks: set[asyncio.Future[object]] = set()
         self._demo_names: set[str] = set()
+        self._setup_wizard: SetupWizard | None = None
         self.setWindowTitle("SecureCam")
         self.resize(1280, 860)
 
@@ -266,14 +269,21 @@ class MainWindow(QMainWindow):
         self._add_dialog = dialog
 
     def open_setup(self) -> None:
-        QMessageBox.information(
-            self,
-            "Set up an ESP32-CAM",
-            "The serial setup wizard (flash and provision over USB) is not part of this "
-            "version yet. Register the camera manually: you get its key and the address to "
-            "put in its configuration.",
+        """The serial setup wizard: find, flash and provision a board, then see its first frame."""
+        if self._setup_wizard is not None and self._setup_wizard.isVisible():
+            self._setup_wizard.raise_()
+            self._setup_wizard.activateWindow()
+            return
+        setup = SetupService(
+            self.services.devices.registry, on_registered=self.services.devices.devicesChanged.emit
         )
-        self.open_add_device()
+        wizard = SetupWizard(self.services, setup, self)
+        setup.setParent(wizard)  # lives and dies with the wizard
+        wizard.finished.connect(setup.close)  # stop polling, cancel the job, free the threads
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.finished.connect(lambda *_: setattr(self, "_setup_wizard", None))
+        wizard.open()
+        self._setup_wizard = wizard
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.services.settings.receiver(), self)
@@ -304,6 +314,8 @@ class MainWindow(QMainWindow):
     # -- closing ----------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._setup_wizard is not None:
+            self._setup_wizard.reject()
         self.services.settings.save_window_state(self.saveGeometry(), self.saveState())
         for timer in (self._info_timer, self._status_timer, self._lag_timer):
             timer.stop()

@@ -32,8 +32,7 @@ class WelcomePanel(QWidget):
         self.setup_button = self._route(
             layout,
             "Set up an ESP32-CAM…",
-            "Flash and provision a board over USB serial. Until the serial wizard ships, this "
-            "leads to the manual route.",
+            "Flash and provision a board over USB serial, then see its first frame.",
         )
         self.add_button = self._route(
             layout,

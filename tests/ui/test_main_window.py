@@ -196,3 +196,19 @@ def test_closing_the_window_shuts_everything_down(qloop, services, window):
     run(qloop, scenario())
     leaked = {t for t in set(threading.enumerate()) - threads_before if t.is_alive()}
     assert not [t for t in leaked if t.name.startswith("jpeg-decode")]
+
+
+def test_the_welcome_panel_opens_the_setup_wizard_once(qloop, services, window):
+    from app.ui.setup_wizard import SetupWizard
+
+    async def scenario():
+        await services.start()
+        window.welcome.setup_button.click()
+        wizard = window._setup_wizard
+        assert isinstance(wizard, SetupWizard) and wizard.isVisible()
+        window.welcome.setup_button.click()  # a second click raises the same wizard
+        assert window._setup_wizard is wizard
+        wizard.reject()
+        await wait_until(lambda: window._setup_wizard is None, 5)
+
+    run(qloop, scenario())

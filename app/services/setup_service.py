@@ -1,0 +1,361 @@
+"""The USB setup of a camera as a Qt service: ports, identify, flash, Wi-Fi scan, provision.
+
+Widgets talk to `SetupService` through its methods and signals only; it never blocks the
+GUI thread: every serial operation (and the port listing) runs in a worker thread of a
+`concurrent.futures` executor, awaited on the app's asyncio loop (qasync), and every signal
+is emitted on the GUI thread. One serial job runs at a time (`busy`); `cancel` stops it.
+
+Secrets: the Wi-Fi password goes to the provisioner only; the device key never leaves the
+provisioner and the registry (a `ProvisionResult` carries the fingerprint only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.devices.registry import Registry
+from app.serial.flasher import (
+    DEFAULT_BAUD,
+    FALLBACK_BAUD,
+    Flasher,
+    FlashError,
+    Identity,
+    load_images,
+)
+from app.serial.ports import PortInfo, PortWatcher, list_ports
+from app.serial.provisioner import (
+    CONSOLE_TIMEOUT,
+    SCAN_TIMEOUT,
+    WIFI_TIMEOUT,
+    ProvisionError,
+    ProvisionResult,
+    Step,
+    provision,
+    scan_networks,
+)
+
+log = logging.getLogger("securecam.ui.setup")
+
+_T = TypeVar("_T")
+POLL_MS = 1000
+
+
+@dataclass(frozen=True)
+class FlasherOptions:
+    """esptool settings: "default-reset"/"hard-reset" for real boards, "no-reset" for a
+    board put into download mode by hand (and the emulator, with `no_stub=True`)."""
+
+    before: str = "default-reset"
+    after: str = "hard-reset"
+    no_stub: bool = False
+    connect_attempts: int = 7
+
+
+@dataclass(frozen=True)
+class ProvisionOptions:
+    """Timeouts (seconds) and camera settings passed to `provision`/`scan_networks`."""
+
+    console_timeout: float = CONSOLE_TIMEOUT
+    scan_timeout: float = SCAN_TIMEOUT
+    wifi_timeout: float = WIFI_TIMEOUT
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. frame_size, jpeg_quality
+
+
+class SetupService(QObject):
+    """Ports, identify, flash, scan and provision for the setup wizard, off the GUI thread.
+
+    `registry` is where `provision` registers the device (DevicesService.registry in the app);
+    `on_registered` is called on the GUI thread after a success (to refresh the device list).
+    `lister` replaces pyserial's port listing (tests offer ptys, which pyserial cannot list).
+    """
+
+    portsChanged = Signal(list)  # list[PortInfo], likely adapters first
+    busyChanged = Signal(bool)
+    identified = Signal(object)  # Identity
+    identifyFailed = Signal(str, str)  # message, guidance
+    flashProgress = Signal(int, int)  # bytes done, bytes total
+    flashLog = Signal(str)
+    flashFinished = Signal(object)  # Identity
+    flashFailed = Signal(str, str)  # message, guidance (also after cancel)
+    networksScanned = Signal(list)  # list[Network], strongest first
+    scanFailed = Signal(str)
+    provisionStep = Signal(str)
+    provisioned = Signal(object)  # ProvisionResult
+    provisionFailed = Signal(str)
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        lister: Callable[[], list[PortInfo]] | None = None,
+        flasher_options: FlasherOptions | None = None,
+        provision_options: ProvisionOptions | None = None,
+        on_registered: Callable[[], None] | None = None,
+        poll_ms: int = POLL_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.flasher_options = flasher_options or FlasherOptions()
+        self.provision_options = provision_options or ProvisionOptions()
+        self._on_registered = on_registered
+        self._watcher = PortWatcher(lister or list_ports)
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="setup")
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._polling = False
+        self._busy = False
+        self._flasher: Flasher | None = None
+        self._cancel: threading.Event | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(poll_ms)
+        self._timer.timeout.connect(self._poll)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """A serial job (identify, flash, scan, provision) is running."""
+        return self._busy
+
+    @property
+    def ports(self) -> list[PortInfo]:
+        """The ports of the last listing."""
+        return self._watcher.ports
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busyChanged.emit(busy)
+
+    # -- ports -------------------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        """List the ports now and then every `poll_ms` (hot-plug); `portsChanged` on change."""
+        self.refresh_ports()
+        self._timer.start()
+
+    def stop_watching(self) -> None:
+        self._timer.stop()
+
+    def refresh_ports(self) -> None:
+        """List the ports in a worker; `portsChanged` is emitted even if nothing changed."""
+        self._spawn(self._list(force=True))
+
+    def _poll(self) -> None:
+        if not self._polling:
+            self._spawn(self._list(force=False))
+
+    async def _list(self, *, force: bool) -> None:
+        self._polling = True
+        try:
+            added, removed = await self._in_worker(self._watcher.poll)
+        except Exception as exc:  # a listing failure must not kill the poll
+            log.warning("listing serial ports failed: %s", exc)
+            return
+        finally:
+            self._polling = False
+        if force or added or removed:
+            self.portsChanged.emit(self._watcher.ports)
+
+    # -- identify and flash ------------------------------------------------------------------
+
+    def identify(self, port: str, baud: int = DEFAULT_BAUD) -> bool:
+        """Read chip, MAC and flash size: `identified` or `identifyFailed`.
+
+        A failure after connecting (a link unreliable at `baud`) is retried once at 115200.
+        Returns False (nothing started) while another job runs.
+        """
+        return self._start(self._identify(port, baud))
+
+    async def _identify(self, port: str, baud: int) -> None:
+        try:
+            identity = await self._in_worker(lambda: self._make_flasher(port, baud).identify())
+        except FlashError as exc:
+            if not exc.retryable or baud == FALLBACK_BAUD or self._cancelled():
+                self.identifyFailed.emit(exc.message, exc.guidance)
+                return
+            self.flashLog.emit(f"Identify failed at {baud} Bd; retrying at {FALLBACK_BAUD} Bd.")
+            try:
+                identity = await self._in_worker(
+                    lambda: self._make_flasher(port, FALLBACK_BAUD).identify()
+                )
+            except FlashError as again:
+                self.identifyFailed.emit(again.message, again.guidance)
+                return
+        self.identified.emit(identity)
+
+    def flash(self, port: str, images_path: Path, baud: int = DEFAULT_BAUD) -> bool:
+        """Write a build directory or a .bin (at 0x0): `flashProgress`/`flashLog`, then
+        `flashFinished(Identity)` or `flashFailed(message, guidance)`. `cancel` stops it and
+        leaves the port closed and usable. Returns False while another job runs."""
+        return self._start(self._flash(port, Path(images_path), baud))
+
+    async def _flash(self, port: str, path: Path, baud: int) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_log(line: str) -> None:
+            loop.call_soon_threadsafe(self.flashLog.emit, line)
+
+        def on_progress(done: int, total: int) -> None:
+            loop.call_soon_threadsafe(self.flashProgress.emit, done, total)
+
+        def work() -> Identity:
+            images = load_images(path)
+            flasher = self._make_flasher(port, baud, on_log=on_log, on_progress=on_progress)
+            return flasher.flash(images)
+
+        try:
+            identity = await self._in_worker(work)
+        except FlashError as exc:  # FlashCancelled included
+            await asyncio.sleep(0)  # let queued log lines go out first
+            self.flashFailed.emit(exc.message, exc.guidance)
+            return
+        await asyncio.sleep(0)
+        self.flashFinished.emit(identity)
+
+    def _make_flasher(self, port: str, baud: int, **callbacks: Any) -> Flasher:
+        options = self.flasher_options
+        flasher = Flasher(
+            port,
+            baud=baud,
+            no_stub=options.no_stub,
+            before=options.before,
+            after=options.after,
+            connect_attempts=options.connect_attempts,
+            **callbacks,
+        )
+        self._flasher = flasher
+        if self._cancelled():
+            flasher.cancel()
+        return flasher
+
+    # -- Wi-Fi scan and provisioning ---------------------------------------------------------
+
+    def scan(self, port: str) -> bool:
+        """Ask the camera's console for Wi-Fi networks: `networksScanned` or `scanFailed`."""
+        return self._start(self._scan(port))
+
+    async def _scan(self, port: str) -> None:
+        options, cancel = self.provision_options, self._cancel
+        try:
+            networks = await self._in_worker(
+                lambda: scan_networks(
+                    port,
+                    timeout=options.scan_timeout,
+                    console_timeout=options.console_timeout,
+                    cancel=cancel,
+                )
+            )
+        except ProvisionError as exc:
+            self.scanFailed.emit(str(exc))
+            return
+        self.networksScanned.emit(networks)
+
+    def provision(
+        self,
+        port: str,
+        name: str,
+        ssid: str,
+        password: str,
+        server_host: str,
+        server_port: int,
+    ) -> bool:
+        """Register `name` and configure the camera: `provisionStep` messages, then
+        `provisioned(ProvisionResult)` or `provisionFailed(message)`; after a failure the
+        registry is as it was (the provisioner rolls back). Returns False while busy."""
+        return self._start(self._provision(port, name, ssid, password, server_host, server_port))
+
+    async def _provision(
+        self, port: str, name: str, ssid: str, password: str, host: str, server_port: int
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        options, cancel = self.provision_options, self._cancel
+
+        def on_step(step: Step, message: str) -> None:  # messages never hold the key
+            loop.call_soon_threadsafe(self.provisionStep.emit, message)
+
+        def work() -> ProvisionResult:
+            return provision(
+                port,
+                registry=self.registry,
+                name=name,
+                ssid=ssid,
+                password=password,
+                server_host=host,
+                server_port=server_port,
+                on_step=on_step,
+                cancel=cancel,
+                timeout=options.console_timeout,
+                wifi_timeout=options.wifi_timeout,
+                **options.extra,
+            )
+
+        try:
+            result = await self._in_worker(work)
+        except ProvisionError as exc:
+            await asyncio.sleep(0)
+            self.provisionFailed.emit(str(exc))
+            return
+        await asyncio.sleep(0)
+        if self._on_registered is not None:
+            self._on_registered()
+        self.provisioned.emit(result)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the running job at its next step; its failure signal reports the cancel."""
+        if self._cancel is not None:
+            self._cancel.set()
+        if self._flasher is not None:
+            self._flasher.cancel()
+
+    def _cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
+
+    def _start(self, coro: Any) -> bool:
+        if self._busy:
+            coro.close()
+            return False
+        self._cancel = threading.Event()
+        self._set_busy(True)
+
+        async def job() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("setup job failed unexpectedly")
+            finally:
+                self._flasher = None
+                self._set_busy(False)
+
+        self._spawn(job())
+        return True
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _in_worker(self, fn: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def wait_idle(self) -> None:
+        """Wait for running jobs and listings to finish (cancel first to make it quick)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def close(self) -> None:
+        """Stop polling, cancel the running job and release the worker threads."""
+        self._timer.stop()
+        self.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,287 @@
+"""The setup wizard end to end against real parts: esptool against the emulated ROM on a pty,
+the firmware's provisioning console built for the host on another pty, the app's receiver,
+and a simulated camera holding the key the wizard registered.
+
+pyserial cannot enumerate ptys, so the service gets a `lister` offering the two ptys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from app.protocol.framesize import FrameSize
+from app.serial.flasher import GUIDANCE_BOOT_MODE, GUIDANCE_WIRING
+from app.serial.ports import PortInfo, port_info
+from app.services.app_services import AppServices
+from app.services.settings import ReceiverSettings
+from app.services.setup_service import FlasherOptions, ProvisionOptions, SetupService
+from app.sim.camera import SimulatedCamera
+from app.sim.sources import PrerenderedSource
+from app.ui.setup_wizard import (
+    CONFIGURE_PAGE,
+    FLASH_PAGE,
+    IDENTIFY_PAGE,
+    PORT_PAGE,
+    VERIFY_PAGE,
+    SetupWizard,
+)
+from tests.firmware.conftest import firmware_build  # noqa: F401  (fixture)
+from tests.firmware.test_provision_cli import PASSWORD, SSID, Console
+from tests.serial.rom_emulator import RomEmulator
+from tests.ui.conftest import wait_until
+
+MAC = bytes.fromhex("246f28a1b2c3")
+BUILD_PARTS = {"bootloader.bin": (0x1000, 7000), "partitions.bin": (0x8000, 3072)}
+BUILD_PARTS["firmware.bin"] = (0x10000, 40000)
+
+PageHook = Callable[[str, SetupWizard], Awaitable[None] | None]
+
+
+def fake_build(root: Path) -> dict[str, tuple[int, bytes]]:
+    """A PlatformIO-like build dir under `root` with random images (not starting 0xE9)."""
+    build = root / "firmware" / ".pio" / "build" / "esp32cam"
+    build.mkdir(parents=True)
+    rng = random.Random(7)
+    parts = {}
+    for name, (offset, size) in BUILD_PARTS.items():
+        data = b"\x00" + bytes(rng.getrandbits(8) for _ in range(size - 1))
+        (build / name).write_bytes(data)
+        parts[name] = (offset, data)
+    return parts
+
+
+def pty_lister(*ports: tuple[str, str]) -> Callable[[], list[PortInfo]]:
+    return lambda: [port_info(device, description, None, None) for device, description in ports]
+
+
+def make_setup(services: AppServices, *ports: tuple[str, str]) -> SetupService:
+    return SetupService(
+        services.devices.registry,
+        lister=pty_lister(*ports),
+        flasher_options=FlasherOptions(
+            before="no-reset", after="no-reset", no_stub=True, connect_attempts=2
+        ),
+        provision_options=ProvisionOptions(console_timeout=5, scan_timeout=5, wifi_timeout=10),
+        on_registered=services.devices.devicesChanged.emit,
+        poll_ms=200,
+    )
+
+
+@pytest.fixture
+def services(tmp_path, qloop):
+    services = AppServices(tmp_path / "home")
+    services.settings.save_receiver(ReceiverSettings(host="127.0.0.1", port=0))
+    yield services
+    qloop.run_until_complete(services.shutdown())
+
+
+@pytest.fixture
+def console(firmware_build, tmp_path):  # noqa: F811
+    started = Console(firmware_build / "securecam-console", tmp_path / "camera.cfg")
+    yield started
+    if started.proc.poll() is None:
+        started.stop()
+
+
+def run(loop, coro, timeout: float = 40):
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+async def _hook(on_page: PageHook | None, name: str, wizard: SetupWizard) -> None:
+    if on_page is not None:
+        outcome = on_page(name, wizard)
+        if outcome is not None:
+            await outcome
+
+
+async def walk_through(
+    services: AppServices,
+    wizard: SetupWizard,
+    emulator: RomEmulator,
+    console: Console,
+    parts: dict[str, tuple[int, bytes]],
+    on_page: PageHook | None = None,
+) -> None:
+    """Drive every page as a user would; `on_page(name, wizard)` is awaited on each page."""
+    assert await services.start()
+    wizard.show()
+    ports = wizard.port_page
+    await wait_until(lambda: ports.list.count() == 2, 5)
+    ports.select(emulator.port)
+    assert wizard.currentId() == PORT_PAGE and ports.isComplete()
+    assert ports.help.isHidden()
+    await _hook(on_page, "1-port", wizard)
+
+    wizard.next()
+    identify = wizard.identify_page
+    assert wizard.currentId() == IDENTIFY_PAGE
+    await wait_until(lambda: identify.identity is not None, 15)
+    assert identify.chip.text().startswith("ESP32")
+    assert identify.mac.text() == "24:6f:28:a1:b2:c3"
+    assert identify.flash_size.text() == "4MB"
+    assert identify.isComplete() and identify.diagram.isHidden()
+    await _hook(on_page, "2-identify", wizard)
+
+    wizard.next()
+    flash = wizard.flash_page
+    assert wizard.currentId() == FLASH_PAGE
+    assert flash.path.text().endswith("esp32cam")  # the build was found
+    assert not flash.isComplete()
+    flash.flash_button.click()
+    await wait_until(lambda: flash.done, 20)
+    assert flash.progress.value() == 100
+    assert "Hash of data verified" in flash.log_view.toPlainText()
+    for name, (offset, data) in parts.items():
+        assert bytes(emulator.flash[offset : offset + len(data)]) == data, name
+    assert flash.isComplete()
+    await _hook(on_page, "3-flash", wizard)
+
+    wizard.next()
+    configure = wizard.configure_page
+    assert wizard.currentId() == CONFIGURE_PAGE
+    assert configure.server_port.value() == services.receiver.port
+    configure.select_port(console.path)  # the flashed board now runs the firmware's console
+    configure.scan_button.click()
+    await wait_until(lambda: configure.ssid.count() == 2, 15)
+    assert configure.ssid.itemData(0) == "HomeNet" and "-30 dBm" in configure.ssid.itemText(0)
+    assert configure.ssid.itemData(1) == "Cafe Free"
+    await wait_until(lambda: not wizard.setup.busy, 5)
+    configure.ssid.setCurrentIndex(0)
+    configure.password.setText(PASSWORD)
+    configure.host.setEditText("127.0.0.1")
+    configure.name.setText("porch")
+    await _hook(on_page, "4-configure-filled", wizard)
+    configure.provision_button.click()
+    await wait_until(lambda: configure.result is not None, 20)
+    await wait_until(configure.isComplete, 5)
+    device = services.devices.registry.get("porch")
+    assert configure.result.fingerprint == device.key.fingerprint
+    assert device.key.fingerprint in configure.status.text()
+    assert [e.name for e in services.devices.entries()] == ["porch"]
+    shown = configure.status.text() + configure.steps.toPlainText()
+    assert PASSWORD not in shown and device.key.to_text() not in shown.lower()
+    await _hook(on_page, "4-configure", wizard)
+
+    wizard.next()
+    verify = wizard.verify_page
+    assert wizard.currentId() == VERIFY_PAGE
+    camera = SimulatedCamera(
+        f"ws://127.0.0.1:{services.receiver.port}/camera",
+        "porch",
+        device.key.raw,
+        PrerenderedSource.synthetic(FrameSize.QVGA, count=2),
+        fps=10,
+    )
+    task = asyncio.ensure_future(camera.run())
+    try:
+        await wait_until(lambda: verify.frames > 0 and verify.tile.painted > 0, 10)
+        verify.refresh()
+        assert "streaming" in verify.status.text()
+        assert verify.tile.info.state == "live" and verify.tile.info.suite == "noise"
+        await _hook(on_page, "5-verify", wizard)
+    finally:
+        camera.stop()
+        await task
+    wizard.accept()
+    await wizard.setup.wait_idle()
+
+
+def test_walk_through_flash_provision_and_first_frame(qloop, qtbot, services, console, tmp_path):
+    parts = fake_build(tmp_path)
+    with RomEmulator(mac=MAC) as emulator:
+        setup = make_setup(services, (emulator.port, "emulated ESP32"), (console.path, "console"))
+        wizard = SetupWizard(services, setup, firmware_root=tmp_path, verify_timeout=30)
+        qtbot.addWidget(wizard)
+        run(qloop, walk_through(services, wizard, emulator, console, parts))
+        setup.close()
+
+
+async def _identify_fails(services: AppServices, mode: str) -> SetupWizard:
+    emulator = RomEmulator(mode)  # type: ignore[arg-type]
+    emulator.start()
+    setup = make_setup(services, (emulator.port, "emulated ESP32"))
+    wizard = SetupWizard(services, setup)
+    wizard.show()
+    await wait_until(lambda: wizard.port_page.list.count() == 1, 5)
+    wizard.next()
+    page = wizard.identify_page
+    await wait_until(lambda: not page.guidance.isHidden(), 30)
+    await wait_until(lambda: not setup.busy, 5)
+    assert page.identity is None and not page.isComplete()
+    assert page.retry_button.isEnabled() and page.slow_button.isEnabled()
+    wizard.reject()
+    setup.close()
+    emulator.stop()
+    return wizard
+
+
+def test_silent_port_shows_the_wiring_guidance(qloop, qtbot, services):
+    wizard = run(qloop, _identify_fails(services, "silent"))
+    qtbot.addWidget(wizard)
+    page = wizard.identify_page
+    assert page.guidance.text() == GUIDANCE_WIRING
+    assert "U0R" in page.guidance.text()
+    assert page.diagram.isHidden()
+
+
+def test_wrong_boot_mode_shows_the_io0_guidance_and_diagram(qloop, qtbot, services):
+    wizard = run(qloop, _identify_fails(services, "wrong_boot"))
+    qtbot.addWidget(wizard)
+    page = wizard.identify_page
+    assert page.guidance.text() == GUIDANCE_BOOT_MODE
+    assert "IO0" in page.guidance.text() and "boot mode" in page.status.text().lower()
+    assert not page.diagram.isHidden() and page.diagram.renderer().isValid()
+
+
+def test_no_port_shows_the_help(qloop, qtbot, services):
+    async def scenario():
+        setup = make_setup(services)
+        wizard = SetupWizard(services, setup)
+        qtbot.addWidget(wizard)
+        wizard.show()
+        await wait_until(lambda: not wizard.port_page.help.isHidden(), 5)
+        assert "driver" in wizard.port_page.help.text()
+        assert not wizard.port_page.isComplete()
+        wizard.reject()
+        setup.close()
+
+    run(qloop, scenario())
+
+
+def test_wrong_wifi_password_leaves_the_registry_unchanged(qloop, qtbot, services, console):
+    keep = services.devices.add("other-cam")
+
+    async def scenario():
+        setup = make_setup(services, (console.path, "console"))
+        wizard = SetupWizard(services, setup)
+        qtbot.addWidget(wizard)
+        wizard.show()
+        await wait_until(lambda: wizard.port_page.list.count() == 1, 5)
+        wizard.port_page.skip_flash.setChecked(True)  # provisioning only
+        wizard.next()
+        assert wizard.currentId() == CONFIGURE_PAGE
+        page = wizard.configure_page
+        assert page.name.text() == "cam-1"
+        page.ssid.setEditText(SSID)
+        page.password.setText("not the password")
+        page.host.setEditText("127.0.0.1")
+        page.provision_button.click()
+        await wait_until(lambda: "Not provisioned" in page.status.text(), 20)
+        await wait_until(lambda: not setup.busy, 5)
+        text = page.status.text()
+        assert "Wi-Fi" in text and "password" in text and "2.4 GHz" in text
+        assert "not the password" not in text + page.steps.toPlainText()
+        assert "undoing" in page.steps.toPlainText()
+        assert not page.isComplete()
+        wizard.reject()
+        setup.close()
+
+    run(qloop, scenario())
+    assert [d.name for d in services.devices.registry.list()] == ["other-cam"]
+    assert services.devices.registry.get("other-cam").key == keep.key
+    assert "psk" not in console.stored()
