@@ -1,0 +1,596 @@
+/* The camera's session with the app (stream.h). */
+#include "stream.h"
+
+#include <Arduino.h>
+#include <esp_heap_caps.h>
+#include <string.h>
+
+#include "board_compat.h"
+#include "board_log.h"
+#include "firmware_info.h"
+
+static const char kPath[] = "/camera";
+static const uint32_t kConnectTimeoutMs = 5000;   /* TCP + upgrade (PROTOCOL.md 2.1) */
+static const uint64_t kStatusIntervalUs = 5000000; /* at least every 5 s (PROTOCOL.md 4) */
+
+static_assert(StreamClient::kChunkData * SC_MAX_CHUNKS >= 1024u * 1024u,
+              "64 chunks must cover the largest JPEG buffer");
+static_assert(StreamClient::kChunkData <= SC_MAX_CHUNK_DATA, "chunk over the protocol limit");
+
+/* The one send buffer: header room, then the sealed message. Every message is sent as soon as
+ * it is sealed, so one buffer serves chunks, STATUS, PONGs and CLOSE alike. */
+static uint8_t s_tx[WsClient::kHeadroom + StreamClient::kTxCapacity];
+
+static int rng_fill(void *ctx, unsigned char *buf, size_t len)
+{
+    (void)ctx;
+    esp_fill_random(buf, len); /* a CSPRNG while the radio is on: sessions need Wi-Fi */
+    return 0;
+}
+
+static uint64_t clock_now(void *ctx)
+{
+    (void)ctx;
+    return board_now_us();
+}
+
+static const char *suite_name(uint8_t suite)
+{
+    return suite == SC_SUITE_PLAIN ? "plain" : "noise";
+}
+
+static void wipe(void *p, size_t n)
+{
+    volatile uint8_t *b = static_cast<volatile uint8_t *>(p);
+    while (n-- > 0) {
+        *b++ = 0;
+    }
+}
+
+uint8_t *StreamClient::payload()
+{
+    return s_tx + WsClient::kHeadroom;
+}
+
+void StreamClient::begin(CameraBoard *camera, WifiLink *wifi)
+{
+    camera_ = camera;
+    wifi_ = wifi;
+    backoff_init(&backoff_, BACKOFF_STREAM_FIRST_MS, BACKOFF_STREAM_MAX_MS);
+}
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+void StreamClient::set_target(const sc_config &cfg)
+{
+    bool changed = strcmp(host_, cfg.server_host) != 0 || port_ != cfg.server_port ||
+                   strcmp(name_, cfg.device_name) != 0 || has_key_ != cfg.has_key ||
+                   (cfg.has_key && memcmp(key_, cfg.key, sizeof key_) != 0);
+    target_ok_ = sc_config_is_complete(&cfg);
+    if (!changed) {
+        return;
+    }
+    strncpy(host_, cfg.server_host, sizeof host_ - 1);
+    host_[sizeof host_ - 1] = '\0';
+    port_ = cfg.server_port;
+    strncpy(name_, cfg.device_name, sizeof name_ - 1);
+    name_[sizeof name_ - 1] = '\0';
+    wipe(key_, sizeof key_);
+    has_key_ = cfg.has_key;
+    if (has_key_) {
+        memcpy(key_, cfg.key, sizeof key_);
+    }
+    backoff_reset(&backoff_);
+    pending_switch_ = 0;
+    restart_now_ = true;
+    if (phase_ == Phase::Transport) {
+        close_session(SC_CLOSE_NORMAL, "configuration changed");
+    } else if (phase_ == Phase::Upgrading || phase_ == Phase::Handshake) {
+        ws_.abort();
+    }
+    if (target_ok_) {
+        char shown[SC_CONFIG_HOST_MAX + 1];
+        board_log_text(shown, sizeof shown, host_);
+        board_log("stream: target ws://%s:%u%s as \"%s\"", shown, static_cast<unsigned>(port_),
+                  kPath, name_);
+    } else {
+        board_log("stream: not provisioned (needs Wi-Fi, server host, device name and key)");
+    }
+}
+
+void StreamClient::set_defaults(uint8_t frame_size, uint8_t quality, uint8_t fps_cap)
+{
+    wanted_.frame_size = frame_size;
+    wanted_.quality = quality;
+    wanted_.fps_cap = fps_cap;
+    apply_pending_ = true;
+    status_due_ = true;
+}
+
+/* ---- the connection's life cycle --------------------------------------------------- */
+
+bool StreamClient::ready_to_connect() const
+{
+    return target_ok_ && wifi_->connected() && camera_->ready();
+}
+
+bool StreamClient::loop(uint64_t now_us)
+{
+    if (phase_ == Phase::Idle || phase_ == Phase::Backoff) {
+        if (camera_->ready() && apply_pending_) {
+            apply_settings(); /* between sessions too, so STATUS #1 reports them */
+        }
+        if (!ready_to_connect() || (!restart_now_ && now_us < retry_at_us_)) {
+            return false;
+        }
+        connect(now_us);
+        return true;
+    }
+    bool busy = false;
+    if (!wifi_->connected()) {
+        ws_.abort(); /* its Closed event (1006) ends the session below */
+    }
+    for (int i = 0; i < 4; i++) {
+        WsClient::Event ev = ws_.poll(now_us);
+        if (ev == WsClient::Event::None) {
+            break;
+        }
+        busy = true;
+        handle(ev, now_us);
+        if (phase_ == Phase::Idle || phase_ == Phase::Backoff) {
+            return true;
+        }
+    }
+    uint64_t now = board_now_us();
+    if (phase_ == Phase::Handshake && sc_session_timed_out(&session_, now)) {
+        fail(SC_CLOSE_HANDSHAKE_TIMEOUT, "no answer to the hello within 5 s");
+        return true;
+    }
+    if (phase_ == Phase::Transport) {
+        if (sc_session_timed_out(&session_, now)) {
+            close_session(SC_CLOSE_IDLE_TIMEOUT, "nothing received from the app for 10 s");
+            return true;
+        }
+        busy = transmit(now) || busy;
+    }
+    return busy;
+}
+
+void StreamClient::connect(uint64_t now_us)
+{
+    restart_now_ = false;
+    session_suite_ = pending_switch_ != 0 ? pending_switch_ : static_cast<uint8_t>(SC_SUITE_NOISE);
+    switched_session_ = pending_switch_ != 0;
+    pending_switch_ = 0;
+    char shown[SC_CONFIG_HOST_MAX + 1];
+    board_log_text(shown, sizeof shown, host_);
+    board_log("stream: connecting to ws://%s:%u%s (%s)", shown, static_cast<unsigned>(port_),
+              kPath, suite_name(session_suite_));
+    if (!ws_.connect(host_, port_, kPath, kConnectTimeoutMs)) {
+        board_log("stream: TCP connection to %s:%u failed", shown, static_cast<unsigned>(port_));
+        phase_ = Phase::Backoff;
+        schedule_retry(SC_CLOSE_ABNORMAL, board_now_us());
+        return;
+    }
+    (void)now_us;
+    phase_ = Phase::Upgrading;
+}
+
+void StreamClient::handle(WsClient::Event ev, uint64_t now_us)
+{
+    switch (ev) {
+    case WsClient::Event::Opened:
+        start_session();
+        break;
+    case WsClient::Event::Message:
+        on_message();
+        break;
+    case WsClient::Event::Closed:
+        on_closed(now_us);
+        break;
+    case WsClient::Event::None:
+        break;
+    }
+}
+
+void StreamClient::start_session()
+{
+    sc_rng rng = {&rng_fill, nullptr};
+    sc_clock clock = {&clock_now, nullptr};
+    int ret = sc_session_init(&session_, name_, has_key_ ? key_ : nullptr,
+                              static_cast<sc_suite>(session_suite_), rng, clock);
+    if (ret != SC_OK) {
+        board_log("stream: session setup failed (%d)", ret);
+        ws_.close(SC_CLOSE_INTERNAL_ERROR, "session setup failed");
+        phase_ = Phase::Closing;
+        return;
+    }
+    session_live_ = true;
+    size_t n = 0;
+    ret = sc_session_start(&session_, payload(), kTxCapacity, &n);
+    if (ret != SC_OK) {
+        board_log("stream: handshake message 1 failed (%d)", ret);
+        close_session(SC_CLOSE_INTERNAL_ERROR, "handshake message 1 failed");
+        return;
+    }
+    phase_ = Phase::Handshake;
+    (void)send(n); /* hello || Noise message 1 as one binary message */
+}
+
+void StreamClient::on_message()
+{
+    if (phase_ != Phase::Handshake && phase_ != Phase::Transport) {
+        return;
+    }
+    bool handshake = phase_ == Phase::Handshake;
+    if (ws_.message_text()) {
+        if (handshake) {
+            fail(SC_CLOSE_SERVER_REJECTED, "text answer to the hello");
+        } else {
+            close_session(SC_CLOSE_UNSUPPORTED_DATA, "text message");
+        }
+        return;
+    }
+    if (ws_.message_truncated()) {
+        /* Longer than anything the app may send the camera (SC_CAMERA_RX_MAX). */
+        if (handshake) {
+            fail(SC_CLOSE_SERVER_REJECTED, "handshake answer is not 48 bytes");
+        } else {
+            fail(SC_CLOSE_MALFORMED_RECORD, "message longer than any record for the camera");
+        }
+        return;
+    }
+    sc_event ev;
+    int ret = sc_session_receive(&session_, ws_.message(), ws_.message_len(),
+                                 ws_.message_rx_us(), &ev);
+    if (ret != SC_OK) {
+        if (sc_session_get_state(&session_) == SC_STATE_CLOSED) {
+            /* A failure found in the message: no CLOSE record, only the close frame. */
+            uint16_t code = sc_session_close_code(&session_);
+            char shown[SC_MAX_TEXT + 1];
+            board_log_text(shown, sizeof shown, sc_session_close_reason(&session_));
+            board_log("stream: closing with %u: %s", static_cast<unsigned>(code), shown);
+            drop_frame();
+            ws_.close(code, sc_session_close_reason(&session_));
+            phase_ = Phase::Closing;
+        } else {
+            close_session(SC_CLOSE_INTERNAL_ERROR, "receive failed");
+        }
+        return;
+    }
+    switch (ev.type) {
+    case SC_EVENT_HANDSHAKE_DONE:
+        phase_ = Phase::Transport;
+        backoff_reset(&backoff_);
+        board_log("stream: connected (%s)", suite_name(session_suite_));
+        next_frame_us_ = board_now_us();
+        send_status(board_now_us()); /* the first record; it confirms the session */
+        break;
+    case SC_EVENT_CONTROL:
+        apply_control(ev);
+        break;
+    case SC_EVENT_CLOSE: {
+        char reason[SC_MAX_TEXT_RX + 1];
+        board_log_text(reason, sizeof reason, ev.reason);
+        board_log("stream: the app closed the session: %u %s",
+                  static_cast<unsigned>(ev.close_code), reason);
+        drop_frame();
+        ws_.expect_close(); /* the app's close frame follows */
+        phase_ = Phase::Closing;
+        return;
+    }
+    case SC_EVENT_PING:
+    case SC_EVENT_PONG:
+    case SC_EVENT_NONE:
+        break;
+    }
+    send_pongs(); /* every PING answered before anything else goes out */
+}
+
+void StreamClient::on_closed(uint64_t now_us)
+{
+    uint16_t code = ws_.close_code();
+    char reason[SC_MAX_TEXT_RX + 1];
+    drop_frame();
+    if (session_live_) {
+        if (sc_session_get_state(&session_) != SC_STATE_CLOSED) {
+            sc_session_transport_closed(&session_, code, ws_.close_reason());
+        }
+        /* An authenticated CLOSE record, if one came, outranks the close frame (6.2). */
+        code = sc_session_close_code(&session_);
+        board_log_text(reason, sizeof reason, sc_session_close_reason(&session_));
+        sc_session_wipe(&session_);
+        session_live_ = false;
+    } else {
+        board_log_text(reason, sizeof reason, ws_.close_reason());
+    }
+    if (ws_.http_status() != 0 && ws_.http_status() != 101) {
+        board_log("stream: the server answered HTTP %d (is ws://host:port/camera the app?)",
+                  ws_.http_status());
+    }
+    board_log("stream: connection ended: %u %s", static_cast<unsigned>(code), reason);
+    phase_ = Phase::Backoff;
+    schedule_retry(code, now_us);
+}
+
+void StreamClient::schedule_retry(uint16_t code, uint64_t now_us)
+{
+    uint32_t wait_ms = 0;
+    if (restart_now_) {
+        wait_ms = 0; /* new configuration: try it at once */
+    } else if (pending_switch_ != 0) {
+        board_log("stream: reconnecting at once in the %s suite", suite_name(pending_switch_));
+    } else if (sc_close_code_is_rejection(code) && !switched_session_) {
+        /* Unauthenticated, so never final (PROTOCOL.md 6.3), but retrying cannot help until
+         * the app's registry or this camera's configuration changes. */
+        wait_ms = backoff_rejected(&backoff_, esp_random());
+        board_log("stream: the app rejected this camera (%u): check its name and key in the "
+                  "app; retrying in %lu s",
+                  static_cast<unsigned>(code), static_cast<unsigned long>(wait_ms / 1000));
+    } else {
+        /* A refusal of a switched-to suite says nothing about the configured one. */
+        wait_ms = backoff_next(&backoff_, esp_random());
+        board_log("stream: reconnecting in %lu ms", static_cast<unsigned long>(wait_ms));
+    }
+    switched_session_ = false;
+    retry_at_us_ = now_us + static_cast<uint64_t>(wait_ms) * 1000u;
+}
+
+/* ---- sending ------------------------------------------------------------------------ */
+
+bool StreamClient::send(size_t len)
+{
+    return ws_.send_binary(s_tx, len); /* a failure surfaces as Closed on the next poll */
+}
+
+void StreamClient::send_pongs()
+{
+    while (session_live_ && sc_session_pending(&session_) > 0) {
+        size_t n = 0;
+        if (sc_session_poll(&session_, payload(), kTxCapacity, &n) != SC_OK || n == 0 ||
+            !send(n)) {
+            break;
+        }
+    }
+}
+
+void StreamClient::send_status(uint64_t now_us)
+{
+    uint8_t frame_size = camera_->ready() ? camera_->frame_size() : wanted_.frame_size;
+    const FrameSizeInfo *info = CameraBoard::lookup(frame_size);
+    sc_status st;
+    memset(&st, 0, sizeof st);
+    st.rssi_dbm = wifi_->rssi();
+    st.frame_size = frame_size;
+    st.quality = camera_->ready() ? camera_->quality() : wanted_.quality;
+    st.fps_cap = wanted_.fps_cap;
+    st.width = sent_width_ != 0 ? sent_width_ : (info != nullptr ? info->width : 0);
+    st.height = sent_height_ != 0 ? sent_height_ : (info != nullptr ? info->height : 0);
+    st.free_heap = static_cast<uint32_t>(heap_caps_get_free_size(MALLOC_CAP_INTERNAL));
+    st.free_psram = static_cast<uint32_t>(heap_caps_get_free_size(MALLOC_CAP_SPIRAM));
+    st.uptime_s = static_cast<uint32_t>(now_us / 1000000u);
+    st.firmware = SECURECAM_FIRMWARE_ID;
+    st.firmware_len = sizeof SECURECAM_FIRMWARE_ID - 1;
+    size_t n = 0;
+    int ret = sc_session_status(&session_, &st, payload(), kTxCapacity, &n);
+    if (ret != SC_OK) {
+        close_session(SC_CLOSE_INTERNAL_ERROR, "STATUS failed");
+        return;
+    }
+    status_due_ = false;
+    next_status_us_ = now_us + kStatusIntervalUs;
+    (void)send(n);
+}
+
+bool StreamClient::transmit(uint64_t now_us)
+{
+    if (fb_ != nullptr) {
+        return send_chunk(); /* one chunk per loop: PINGs are read and answered in between */
+    }
+    /* Between frames: settings, a pending suite switch, STATUS, then the next frame. */
+    if (apply_pending_) {
+        apply_settings();
+        status_due_ = true;
+    }
+    if (pending_switch_ != 0) {
+        close_session(SC_CLOSE_NORMAL, pending_switch_ == SC_SUITE_PLAIN ? "switching to plain"
+                                                                         : "switching to noise");
+        return true;
+    }
+    bool busy = false;
+    if (status_due_ || now_us >= next_status_us_) {
+        send_status(now_us);
+        busy = true;
+        if (phase_ != Phase::Transport) {
+            return true;
+        }
+    }
+    if (seq_ == UINT32_MAX) {
+        /* A connection's seq must keep increasing (PROTOCOL.md 5): start over on a new one. */
+        seq_ = 0;
+        close_session(SC_CLOSE_NORMAL, "frame counter exhausted");
+        return true;
+    }
+    if (now_us >= next_frame_us_) {
+        busy = start_frame(now_us) || busy;
+    }
+    return busy;
+}
+
+bool StreamClient::start_frame(uint64_t now_us)
+{
+    camera_fb_t *fb = camera_->grab(); /* the newest frame; waits for at most one */
+    if (fb == nullptr) {
+        return false;
+    }
+    uint64_t now = board_now_us();
+    uint64_t capture = CameraBoard::capture_us(fb, now);
+    if (fb->width != sent_width_ || fb->height != sent_height_) {
+        /* STATUS reports the size of the frames now being sent: say it before this one. */
+        sent_width_ = static_cast<uint16_t>(fb->width);
+        sent_height_ = static_cast<uint16_t>(fb->height);
+        send_status(now);
+        if (phase_ != Phase::Transport) {
+            camera_->release(fb);
+            return true;
+        }
+    }
+    int ret = sc_session_frame_begin(&session_, fb->buf, fb->len, seq_ + 1, capture, kChunkData);
+    if (ret != SC_OK) {
+        camera_->release(fb);
+        if ((frames_skipped_++ & 63u) == 0) {
+            board_log("stream: frame of %u bytes not sent (%d)",
+                      static_cast<unsigned>(fb->len), ret);
+        }
+        return true;
+    }
+    seq_++;
+    fb_ = fb;
+    /* Pace to the frame-rate cap on a fixed grid; more than one interval late (sending is
+     * slower than the cap), restart the grid instead of sending a burst to catch up. */
+    uint8_t cap = wanted_.fps_cap;
+    uint64_t interval = cap == 0 || cap >= SC_NO_FPS_CAP ? 0 : 1000000u / cap;
+    next_frame_us_ = now_us - next_frame_us_ < interval ? next_frame_us_ + interval
+                                                        : now_us + interval;
+    return send_chunk();
+}
+
+bool StreamClient::send_chunk()
+{
+    size_t n = 0;
+    int ret = sc_session_frame_next_chunk(&session_, payload(), kTxCapacity, &n);
+    if (ret != SC_OK) {
+        drop_frame();
+        close_session(SC_CLOSE_INTERNAL_ERROR, "sealing a chunk failed");
+        return true;
+    }
+    if (!sc_session_frame_active(&session_)) {
+        /* The last chunk is sealed (copied out of the frame buffer): hand the buffer back
+         * before the network send so the driver can fill it again meanwhile. */
+        camera_->release(fb_);
+        fb_ = nullptr;
+    }
+    (void)send(n);
+    return true;
+}
+
+void StreamClient::drop_frame()
+{
+    if (fb_ != nullptr) {
+        camera_->release(fb_);
+        fb_ = nullptr;
+    }
+}
+
+/* ---- CONTROL ------------------------------------------------------------------------ */
+
+void StreamClient::apply_control(const sc_event &ev)
+{
+    const sc_control &c = ev.control;
+    if (c.frame_size != SC_UNCHANGED) {
+        if (CameraBoard::lookup(c.frame_size) != nullptr) {
+            wanted_.frame_size = c.frame_size;
+        } else {
+            board_log("control: ignoring unknown frame size %u", static_cast<unsigned>(c.frame_size));
+        }
+    }
+    if (c.quality != SC_UNCHANGED) {
+        if (sc_config_valid_jpeg_quality(c.quality)) {
+            wanted_.quality = c.quality;
+        } else {
+            board_log("control: ignoring JPEG quality %u", static_cast<unsigned>(c.quality));
+        }
+    }
+    if (c.fps_cap != SC_UNCHANGED) {
+        wanted_.fps_cap = c.fps_cap; /* 1..254, or 255: no cap */
+    }
+    /* Applied between frames, then reported: "a STATUS with the settings in force". */
+    apply_pending_ = true;
+    status_due_ = true;
+    if (ev.switch_suite != 0) {
+        if (ev.switch_suite == SC_SUITE_PLAIN && !SECURECAM_ALLOW_PLAIN_SWITCH) {
+            board_log("control: this build does not switch to the plain suite");
+        } else {
+            pending_switch_ = ev.switch_suite;
+        }
+    } else if (c.suite != SC_UNCHANGED && c.suite != session_suite_) {
+        board_log("control: ignoring suite %u", static_cast<unsigned>(c.suite));
+    }
+}
+
+void StreamClient::apply_settings()
+{
+    apply_pending_ = false;
+    if (!camera_->set_frame_size(wanted_.frame_size) && camera_->ready()) {
+        wanted_.frame_size = camera_->frame_size();
+    }
+    (void)camera_->set_quality(wanted_.quality);
+    if (camera_->ready()) {
+        wanted_.frame_size = camera_->frame_size(); /* what the board could do (no PSRAM) */
+        wanted_.quality = camera_->quality();
+    }
+}
+
+/* ---- ending ------------------------------------------------------------------------- */
+
+/* A deliberate end: a CLOSE record when the session has keys and is healthy, then the close
+ * frame with the same code and reason (PROTOCOL.md 6.2). */
+void StreamClient::close_session(uint16_t code, const char *reason)
+{
+    drop_frame();
+    if (!session_live_) {
+        ws_.close(code, reason);
+        phase_ = Phase::Closing;
+        return;
+    }
+    size_t n = 0;
+    if (sc_session_close(&session_, code, reason, payload(), kTxCapacity, &n) == SC_OK &&
+        n > 0) {
+        (void)send(n);
+    } else if (sc_session_get_state(&session_) != SC_STATE_CLOSED) {
+        sc_session_transport_closed(&session_, code, reason); /* sealing failed: no record */
+    }
+    char shown[SC_MAX_TEXT + 1];
+    board_log_text(shown, sizeof shown, sc_session_close_reason(&session_));
+    board_log("stream: closing with %u: %s",
+              static_cast<unsigned>(sc_session_close_code(&session_)), shown);
+    ws_.close(sc_session_close_code(&session_), sc_session_close_reason(&session_));
+    phase_ = Phase::Closing;
+}
+
+/* A failure the camera found itself, outside Noise: the session ends with `code`, and only
+ * the close frame says so (no record: 4006, 4008, 4015). */
+void StreamClient::fail(uint16_t code, const char *reason)
+{
+    drop_frame();
+    if (session_live_ && sc_session_get_state(&session_) != SC_STATE_CLOSED) {
+        sc_session_transport_closed(&session_, code, reason);
+    }
+    board_log("stream: closing with %u: %s", static_cast<unsigned>(code), reason);
+    ws_.close(code, reason);
+    phase_ = Phase::Closing;
+}
+
+void StreamClient::stop(uint16_t code, const char *reason)
+{
+    if (phase_ == Phase::Transport) {
+        close_session(code, reason);
+    } else if (phase_ == Phase::Upgrading || phase_ == Phase::Handshake) {
+        ws_.abort();
+    }
+    uint64_t until = board_now_us() + 2000000u;
+    while ((phase_ == Phase::Closing || phase_ == Phase::Upgrading ||
+            phase_ == Phase::Handshake) &&
+           !ws_.is_idle()) {
+        uint64_t now = board_now_us();
+        if (now >= until) {
+            ws_.abort(); /* bounded: the next poll reports Closed */
+        }
+        WsClient::Event ev = ws_.poll(now);
+        if (ev == WsClient::Event::Closed) {
+            on_closed(now);
+        } else if (ev == WsClient::Event::None) {
+            delay(5);
+        }
+    }
+}
