@@ -10,6 +10,7 @@ import os
 import sys
 
 import qasync
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.paths import config_dir, log_dir
@@ -51,6 +52,26 @@ def run_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def main_thread_gc(parent: QObject, interval_ms: int = 1000) -> QTimer:
+    """Run garbage collections from a GUI-thread timer instead of automatically.
+
+    An automatic collection can start in whichever thread allocates (the decoder and serial
+    workers too), and a Qt object destroyed there crashes Qt. Gen-0 every second, gen-1 every
+    10 s and a full collection every minute keep memory bounded and pauses short.
+    """
+    gc.disable()
+    ticks = 0
+
+    def collect() -> None:
+        nonlocal ticks
+        ticks += 1
+        gc.collect(2 if ticks % 60 == 0 else 1 if ticks % 10 == 0 else 0)
+
+    timer = QTimer(parent, interval=interval_ms, timeout=collect)
+    timer.start()
+    return timer
+
+
 def no_display() -> bool:
     """True on Linux without X11 or Wayland, unless a Qt platform (e.g. offscreen) is forced."""
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
@@ -66,5 +87,7 @@ async def _session(services: AppServices, window: MainWindow, demo: int | None) 
     # Everything alive now lives as long as the app: keep it out of every future collection,
     # so full collections stay short enough not to stall the frame pipeline.
     gc.freeze()
+    collector = main_thread_gc(window)
     await closed.wait()
+    collector.stop()
     await services.shutdown()

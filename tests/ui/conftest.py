@@ -1,6 +1,7 @@
 """A qasync event loop on pytest-qt's QApplication, for tests that need both worlds."""
 
 import asyncio
+import gc
 from collections.abc import Callable
 
 import pytest
@@ -13,10 +14,17 @@ def qloop(qapp):
     qapp.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
-    yield loop
-    loop.run_until_complete(asyncio.sleep(0))
-    loop.close()
-    asyncio.set_event_loop(None)
+    # As in the app (app/ui/run.py): collections run on the GUI thread only, because a
+    # collection triggered in a worker thread would destroy Qt objects on the wrong thread.
+    gc.disable()
+    try:
+        yield loop
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+        asyncio.set_event_loop(None)
+    finally:
+        gc.collect()
+        gc.enable()
 
 
 async def wait_until(condition: Callable[[], object], timeout: float = 5.0, step: float = 0.02):
