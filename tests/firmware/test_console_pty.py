@@ -33,10 +33,9 @@ from app.serial.improv import (
     open_port,
     parse_result,
 )
+from tests.firmware.console_host import PASSWORD, SSID, HostConsole
 
 NETWORKS = "HomeNet:-42:YES,Cafe Free:-71:NO,Lab:5G:-60:YES"  # an SSID may contain ':'
-SSID = "HomeNet"
-PASSWORD = "correct horse battery"
 KEY = DeviceKey(bytes(range(32)))
 SERVER_URL = "ws://192.168.1.50:8888/camera"
 
@@ -67,41 +66,17 @@ class RecordingPort:
         self._port.close()
 
 
-class Console:
-    """One securecam-console process serving a pty."""
+class Console(HostConsole):
+    """The host console with this file's scan list."""
 
     def __init__(self, binary: Path, config: Path, *extra: str) -> None:
-        self.proc = subprocess.Popen(
-            [
-                str(binary),
-                "--pty",
-                "--boot-noise",
-                "--config",
-                str(config),
-                "--networks",
-                NETWORKS,
-                "--wifi",
-                f"{SSID}:{PASSWORD}",
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        first = self.proc.stdout.readline().decode()
-        assert first.startswith("PTY /dev/"), first
-        self.path = first.split(" ", 1)[1].strip()
-        self.stderr = b""
+        super().__init__(binary, config, *extra, networks=NETWORKS)
 
     def connect(self) -> tuple[ImprovClient, RecordingPort]:
         client = open_port(self.path, baudrate=115200, timeout=5.0)
         recorder = RecordingPort(client.port)
         client.port = recorder
         return client, recorder
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        _, self.stderr = self.proc.communicate(timeout=10)
 
 
 @pytest.fixture

@@ -27,50 +27,17 @@ from app.serial.provisioner import (
     provision,
     scan_networks,
 )
+from tests.firmware.console_host import PASSWORD, SSID, HostConsole
 
 ROOT = Path(__file__).resolve().parents[2]
-SSID = "HomeNet"
-PASSWORD = "correct horse battery"
 NETWORKS = "HomeNet:-42:YES,Cafe Free:-71:NO,HomeNet:-30:YES"
 
 
-class Console:
-    """One securecam-console process serving a pty, with a config file."""
+class Console(HostConsole):
+    """The host console with this file's scan list."""
 
     def __init__(self, binary: Path, config: Path) -> None:
-        self.config = config
-        self.proc = subprocess.Popen(
-            [
-                str(binary),
-                "--pty",
-                "--boot-noise",
-                "--config",
-                str(config),
-                "--networks",
-                NETWORKS,
-                "--wifi",
-                f"{SSID}:{PASSWORD}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        first = self.proc.stdout.readline().decode()
-        assert first.startswith("PTY /dev/"), first
-        self.path = first.split(" ", 1)[1].strip()
-
-    def stored(self) -> dict[str, bytes]:
-        """The console's config file: NVS key -> value bytes."""
-        if not self.config.exists():
-            return {}
-        lines = self.config.read_text().splitlines()
-        assert lines[0] == "securecam-config 1"
-        return {k: bytes.fromhex(v) for k, _, v in (line.partition("=") for line in lines[1:])}
-
-    def stop(self) -> bytes:
-        self.proc.terminate()
-        _, stderr = self.proc.communicate(timeout=10)
-        return stderr
+        super().__init__(binary, config, networks=NETWORKS)
 
 
 @pytest.fixture
