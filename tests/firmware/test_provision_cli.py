@@ -70,6 +70,11 @@ def registry() -> Registry:
     return Registry(config_dir())
 
 
+def provision_args(port: str, *extra: str) -> list[str]:
+    """The arguments every provisioning here shares: device cam-lab1 on the console's network."""
+    return ["--port", port, "--name", "cam-lab1", "--wifi-ssid", SSID, *extra]
+
+
 def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="securecam")
     provision_cli.add_parser(parser.add_subparsers(dest="command"))
@@ -98,22 +103,19 @@ def fds_open_on(path: str) -> list[str]:
 def test_cli_provisions_console(console, password_file, capsys, caplog):
     caplog.set_level("DEBUG")
     rc = run_cli(
-        "--port",
-        console.path,
-        "--name",
-        "cam-lab1",
-        "--wifi-ssid",
-        SSID,
-        "--wifi-password-file",
-        str(password_file),
-        "--server",
-        "192.168.1.50:9000",
-        "--frame-size",
-        "svga",
-        "--quality",
-        "10",
-        "--fps",
-        "15",
+        *provision_args(
+            console.path,
+            "--wifi-password-file",
+            str(password_file),
+            "--server",
+            "192.168.1.50:9000",
+            "--frame-size",
+            "svga",
+            "--quality",
+            "10",
+            "--fps",
+            "15",
+        )
     )
     out, err = capsys.readouterr()
     assert rc == 0, err
@@ -151,16 +153,9 @@ def test_wrong_wifi_password_leaves_registry_unchanged(console, tmp_path, capsys
     wrong = tmp_path / "wrong"
     wrong.write_text("not the password\n")
     rc = run_cli(
-        "--port",
-        console.path,
-        "--name",
-        "cam-lab1",
-        "--wifi-ssid",
-        SSID,
-        "--wifi-password-file",
-        str(wrong),
-        "--server",
-        "192.168.1.50",
+        *provision_args(
+            console.path, "--wifi-password-file", str(wrong), "--server", "192.168.1.50"
+        )
     )
     out, err = capsys.readouterr()
     assert rc == 1
@@ -175,16 +170,7 @@ def test_wrong_wifi_password_leaves_registry_unchanged(console, tmp_path, capsys
 def test_duplicate_name_refused_before_touching_the_board(silent_pty, capsys):
     existing = registry().add("cam-lab1")
     master_fds_before = fds_open_on(silent_pty)
-    rc = run_cli(
-        "--port",
-        silent_pty,
-        "--name",
-        "cam-lab1",
-        "--wifi-ssid",
-        SSID,
-        "--server",
-        "192.168.1.50",
-    )
+    rc = run_cli(*provision_args(silent_pty, "--server", "192.168.1.50"))
     _, err = capsys.readouterr()
     assert rc == 1
     assert "already registered" in err and "--replace" in err
@@ -193,18 +179,7 @@ def test_duplicate_name_refused_before_touching_the_board(silent_pty, capsys):
 
 
 def test_no_console_times_out_and_closes_the_port(silent_pty, capsys):
-    rc = run_cli(
-        "--port",
-        silent_pty,
-        "--name",
-        "cam-lab1",
-        "--wifi-ssid",
-        SSID,
-        "--server",
-        "192.168.1.50",
-        "--timeout",
-        "1.5",
-    )
+    rc = run_cli(*provision_args(silent_pty, "--server", "192.168.1.50", "--timeout", "1.5"))
     _, err = capsys.readouterr()
     assert rc == 1
     assert "no SecureCam console answered" in err
@@ -293,16 +268,9 @@ def test_python_m_app_provision(console, password_file, tmp_path):
             "--config-dir",
             str(home),
             "provision",
-            "--port",
-            console.path,
-            "--name",
-            "cam-lab1",
-            "--wifi-ssid",
-            SSID,
-            "--wifi-password-file",
-            str(password_file),
-            "--server",
-            "192.168.1.50",
+            *provision_args(
+                console.path, "--wifi-password-file", str(password_file), "--server", "192.168.1.50"
+            ),
         ],
         cwd=ROOT,
         capture_output=True,

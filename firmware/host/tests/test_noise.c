@@ -9,21 +9,9 @@
 #include "securecam/sc_crypto.h"
 #include "securecam/sc_noise.h"
 
-/* Deterministic bytes (splitmix64): only X25519 blinding and non-vector ephemerals use it. */
-static int test_rng(void *ctx, unsigned char *buf, size_t len)
-{
-    uint64_t *state = ctx;
-    for (size_t i = 0; i < len; i++) {
-        uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        buf[i] = (unsigned char)(z ^ (z >> 31));
-    }
-    return 0;
-}
-
+/* sc_test_rng: only X25519 blinding and non-vector ephemerals use it. */
 static uint64_t rng_state = 1;
-static const sc_rng RNG = {test_rng, &rng_state};
+static const sc_rng RNG = {sc_test_rng, &rng_state};
 
 static int failing_rng(void *ctx, unsigned char *buf, size_t len)
 {

@@ -9,20 +9,8 @@
 #include "securecam/sc_noise.h"
 #include "securecam/sc_protocol.h"
 
-static int test_rng(void *ctx, unsigned char *buf, size_t len)
-{
-    uint64_t *state = ctx;
-    for (size_t i = 0; i < len; i++) {
-        uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        buf[i] = (unsigned char)(z ^ (z >> 31));
-    }
-    return 0;
-}
-
 static uint64_t rng_state = 42;
-static const sc_rng RNG = {test_rng, &rng_state};
+static const sc_rng RNG = {sc_test_rng, &rng_state};
 static uint64_t cam_now = 1000000;
 
 static uint64_t cam_clock_fn(void *ctx)
@@ -462,7 +450,7 @@ static void test_chunking_a_200kb_frame(void)
     uint8_t *jpeg = malloc(size);
     uint8_t *rebuilt = malloc(size);
     uint64_t state = 5;
-    test_rng(&state, jpeg, size);
+    sc_test_rng(&state, jpeg, size);
     jpeg[0] = 0xff;
     jpeg[1] = 0xd8;
 
@@ -519,7 +507,7 @@ static void test_largest_frame(void)
     uint8_t *jpeg = malloc(SC_MAX_FRAME_BYTES);
     uint8_t *rebuilt = malloc(SC_MAX_FRAME_BYTES);
     uint64_t state = 6;
-    test_rng(&state, jpeg, SC_MAX_FRAME_BYTES);
+    sc_test_rng(&state, jpeg, SC_MAX_FRAME_BYTES);
     CHECK(send_frame(&cam, &app, jpeg, SC_MAX_FRAME_BYTES, 1, 0, rebuilt, false) == 33);
     CHECK(memcmp(jpeg, rebuilt, SC_MAX_FRAME_BYTES) == 0);
     sc_session_wipe(&cam);
