@@ -7,6 +7,7 @@ sends what `data_to_send()` returns, in order, because each message consumes a N
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from app.protocol.timeline import Frame, FrameTimeline
 
 Clock = Callable[[], int]
 _MAX_OUTSTANDING_PINGS = 8
+_session_ids = itertools.count(1)
 _FRAME_ERRORS = {CloseCode.DECRYPT_FAILED, CloseCode.FRAME_TOO_LARGE, CloseCode.CHUNK_SEQUENCE}
 
 
@@ -193,6 +195,7 @@ class ReceiverSession(_Channel):
             self.limits.max_frame_bytes, self.limits.max_chunks_per_frame
         )
         self.device_id: str | None = None
+        self.session_id = next(_session_ids)  # tells sessions apart, e.g. for recordings
         self.confirmed = False
         self.frames_rejected = 0
 
@@ -287,7 +290,7 @@ class ReceiverSession(_Channel):
             decrypted_us=self.clock_source(),
             clock_offset_us=self.clock.offset_us,
         )
-        return Frame(self.device_id, assembled.seq, assembled.data, timeline)
+        return Frame(self.device_id, assembled.seq, assembled.data, timeline, self.session_id)
 
 
 class CameraSession(_Channel):

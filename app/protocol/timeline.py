@@ -56,3 +56,4 @@ class Frame:
     seq: int
     jpeg: bytes = field(repr=False)
     timeline: FrameTimeline
+    session_id: int = 0  # unique per receiver session within this process; 0 outside one

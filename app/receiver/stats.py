@@ -52,6 +52,8 @@ class DeviceStats:
     frames_received: int = 0
     frames_rejected: int = 0
     frames_dropped: int = 0
+    # Connections that named this device but never proved its key: counted, never its state.
+    failed_attempts: int = 0
     bytes: int = 0
     sessions: int = 0
     clock_offset_us: int | None = None
@@ -103,6 +105,7 @@ class DeviceStats:
             "frames_received": self.frames_received,
             "frames_rejected": self.frames_rejected,
             "frames_dropped": self.frames_dropped,
+            "failed_attempts": self.failed_attempts,
             "bytes": self.bytes,
             "fps": round(self.fps(now_us), 2),
             "latency_ms": latency_summary(self.latencies_ms()),
