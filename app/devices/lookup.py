@@ -23,8 +23,11 @@ def credentials_lookup(registry: Registry) -> Callable[[str], Credentials | None
             device = registry.lookup(name)
         except RegistryError as exc:
             log.error("cannot read the device registry: %s", exc)
+            # The camera learns nothing it could not learn from a wrong key.
             raise ProtocolError(
-                CloseCode.UNKNOWN_DEVICE, "receiver cannot read its registry"
+                CloseCode.AUTH_FAILED,
+                "authentication failed",
+                detail="receiver cannot read its registry",
             ) from None
         if device is None:
             return None

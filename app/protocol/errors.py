@@ -11,11 +11,12 @@ class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001  # receiver or camera shutting down
     UNSUPPORTED_DATA = 1003  # a text message
+    POLICY_VIOLATION = 1008  # over a per-connection cap (upgrade size, unread writes); aborted
     MESSAGE_TOO_BIG = 1009  # a WebSocket message over 65,535 bytes
     BAD_HELLO = 4001
     UNSUPPORTED_VERSION = 4002
-    UNKNOWN_DEVICE = 4003
-    AUTH_FAILED = 4004  # wrong key, or a tampered handshake
+    UNKNOWN_DEVICE = 4003  # reserved, no longer sent: an unknown device gets AUTH_FAILED
+    AUTH_FAILED = 4004  # wrong key, unknown device, or a tampered handshake
     PLAIN_NOT_ALLOWED = 4005
     HANDSHAKE_TIMEOUT = 4006
     DECRYPT_FAILED = 4007  # tampered, replayed, reordered or dropped transport message
@@ -30,9 +31,14 @@ class CloseCode(IntEnum):
 
 
 class ProtocolError(Exception):
-    """The peer broke the protocol; close the connection with `code` and the short `reason`."""
+    """The peer broke the protocol; close the connection with `code` and the short `reason`.
 
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(f"{code.name.lower()}: {reason}")
+    `reason` goes to the peer; `detail` (default: the reason) goes only to the local log, so
+    it may say what the peer must not learn, such as whether a device name is registered.
+    """
+
+    def __init__(self, code: CloseCode, reason: str, *, detail: str | None = None) -> None:
+        super().__init__(f"{code.name.lower()}: {detail or reason}")
         self.code = code
         self.reason = reason
+        self.detail = detail or reason

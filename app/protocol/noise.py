@@ -117,22 +117,26 @@ class CipherState:
         if len(ciphertext) < TAGLEN:
             raise DecryptError("message shorter than the authentication tag")
         view = memoryview(ciphertext)
-        cipher = self._next_cipher()
+        cipher = self._cipher()
         cipher.update(ad)
         plaintext = cipher.decrypt(view[:-TAGLEN])
         try:
             cipher.verify(view[-TAGLEN:])
         except ValueError:
+            # Noise rev 34 §5.1: a failed decrypt leaves the nonce where it was.
             raise DecryptError("authentication tag mismatch") from None
+        self.n += 1
         return plaintext
 
     def _next_cipher(self):  # noqa: ANN202 - pycryptodome's GCM object has no public type
-        if self.n >= _MAX_NONCE:
-            raise NoiseError("nonce space exhausted; rekey by starting a new session")
-        # A failed decrypt still consumes the nonce: the session is dead after any failure anyway.
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self.n), mac_len=TAGLEN)
+        cipher = self._cipher()
         self.n += 1
         return cipher
+
+    def _cipher(self):  # noqa: ANN202 - pycryptodome's GCM object has no public type
+        if self.n >= _MAX_NONCE:
+            raise NoiseError("nonce space exhausted; rekey by starting a new session")
+        return AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self.n), mac_len=TAGLEN)
 
     def __repr__(self) -> str:
         return f"CipherState(keyed={self.has_key}, n={self.n})"

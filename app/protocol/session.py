@@ -8,6 +8,7 @@ sends what `data_to_send()` returns, in order, because each message consumes a N
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,12 +19,21 @@ from app.protocol.clock import ClockSync
 from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.hello import Hello, Suite, parse_hello
 from app.protocol.limits import Limits
-from app.protocol.noise import NNPSK0, CipherState, DecryptError, HandshakeState, NoiseError
+from app.protocol.noise import (
+    DHLEN,
+    NNPSK0,
+    TAGLEN,
+    CipherState,
+    DecryptError,
+    HandshakeState,
+    NoiseError,
+)
 from app.protocol.reassembly import AssembledFrame, Reassembler, chunk_records
 from app.protocol.timeline import Frame, FrameTimeline
 
 Clock = Callable[[], int]
 _MAX_OUTSTANDING_PINGS = 8
+MESSAGE_1_LEN = DHLEN + TAGLEN  # e, then the tag of the empty payload
 _session_ids = itertools.count(1)
 _FRAME_ERRORS = {CloseCode.DECRYPT_FAILED, CloseCode.FRAME_TOO_LARGE, CloseCode.CHUNK_SEQUENCE}
 
@@ -194,7 +204,8 @@ class ReceiverSession(_Channel):
         self._reassembler = Reassembler(
             self.limits.max_frame_bytes, self.limits.max_chunks_per_frame
         )
-        self.device_id: str | None = None
+        self.device_id: str | None = None  # set once the registry knows the hello's device
+        self.credentials: Credentials | None = None
         self.session_id = next(_session_ids)  # tells sessions apart, e.g. for recordings
         self.confirmed = False
         self.frames_rejected = 0
@@ -222,31 +233,50 @@ class ReceiverSession(_Channel):
 
     def _handshake(self, message: bytes) -> list[Event]:
         hello, rest = parse_hello(message)
+        if hello.suite is Suite.NOISE and len(rest) != MESSAGE_1_LEN:
+            # Checked before the lookup, so the answer says nothing about the device name.
+            raise ProtocolError(
+                CloseCode.BAD_HELLO,
+                f"Noise message 1 must be {MESSAGE_1_LEN} bytes, not {len(rest)}",
+            )
         credentials = self._lookup(hello.device_id)
-        if credentials is None:
-            raise ProtocolError(CloseCode.UNKNOWN_DEVICE, f"unknown device {hello.device_id!r}")
-        self.device_id, self.suite = hello.device_id, hello.suite
+        if credentials is not None:
+            self.device_id, self.credentials = hello.device_id, credentials
+        self.suite = hello.suite
         if hello.suite is Suite.PLAIN:
-            if not credentials.allow_plain:
+            if credentials is None or not credentials.allow_plain:
+                # An unknown device gets the same answer as one that does not allow plain.
                 raise ProtocolError(
-                    CloseCode.PLAIN_NOT_ALLOWED, f"plain suite not allowed for {hello.device_id!r}"
+                    CloseCode.PLAIN_NOT_ALLOWED,
+                    "plain suite not allowed",
+                    detail=f"plain suite not allowed for {hello.device_id!r}"
+                    if credentials is not None
+                    else f"plain hello for unknown device {hello.device_id!r}",
                 )
             if rest:
                 raise ProtocolError(CloseCode.BAD_HELLO, "plain hello followed by extra bytes")
             self._outgoing.append(b"")
         else:
+            # An unknown device runs the same handshake with a key nobody holds, so it fails
+            # exactly as a wrong key does, in what the peer sees and about as long.
             noise = HandshakeState(
                 NNPSK0,
                 initiator=False,
                 prologue=message[: len(message) - len(rest)],
-                psk=credentials.psk,
+                psk=os.urandom(32) if credentials is None else credentials.psk,
             )
             try:
                 noise.read_message(rest)
+                if credentials is None:
+                    raise NoiseError("unknown device")  # 2^-128: a guessed tag for a random key
                 self._outgoing.append(noise.write_message(b""))
             except NoiseError:
                 raise ProtocolError(
-                    CloseCode.AUTH_FAILED, f"handshake failed for {hello.device_id!r} (wrong key?)"
+                    CloseCode.AUTH_FAILED,
+                    "authentication failed",
+                    detail=f"unknown device {hello.device_id!r}"
+                    if credentials is None
+                    else f"handshake failed for {hello.device_id!r} (wrong key?)",
                 ) from None
             self._send, self._recv = noise.split()
         self.state = State.TRANSPORT

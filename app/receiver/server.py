@@ -8,9 +8,12 @@ limits, keeps per-device stats, and tells listeners what happened. It runs headl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -24,13 +27,17 @@ from app.protocol.session import (
     ClockUpdated,
     Credentials,
     FrameReceived,
+    HandshakeComplete,
     PeerClosed,
     ReceiverSession,
     SessionConfirmed,
+    State,
     StatusReceived,
     monotonic_us,
 )
 from app.protocol.timeline import Frame
+from app.receiver.admission import Admission
+from app.receiver.connection import CLOSE_DEADLINE_S, GuardedConnection
 from app.receiver.delivery import LatestFrames
 from app.receiver.stats import DeviceState, DeviceStats
 from app.wsio import SessionLink
@@ -89,17 +96,30 @@ FrameSink = Callable[[Frame], Awaitable[None]]
 class _Camera:
     """One accepted WebSocket connection and its protocol session."""
 
-    __slots__ = ("closing", "ended", "last_rx", "link", "peer", "pinger", "session", "ws")
+    __slots__ = (
+        "closing",
+        "ended",
+        "last_rx",
+        "link",
+        "peer",
+        "pinger",
+        "plain_switch_until",
+        "session",
+        "ws",
+    )
 
-    def __init__(self, ws: ServerConnection, session: ReceiverSession, peer: str) -> None:
+    def __init__(self, ws: GuardedConnection, session: ReceiverSession) -> None:
         self.ws = ws
         self.session = session
-        self.peer = peer
+        self.peer = ws.peer
         self.link = SessionLink(ws, session)
         self.pinger: asyncio.Task[None] | None = None
         self.ended: tuple[int, str] = (1006, "connection lost")
         self.last_rx = 0.0  # event-loop time of the last message
         self.closing = False  # we closed it; the receive loop's ConnectionClosed is expected
+        # Until this event-loop time, a plain session of this device may replace this one: the
+        # app asked this very session to switch. It dies with the session.
+        self.plain_switch_until: float | None = None
 
 
 class Receiver:
@@ -122,10 +142,11 @@ class Receiver:
         self._requested_port = port
         self._lookup = lookup
         self._server: Server | None = None
-        self._cameras: set[_Camera] = set()
+        self._admission: Admission[GuardedConnection] = Admission(self.limits.max_connections)
+        self._cameras: dict[GuardedConnection, _Camera] = {}
         self._live: dict[str, _Camera] = {}
         self._background: set[asyncio.Future[None]] = set()
-        self._plain_requested: set[str] = set()
+        self._watcher: asyncio.Task[None] | None = None
         self._listeners: list[Listener] = []
         self._sinks: list[FrameSink] = []
         self.stats: dict[str, DeviceStats] = {}
@@ -139,24 +160,33 @@ class Receiver:
             self.host,
             self._requested_port,
             process_request=self._check_path,
+            create_connection=self._connection,
             compression=None,  # JPEG does not deflate; compressing would only burn CPU
             max_size=65535,  # the Noise message limit: anything larger is not ours
             max_queue=4,
             ping_interval=None,  # liveness comes from authenticated pings and the idle timeout
             open_timeout=self.limits.handshake_timeout_s,
-            close_timeout=2,
+            close_timeout=CLOSE_DEADLINE_S,
             logger=_WEBSOCKETS_LOG,
         )
         self._requested_port = self._server.sockets[0].getsockname()[1]  # keep it after stop()
+        self._watcher = asyncio.create_task(self._watch_registry(), name="registry watch")
         log.info("listening on ws://%s:%d%s", self.host or "*", self.port, CAMERA_PATH)
 
     async def stop(self) -> None:
         """Close every camera with GOING_AWAY and stop listening."""
         if self._server is None:
             return
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         self._server.close(close_connections=False)
-        for camera in list(self._cameras):
-            await self._close(camera, CloseCode.GOING_AWAY, "receiver shutting down")
+        await asyncio.gather(
+            *(
+                self._close(camera, CloseCode.GOING_AWAY, "receiver shutting down")
+                for camera in list(self._cameras.values())
+            )
+        )
         await self._server.wait_closed()
         self._server = None
 
@@ -174,7 +204,8 @@ class Receiver:
 
     @property
     def connection_count(self) -> int:
-        return len(self._cameras)
+        """Open TCP connections, counted from accept (upgraded or not)."""
+        return len(self._admission)
 
     # -- consumers ---------------------------------------------------------------------------
 
@@ -210,34 +241,103 @@ class Receiver:
         return device in self._live
 
     async def send_control(self, device: str, control: Control) -> bool:
-        """Send a control record to the device's live session; False if it is not connected."""
+        """Send a control record to the device's live session.
+
+        False if it is not connected, or its connection closed while the control was sent.
+        """
         camera = self._live.get(device)
-        if camera is None:
+        if camera is None or camera.session.state is not State.TRANSPORT:
             return False
         if control.suite == Suite.PLAIN:
-            self._plain_requested.add(device)
+            loop = asyncio.get_running_loop()
+            camera.plain_switch_until = loop.time() + self.limits.switch_timeout_s
         camera.session.send_control(control)
-        await camera.link.flush()
+        try:
+            await camera.link.flush()
+        except ConnectionClosed:
+            return False
         return True
 
     async def revalidate(self) -> None:
-        """Close live sessions the registry no longer allows (device removed, plain revoked)."""
+        """Close live sessions the registry no longer allows.
+
+        That is a device removed, its key changed (replaced, or removed and added again, or
+        renamed and another added under its name), or plain revoked for a plain session.
+        """
+        closing: list[tuple[_Camera, CloseCode, str]] = []
         for device, camera in list(self._live.items()):
             try:
                 credentials = self._lookup(device)
             except ProtocolError:
                 continue  # an unreadable registry refuses new connections, not live ones
+            held = camera.session.credentials
             if credentials is None:
-                log.info("closing %s: removed from the registry", device)
-                await self._close(camera, CloseCode.DEVICE_REMOVED, "device removed")
+                closing.append((camera, CloseCode.DEVICE_REMOVED, "device removed"))
+            elif held is None or not hmac.compare_digest(credentials.psk, held.psk):
+                closing.append((camera, CloseCode.DEVICE_REMOVED, "key changed"))
             elif camera.session.suite is Suite.PLAIN and not credentials.allow_plain:
-                log.info("closing %s: plain no longer allowed", device)
-                await self._close(camera, CloseCode.PLAIN_NOT_ALLOWED, "plain no longer allowed")
+                closing.append((camera, CloseCode.PLAIN_NOT_ALLOWED, "plain no longer allowed"))
+        for camera, _, reason in closing:
+            log.info("closing %s: %s", camera.session.device_id, reason)
+        await asyncio.gather(*(self._close(*closing_one) for closing_one in closing))
+
+    async def _watch_registry(self) -> None:
+        """Revalidate live sessions often enough that a key change ends them within 1 s."""
+        while True:
+            await asyncio.sleep(self.limits.revalidate_interval_s)
+            try:
+                await self.revalidate()
+            except Exception:  # keep watching: the next edit may fix what failed
+                log.exception("revalidating live sessions against the registry failed")
 
     async def disconnect(self, device: str, code: CloseCode, reason: str) -> None:
         camera = self._live.get(device)
         if camera is not None:
             await self._close(camera, code, reason)
+
+    # -- admission (the connection's Gate) ----------------------------------------------------
+
+    def _connection(self, *args: Any, **kwargs: Any) -> GuardedConnection:
+        return GuardedConnection(self, *args, **kwargs)
+
+    def accepted(self, connection: GuardedConnection) -> None:
+        """A TCP connection was accepted: count it, and make room if strangers fill the slots."""
+        address = connection.peer.rsplit(":", 1)[0]
+        victim = self._admission.admit(connection, address)
+        if victim is not None:
+            reason = f"too many unauthenticated connections (limit {self.limits.max_connections})"
+            self._drop(victim, CloseCode.TOO_MANY_CONNECTIONS, reason)
+
+    def lost(self, connection: GuardedConnection) -> None:
+        """A TCP connection ended; one that never reached the handler is reported here."""
+        self._admission.release(connection)
+        if connection.handled:
+            return
+        if connection.violation is not None:
+            self._note_refusal(connection.peer, None, *connection.violation)
+        elif connection.protocol.handshake_exc is not None:
+            reason = f"HTTP upgrade failed: {connection.protocol.handshake_exc}"
+            self._note_refusal(connection.peer, None, CloseCode.POLICY_VIOLATION, reason)
+        elif connection.request is None:
+            log.info("%s closed before finishing the HTTP upgrade", connection.peer)
+
+    def _drop(self, connection: GuardedConnection, code: CloseCode, reason: str) -> None:
+        """Close a connection from outside its own task: reject it if it is a camera yet."""
+        camera = self._cameras.get(connection)
+        if camera is None:
+            connection.abort(code, reason)
+        else:
+            self._in_background(self._reject(camera, code, reason))
+
+    def _in_background(self, closing: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(closing)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Future[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("closing a connection failed", exc_info=task.exception())
 
     # -- per connection ----------------------------------------------------------------------
 
@@ -247,18 +347,16 @@ class Receiver:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
-        peer = _peer_name(ws)
-        session = ReceiverSession(self._lookup, self.limits)
-        camera = _Camera(ws, session, peer)
-        if len(self._cameras) >= self.limits.max_connections:
-            reason = f"too many connections (limit {self.limits.max_connections})"
-            await self._reject(camera, CloseCode.TOO_MANY_CONNECTIONS, reason)
+        assert isinstance(ws, GuardedConnection)
+        ws.handled = True
+        if ws not in self._admission:  # evicted between its upgrade and this task's start
             return
-        self._cameras.add(camera)
+        camera = _Camera(ws, ReceiverSession(self._lookup, self.limits))
+        self._cameras[ws] = camera
         try:
             await self._serve_camera(camera)
         except ProtocolError as exc:
-            await self._reject(camera, exc.code, exc.reason)
+            await self._reject(camera, exc.code, exc.reason, exc.detail)
         except TimeoutError:
             await self._reject(
                 camera, CloseCode.HANDSHAKE_TIMEOUT, "handshake did not complete in time"
@@ -271,16 +369,19 @@ class Receiver:
         finally:
             if camera.pinger is not None:
                 camera.pinger.cancel()
-            self._cameras.discard(camera)
+            del self._cameras[ws]
             self._forget(camera)
 
     async def _serve_camera(self, camera: _Camera) -> None:
         ws, session = camera.ws, camera.session
         loop = asyncio.get_running_loop()
+        frame = None
         async with asyncio.timeout(self.limits.handshake_timeout_s):
             while not session.confirmed:
-                self._handle_events(camera, await _recv(ws), monotonic_us())
+                frame = self._handle_events(camera, await _recv(ws), monotonic_us())
                 await camera.link.flush()
+        # The frame that confirmed the session, if it was one (PROTOCOL.md §2.2 allows that).
+        await self._to_sinks(frame)
         # The keepalive task enforces the idle timeout from here on: rescheduling a timeout per
         # message would leave a cancelled timer behind for every frame (costly under qasync).
         while True:
@@ -289,9 +390,12 @@ class Receiver:
             frame = self._handle_events(camera, message, monotonic_us())
             if camera.session.pending:
                 await camera.link.flush()
-            if frame is not None:
-                for sink in self._sinks:
-                    await sink(frame)
+            await self._to_sinks(frame)
+
+    async def _to_sinks(self, frame: Frame | None) -> None:
+        if frame is not None:
+            for sink in self._sinks:
+                await sink(frame)
 
     def _handle_events(self, camera: _Camera, message: bytes, rx_us: int) -> Frame | None:
         frame = None
@@ -310,9 +414,12 @@ class Receiver:
                 raise _PeerSaidGoodbye(event.code, event.reason)
             elif isinstance(event, SessionConfirmed):
                 self._go_live(camera)
-            elif event.device_id not in self._live:  # HandshakeComplete, awaiting confirmation
-                stats = self.device_stats(event.device_id)
-                stats.state, stats.peer = DeviceState.CONNECTING, camera.peer
+            elif isinstance(event, HandshakeComplete):
+                # The key is proven, unless this is a replay: leave the strangers' slots, but
+                # show nothing until the session is confirmed.
+                older = self._admission.authenticate(camera.ws, event.device_id)
+                if older is not None:
+                    self._drop(older, CloseCode.REPLACED, "a newer handshake of this device")
         return frame
 
     def _clock_updated(self, camera: _Camera) -> None:
@@ -331,23 +438,24 @@ class Receiver:
         assert device is not None and session.suite is not None
         # Only a confirmed session may replace another: a replayed handshake never gets here.
         previous = self._live.get(device)
+        loop = asyncio.get_running_loop()
         if (
             previous is not None
             and previous.session.suite is Suite.NOISE
             and session.suite is Suite.PLAIN
-            and device not in self._plain_requested
+            and (previous.plain_switch_until is None or loop.time() > previous.plain_switch_until)
         ):
-            # Plain proves nothing: anyone could send it, so it may not evict an encrypted session.
+            # Plain proves nothing: anyone could send it, so it may not evict an encrypted
+            # session, unless the app asked that very session to switch, and not long ago.
             raise ProtocolError(
                 CloseCode.PLAIN_NOT_ALLOWED, "an encrypted session of this device is live"
             )
-        self._plain_requested.discard(device)
         if previous is not None:
-            closing = asyncio.ensure_future(
+            self._in_background(
                 self._close(previous, CloseCode.REPLACED, "replaced by a newer session")
             )
-            self._background.add(closing)
-            closing.add_done_callback(self._background.discard)
+        camera.ws.confirmed = True
+        self._admission.confirm(camera.ws)
         self._live[device] = camera
         stats = self.device_stats(device)
         suite = session.suite.name.lower()
@@ -358,7 +466,7 @@ class Receiver:
             None,
         )
         stats.sessions += 1
-        camera.last_rx = asyncio.get_running_loop().time()
+        camera.last_rx = loop.time()
         camera.pinger = asyncio.ensure_future(self._keepalive(camera))
         level = logging.INFO if suite == "noise" else logging.WARNING
         log.log(
@@ -388,47 +496,69 @@ class Receiver:
                 if not next_ping or now >= next_ping[0]:
                     if next_ping:
                         next_ping.pop(0)
+                    if camera.session.state is not State.TRANSPORT:
+                        return  # closing: the connection's own task reports why
                     camera.session.send_ping()
                     await camera.link.flush()
-        except (ConnectionClosed, RuntimeError):
+        except ConnectionClosed:
             pass  # the connection's own task reports why it ended
 
-    async def _reject(self, camera: _Camera, code: CloseCode, reason: str) -> None:
-        self._note_rejection(camera, code, reason)
+    async def _reject(
+        self, camera: _Camera, code: CloseCode, reason: str, detail: str | None = None
+    ) -> None:
+        self._note_rejection(camera, code, detail or reason)
         await self._close(camera, code, reason)
 
-    def _note_rejection(self, camera: _Camera, code: CloseCode, reason: str) -> None:
-        """One log line, the stats and one event for a connection closed for a violation."""
+    def _note_rejection(self, camera: _Camera, code: CloseCode, detail: str) -> None:
+        """The stats and the one log line and event for a camera closed for a violation.
+
+        Only a confirmed session speaks for its device. An unconfirmed one proved nothing
+        (a wrong key, a replay, a timeout), so it never changes the device's state: it
+        counts as a failed attempt.
+        """
         session = camera.session
         device = session.device_id
+        if device is not None:  # set only once the registry knew the device
+            stats = self.device_stats(device)
+            if not session.confirmed:
+                stats.failed_attempts += 1
+            else:
+                stats.frames_rejected += session.frames_rejected
+                # A rejected newcomer must not mark the genuine, live camera as rejected.
+                if self._live.get(device) in (None, camera):
+                    stats.state = DeviceState.REJECTED
+                    stats.reason = f"{code.name.lower()}: {detail}"
+        self._note_refusal(camera.peer, device, code, detail)
+
+    def _note_refusal(self, peer: str, device: str | None, code: CloseCode, detail: str) -> None:
         self.connections_rejected += 1
         log.warning(
             "rejected %s%s: %s (%d): %s",
-            camera.peer,
+            peer,
             f" device {device}" if device else "",
             code.name.lower(),
             code,
-            reason,
+            detail,
         )
-        if device is not None:  # set only once the registry knew the device
-            stats = self.device_stats(device)
-            if session.confirmed:  # only a session holding the key speaks for the device
-                stats.frames_rejected += session.frames_rejected
-            # A rejected intruder must not mark the genuine, live camera as rejected.
-            if self._live.get(device) in (None, camera):
-                stats.state, stats.reason = DeviceState.REJECTED, f"{code.name.lower()}: {reason}"
-        self._emit(ConnectionRejected(camera.peer, device, code, reason))
+        self._emit(ConnectionRejected(peer, device, code, detail))
 
     async def _close(self, camera: _Camera, code: CloseCode, reason: str) -> None:
+        """Close with an authenticated CLOSE and the WebSocket close; abort at the deadline."""
         camera.ended, camera.closing = (code, reason), True
         try:
-            camera.session.close(code, reason)
-            await camera.link.flush()
-        except ConnectionClosed:
-            pass
-        await camera.ws.close(code, reason)
+            async with asyncio.timeout(CLOSE_DEADLINE_S):
+                with contextlib.suppress(ConnectionClosed):
+                    camera.session.close(code, reason)
+                    await camera.link.flush()
+                await camera.ws.close(code, reason)
+        except TimeoutError:
+            camera.ws.abort(code, f"{reason}; close not finished within {CLOSE_DEADLINE_S:g} s")
 
     def _closed_under_us(self, camera: _Camera, exc: ConnectionClosed) -> None:
+        if camera.ws.violation is not None and not camera.closing:
+            camera.ended = camera.ws.violation
+            self._note_rejection(camera, *camera.ended)
+            return
         if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
             # websockets closed it for us; report it like every other rejection
             camera.ended = (CloseCode.MESSAGE_TOO_BIG, "WebSocket message over 65535 bytes")
@@ -483,11 +613,3 @@ async def _recv(ws: ServerConnection) -> bytes:
             CloseCode.UNSUPPORTED_DATA, "text messages are not part of the protocol"
         )
     return message
-
-
-def _peer_name(ws: ServerConnection) -> str:
-    address = ws.remote_address
-    if not address:
-        return "unknown peer"
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

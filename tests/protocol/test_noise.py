@@ -134,6 +134,19 @@ def test_transport_rejects_reordered_messages():
     del first
 
 
+def test_a_failed_decrypt_does_not_consume_the_nonce():
+    """Noise rev 34 §5.1: after a failed DecryptWithAd the next genuine message still opens."""
+    (send, _), (_, recv) = _established()
+    first = send.encrypt_with_ad(b"", b"one")
+    forged = bytearray(first)
+    forged[0] ^= 0x80
+    with pytest.raises(DecryptError):
+        recv.decrypt_with_ad(b"", bytes(forged))
+    assert recv.n == 0
+    assert recv.decrypt_with_ad(b"", first) == b"one"
+    assert recv.n == 1
+
+
 def test_transport_rejects_a_message_shorter_than_the_tag():
     (_, _), (_, recv) = _established()
     with pytest.raises(DecryptError):

@@ -466,13 +466,28 @@ def test_close_reason_is_cut_to_fit_a_websocket_close_frame():
 # ---------------------------------------------------------------- rejections
 
 
-def test_unknown_device_is_rejected_without_an_answer():
-    pair = Pair(registry={})
-    pair.camera.start()
-    (first,) = pair.camera_output()
-    error = _rejected(pair.receiver, first, CloseCode.UNKNOWN_DEVICE)
-    assert "cam1" in error.reason
-    assert pair.receiver.data_to_send() == []
+def test_unknown_device_is_rejected_exactly_like_a_wrong_key():
+    unknown = Pair(registry={})
+    unknown.camera.start()
+    error = _rejected(unknown.receiver, unknown.camera_output()[0], CloseCode.AUTH_FAILED)
+    assert unknown.receiver.data_to_send() == []
+    wrong_key = Pair(receiver_psk=OTHER_PSK)
+    wrong_key.camera.start()
+    expected = _rejected(wrong_key.receiver, wrong_key.camera_output()[0], CloseCode.AUTH_FAILED)
+    assert error.reason == expected.reason == "authentication failed"
+    # Only the local log may tell them apart.
+    assert "unknown device 'cam1'" in error.detail and "wrong key" in expected.detail
+    assert unknown.receiver.device_id is None
+
+
+@pytest.mark.parametrize("extra", [b"\x00", b"payload", bytes(100)])
+def test_noise_message_1_with_a_payload_is_a_bad_hello_whatever_the_device(extra):
+    for registry in (None, {}):
+        pair = Pair() if registry is None else Pair(registry=registry)
+        pair.camera.start()
+        (first,) = pair.camera_output()
+        error = _rejected(pair.receiver, first + extra, CloseCode.BAD_HELLO)
+        assert error.reason == f"Noise message 1 must be 48 bytes, not {48 + len(extra)}"
 
 
 def test_wrong_key_is_auth_failed_without_an_answer():
@@ -492,9 +507,9 @@ def test_tampered_noise_message_1_is_auth_failed(position):
     _rejected(pair.receiver, bytes(first), CloseCode.AUTH_FAILED)
 
 
-def test_noise_hello_without_a_noise_message_is_auth_failed():
+def test_noise_hello_without_a_noise_message_is_a_bad_hello():
     pair = Pair()
-    _rejected(pair.receiver, bytes.fromhex("5343414d01010463616d31"), CloseCode.AUTH_FAILED)
+    _rejected(pair.receiver, bytes.fromhex("5343414d01010463616d31"), CloseCode.BAD_HELLO)
 
 
 def test_hello_rewritten_to_another_device_with_the_same_key_is_auth_failed():

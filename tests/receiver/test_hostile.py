@@ -331,10 +331,16 @@ class Arena:
         code: CloseCode,
         reason: str,
         device: str | None = None,
+        *,
+        detail: str | None = None,
     ) -> ConnectionRejected:
-        """The one rejection every attack must produce, and the good camera untouched."""
+        """The one rejection every attack must produce, and the good camera untouched.
+
+        `reason` is what the peer is told; `detail` (default: the same) what the log says.
+        """
         assert result.code == code, f"closed with {result.code} {result.reason!r}"
         assert reason in result.reason, f"close reason {result.reason!r}"
+        reason = reason if detail is None else detail
         await self.wait_for(lambda: bool(self.of_type(ConnectionRejected)), "ConnectionRejected")
         await self.good_advances()  # after the attack
         peer = peer_name(hostile)
@@ -430,14 +436,18 @@ async def test_text_message_is_rejected_as_unsupported_data(arena):
     )
 
 
-async def test_unknown_device_is_rejected(arena):
+async def test_unknown_device_is_told_only_that_authentication_failed(arena):
     stranger = os.urandom(32)
     arena.secrets.append(stranger)
     cam = await arena.hand("stranger", psk=stranger)
     await cam.hello()
     result = await closed(cam.ws)
     await arena.assert_rejected(
-        cam.ws, result, CloseCode.UNKNOWN_DEVICE, "unknown device 'stranger'"
+        cam.ws,
+        result,
+        CloseCode.AUTH_FAILED,
+        "authentication failed",
+        detail="unknown device 'stranger'",  # the log still says which it was
     )
     assert "stranger" not in arena.receiver.stats
 
@@ -450,10 +460,34 @@ async def test_wrong_key_is_rejected_as_auth_failed_without_leaking_either_key(a
     result = await closed(cam.ws)
     assert result.messages == []  # no handshake answer for a peer that failed authentication
     await arena.assert_rejected(
-        cam.ws, result, CloseCode.AUTH_FAILED, "handshake failed for 'cam1'", device="cam1"
+        cam.ws,
+        result,
+        CloseCode.AUTH_FAILED,
+        "authentication failed",
+        device="cam1",
+        detail="handshake failed for 'cam1'",
     )
     assert [e.device for e in arena.of_type(DeviceConnected)] == ["good"]
-    assert arena.receiver.device_stats("cam1").state is DeviceState.REJECTED
+    # An unauthenticated peer leaves no trace on the device, only a counted attempt.
+    stats = arena.receiver.device_stats("cam1")
+    assert (stats.state, stats.reason, stats.failed_attempts) == (DeviceState.OFFLINE, None, 1)
+
+
+@pytest.mark.parametrize("suite", [Suite.NOISE, Suite.PLAIN])
+async def test_an_unknown_device_looks_exactly_like_a_registered_one_to_the_peer(arena, suite):
+    """No enumeration: the same close code, reason and messages for a name nobody registered."""
+    seen = []
+    for device in ("cam1", "nobody-has-this-name"):
+        psk = os.urandom(32) if suite is Suite.NOISE else None
+        cam = await arena.hand(device, psk=psk, suite=suite)
+        await cam.hello()
+        result = await closed(cam.ws)
+        seen.append((result.code, result.reason, result.messages))
+    assert seen[0] == seen[1]
+    expected = CloseCode.AUTH_FAILED if suite is Suite.NOISE else CloseCode.PLAIN_NOT_ALLOWED
+    assert seen[0][0] == expected
+    assert "nobody-has-this-name" not in arena.receiver.stats
+    arena.assert_good_unaffected()
 
 
 async def test_plain_suite_is_rejected_for_a_device_that_does_not_allow_it(arena):
@@ -464,8 +498,9 @@ async def test_plain_suite_is_rejected_for_a_device_that_does_not_allow_it(arena
         cam.ws,
         result,
         CloseCode.PLAIN_NOT_ALLOWED,
-        "plain suite not allowed for 'cam1'",
+        "plain suite not allowed",
         device="cam1",
+        detail="plain suite not allowed for 'cam1'",
     )
 
 
@@ -700,23 +735,17 @@ async def test_websocket_message_over_65535_bytes_is_closed_and_logged_as_a_reje
 
 
 async def test_connection_that_sends_nothing_hits_the_handshake_timeout(arena):
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     ws = await arena.connect()
     result = await closed(ws)
-    assert loop.time() - started >= FAST.handshake_timeout_s * 0.9
     await arena.assert_rejected(
         ws, result, CloseCode.HANDSHAKE_TIMEOUT, "handshake did not complete in time"
     )
 
 
 async def test_handshake_never_confirmed_by_a_transport_record_hits_the_handshake_timeout(arena):
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     cam = await arena.hand("cam1")
     await cam.handshake()
     result = await closed(cam.ws, cam.session)
-    assert loop.time() - started >= FAST.handshake_timeout_s * 0.9
     await arena.assert_rejected(
         cam.ws,
         result,
@@ -726,7 +755,9 @@ async def test_handshake_never_confirmed_by_a_transport_record_hits_the_handshak
     )
     assert PeerClosed(CloseCode.HANDSHAKE_TIMEOUT, result.reason) in result.events
     assert not [e for e in arena.of_type(DeviceConnected) if e.device == "cam1"]
-    assert arena.receiver.device_stats("cam1").state is DeviceState.REJECTED
+    # Never confirmed, so possibly a replay: a failed attempt, not the device's state.
+    stats = arena.receiver.device_stats("cam1")
+    assert (stats.state, stats.failed_attempts) == (DeviceState.OFFLINE, 1)
 
 
 async def test_confirmed_camera_that_goes_silent_hits_the_idle_timeout(start_arena):
@@ -734,11 +765,8 @@ async def test_confirmed_camera_that_goes_silent_hits_the_idle_timeout(start_are
     arena = await start_arena(limits)
     cam = await arena.hand("cam1")
     await cam.confirm()
-    loop = asyncio.get_running_loop()
-    silent_since = loop.time()
     # The receiver keeps pinging; never answering, the camera sends nothing at all.
     result = await closed(cam.ws, cam.session)
-    assert loop.time() - silent_since >= limits.idle_timeout_s * 0.9
     await arena.assert_rejected(
         cam.ws, result, CloseCode.IDLE_TIMEOUT, "no message within idle timeout", device="cam1"
     )
@@ -747,26 +775,21 @@ async def test_confirmed_camera_that_goes_silent_hits_the_idle_timeout(start_are
     assert not arena.receiver.is_live("cam1")
 
 
-async def test_connection_over_the_limit_is_rejected_as_too_many(start_arena):
+async def test_a_stranger_over_the_limit_evicts_the_oldest_stranger(start_arena):
     arena = await start_arena(Limits(max_connections=3, handshake_timeout_s=5.0))
     receiver = arena.receiver
-    idle = [await arena.connect(), await arena.connect()]
-    await arena.wait_for(lambda: receiver.connection_count == 3, "3 connections")
+    idle = [await arena.connect() for _ in range(3)]
+    # The live good camera holds its own slot: three strangers fit beside it.
+    await arena.wait_for(lambda: receiver.connection_count == 4, "4 connections")
     extra = await arena.connect()
-    result = await closed(extra)
-    await arena.assert_rejected(extra, result, CloseCode.TOO_MANY_CONNECTIONS, "too many")
-    assert result.reason == "too many connections (limit 3)"
-    for ws in idle:
-        assert ws.close_code is None  # the connections within the limit are untouched
-    assert receiver.connection_count == 3
-
-    # A freed slot is usable again.
-    await idle[0].close()
-    await arena.wait_for(lambda: receiver.connection_count == 2, "a slot to free up")
-    again = await arena.connect()
-    await arena.wait_for(lambda: receiver.connection_count == 3, "the new connection")
-    assert again.close_code is None
-    assert len(arena.of_type(ConnectionRejected)) == 1
+    result = await closed(idle[0])
+    await arena.assert_rejected(
+        idle[0], result, CloseCode.TOO_MANY_CONNECTIONS, "too many unauthenticated connections"
+    )
+    assert result.reason == "too many unauthenticated connections (limit 3)"
+    for ws in [*idle[1:], extra]:
+        assert ws.close_code is None  # the newer strangers are untouched
+    await arena.wait_for(lambda: receiver.connection_count == 4, "the oldest to be gone")
     arena.assert_good_unaffected()
 
 

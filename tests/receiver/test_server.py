@@ -220,7 +220,9 @@ async def test_rejections_are_events_and_counted(receiver):
     assert sim.rejected and sim.stats.last_close[0] == CloseCode.AUTH_FAILED
     assert [e.code for e in events] == [CloseCode.AUTH_FAILED]
     assert receiver.connections_rejected == 1
-    assert receiver.stats["cam2"].state is DeviceState.REJECTED
+    # A wrong key proves nothing: it is counted as an attempt, the device's state is untouched.
+    assert receiver.stats["cam2"].state is DeviceState.OFFLINE
+    assert receiver.stats["cam2"].failed_attempts == 1
 
 
 async def test_a_plain_session_cannot_evict_a_live_encrypted_one_unless_asked(receiver):
