@@ -30,12 +30,15 @@ from app.protocol.framesize import FrameSize
 from app.protocol.hello import MAGIC, MAX_DEVICE_ID, VERSION, Suite
 from app.protocol.limits import Limits
 from app.protocol.noise import NNPSK0, protocol_name
+from app.receiver import connection
+from app.receiver import server as receiver_server
 from app.receiver.server import CAMERA_PATH, DEFAULT_PORT
 from app.sim import camera as sim_camera
 
 CLOCK_WINDOW = inspect.signature(ClockSync).parameters["window"].default
 ROOT = Path(__file__).resolve().parents[2]
 DOC_PATH = ROOT / "docs" / "PROTOCOL.md"
+FIRMWARE = ROOT / "firmware"
 EXAMPLE_PATH = ROOT / "docs" / "protocol_example.py"
 FENCE = re.compile(r"^```text\n(.*?)^```", re.DOTALL | re.MULTILINE)
 VECTOR_LINE = re.compile(r"([a-z][a-z0-9_]*): ([0-9a-f]+)")
@@ -329,7 +332,7 @@ def test_numbers_in_the_prose_match_the_code(doc):
         f"The header is {records.CHUNK_HEADER_LEN} bytes",
         f"{limits.max_frame_bytes:,} bytes (2 MiB)",
         f"at most {limits.max_chunks_per_frame} chunks",
-        f"At most {limits.max_connections} simultaneous connections",
+        f"at most {limits.max_connections} simultaneous connections",
         f"Handshake timeout ({limits.handshake_timeout_s:g} s)",
         f"Idle timeout ({limits.idle_timeout_s:g} s)",
         f"one PING every {limits.ping_interval_s:g} s",
@@ -350,3 +353,64 @@ def test_numbers_in_the_prose_match_the_code(doc):
 def test_identity_rejections_match_the_simulator(doc):
     codes = sorted(int(code) for code in sim_camera.REJECTIONS)
     assert "After " + ", ".join(str(c) for c in codes[:-1]) + f" or {codes[-1]}" in doc
+
+
+def _flat(text: str) -> str:
+    """The text with every run of whitespace as one space: prose facts survive rewrapping."""
+    return " ".join(text.split())
+
+
+def test_ping_burst_matches_the_receiver(doc):
+    # Offsets from the moment of confirmation (each loop.time() + delay), not gaps.
+    offsets = [round(delay * 1000) for delay in receiver_server._PING_BURST_S]
+    flat = _flat(doc)
+    listed = ", ".join(f"{ms} ms" for ms in offsets[:-1]) + f" and {offsets[-1]} ms"
+    assert f"PINGs {listed} after confirmation" in flat
+    short = ", ".join(str(ms) for ms in offsets[:-1]) + f" and {offsets[-1]} ms"
+    assert f"PINGs {short} after confirmation" in flat  # the state diagram
+    # and the one ReceiverSession queues with its handshake answer, before confirmation
+    assert "PING #1 right after its answer to the hello" in flat
+
+
+def test_switch_timeout_matches_the_receiver(doc):
+    assert f"({Limits().switch_timeout_s:g} s after the CONTROL)" in _flat(doc)
+
+
+def _c_define(path: Path, name: str) -> int:
+    match = re.search(rf"^#define {name} (\d+)u?\b", path.read_text(), re.MULTILINE)
+    assert match, f"{name} not found in {path}"
+    return int(match.group(1))
+
+
+def test_camera_timeouts_and_rejection_wait_match_the_firmware(doc):
+    """The camera's side of sections 2.1 and 6.3 is the firmware's, which is normative."""
+    flat = _flat(doc)
+    header = FIRMWARE / "lib" / "securecam_core" / "include" / "securecam" / "sc_protocol.h"
+    answer_s = _c_define(header, "SC_ANSWER_TIMEOUT_US") / 1_000_000
+    idle_s = _c_define(header, "SC_IDLE_TIMEOUT_US") / 1_000_000
+    assert f"within {answer_s:g} s of sending the first message the camera closes with 4006" in (
+        flat
+    )
+    assert f"arrives for {idle_s:g} s in TRANSPORT it sends a CLOSE record" in flat
+    assert f"nothing received for {idle_s:g} s → CLOSE 4011" in flat  # the state table
+    backoff = FIRMWARE / "src" / "backoff.h"
+    low = _c_define(backoff, "BACKOFF_REJECTED_MIN_MS") // 1000
+    high = _c_define(backoff, "BACKOFF_REJECTED_MAX_MS") // 1000
+    assert f"between {low} s and {high} s" in flat
+    # The back-off numbers the prose takes from the simulator are the firmware's too.
+    assert _c_define(backoff, "BACKOFF_STREAM_FIRST_MS") / 1000 == sim_camera.BACKOFF_FIRST_S
+    assert _c_define(backoff, "BACKOFF_STREAM_MAX_MS") / 1000 == sim_camera.BACKOFF_MAX_S
+
+
+def test_connection_limits_match_the_receiver(doc):
+    flat = _flat(doc)
+    limits = Limits()
+    assert (
+        f"at most {connection.MAX_HEADERS} header lines of at most "
+        f"{connection.MAX_HEADER_LINE} bytes each" in flat
+    )
+    assert f"at most {connection.MAX_UPGRADE_BYTES // 1024} KiB in all" in flat
+    assert f"Every close has its own deadline of {connection.CLOSE_DEADLINE_S:g} s" in flat
+    # "within 1 s" for registry changes holds only while the receiver re-checks that often.
+    assert limits.revalidate_interval_s <= 1
+    assert "a change takes effect within 1 s" in flat
