@@ -45,7 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="append one JSON object per line with per-device stats, every second and at exit",
     )
     parser.add_argument(
-        "--record", metavar="DIR", type=Path, help="write every frame to DIR/<device>/<seq>.jpg"
+        "--record",
+        metavar="DIR",
+        type=Path,
+        help="write every frame, unchanged, to DIR/<device>/<session start, UTC>/<seq>.jpg "
+        "(files 0600, folders 0700); a write error such as a full disk stops the recording, "
+        "not the receiver",
     )
     parser.add_argument(
         "--demo",
@@ -124,7 +129,14 @@ async def serve(
     recorder = None
     if record_dir is not None:
         recorder = Recorder(record_dir)
-        await recorder.start()
+        try:
+            await recorder.start()
+        except OSError as exc:
+            print(
+                f"securecam: error: cannot record to {record_dir}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
         receiver.add_frame_sink(recorder)
     started = time.monotonic()
     await receiver.start()
@@ -145,7 +157,16 @@ async def serve(
         await receiver.stop()
         if recorder is not None:
             await recorder.stop()
-            log.info("recorded %d frames in %s", recorder.frames_written, record_dir)
+            # frames_written counts files on disk, so this line is what the folder holds
+            if recorder.stopped_reason is None:
+                log.info("recorded %d frames in %s", recorder.frames_written, record_dir)
+            else:
+                log.warning(
+                    "recorded %d frames in %s, then recording stopped: %s",
+                    recorder.frames_written,
+                    record_dir,
+                    recorder.stopped_reason,
+                )
         if stats_out is not None:
             write_stats(stats_out, receiver, _known(registry) + known, started, final=True)
         for signum in (signal.SIGINT, signal.SIGTERM):

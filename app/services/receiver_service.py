@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
@@ -12,6 +13,8 @@ from app.protocol.errors import CloseCode
 from app.protocol.limits import Limits
 from app.protocol.records import Control
 from app.protocol.session import Credentials, monotonic_us
+from app.protocol.timeline import Frame
+from app.receiver.recorder import Recorder
 from app.receiver.server import (
     ConnectionRejected,
     DeviceConnected,
@@ -31,12 +34,17 @@ class ReceiverService(QObject):
     """Runs the embedded receiver on the Qt event loop (through qasync) and decodes frames.
 
     `frameDecoded` carries a DecodedFrame per displayed frame, latest-frame-wins per device.
+    Recording (`start_recording`) outlives receiver restarts and ends with `stop()`;
+    `recordingChanged` fires when it starts or stops, `recordingFailed(reason)` when it could
+    not start or stopped by itself on a write error (the cameras keep streaming).
     """
 
     deviceChanged = Signal(str)  # connected, disconnected, rejected, status
     frameDecoded = Signal(object)  # DecodedFrame
     connectionRejected = Signal(object)  # ConnectionRejected
     listeningChanged = Signal()
+    recordingChanged = Signal()
+    recordingFailed = Signal(str)  # why: also in `recording_error`
 
     def __init__(
         self,
@@ -51,14 +59,20 @@ class ReceiverService(QObject):
         self.host = "0.0.0.0"
         self.port = 0
         self._started_us = monotonic_us()
+        self._recorder: Recorder | None = None
+        self.recording_dir: Path | None = None  # the current or last recording's folder
+        # Why the last recording stopped by itself or could not start; None otherwise.
+        self.recording_error: str | None = None
+        self._recorded = 0  # frames the last finished recording wrote
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, host: str, port: int, limits: Limits | None = None) -> bool:
         """Listen on host:port; on failure `error` says why and False is returned."""
-        await self.stop()
+        await self._stop_receiver()  # a restart keeps recording
         receiver = Receiver(self._lookup, host=host, port=port, limits=limits)
         receiver.add_listener(self._on_event)
+        receiver.add_frame_sink(self._record)
         try:
             await receiver.start()
         except OSError as exc:
@@ -76,6 +90,11 @@ class ReceiverService(QObject):
         return True
 
     async def stop(self) -> None:
+        """Stop listening, then finish recording what was received."""
+        await self._stop_receiver()
+        await self.stop_recording()
+
+    async def _stop_receiver(self) -> None:
         if self._receiver is not None:
             receiver, self._receiver = self._receiver, None
             await receiver.stop()
@@ -125,6 +144,68 @@ class ReceiverService(QObject):
 
     def set_display_size(self, device: str, width: int, height: int) -> None:
         self.decoder.set_target_size(device, width, height)
+
+    # -- recording ---------------------------------------------------------------------------
+
+    @property
+    def recording(self) -> bool:
+        """Frames are being written to `recording_dir`."""
+        return self._recorder is not None and self._recorder.recording
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The current recording's Recorder (also after a write error), or None."""
+        return self._recorder
+
+    @property
+    def frames_recorded(self) -> int:
+        """Files written by the current or last recording."""
+        return self._recorder.frames_written if self._recorder is not None else self._recorded
+
+    async def start_recording(self, directory: Path) -> bool:
+        """Write every frame to `directory` (layout: app/receiver/recorder.py).
+
+        Returns False, with `recording_error` saying why, if the folder cannot be made.
+        """
+        await self.stop_recording()
+        recorder = Recorder(directory, on_stopped=self._recording_failed)
+        self.recording_dir, self._recorded = directory, 0
+        try:
+            await recorder.start()
+        except OSError as exc:
+            self.recording_error = f"cannot record to {directory}: {exc.strerror or exc}"
+            log.error("%s", self.recording_error)
+            self.recordingChanged.emit()
+            self.recordingFailed.emit(self.recording_error)
+            return False
+        self._recorder, self.recording_error = recorder, None
+        log.info("recording every frame to %s", directory)
+        self.recordingChanged.emit()
+        return True
+
+    async def stop_recording(self) -> None:
+        """Write what is queued, then stop recording (also after a write error)."""
+        if self._recorder is None:
+            return
+        recorder, self._recorder = self._recorder, None
+        await recorder.stop()
+        self._recorded = recorder.frames_written
+        log.info("recorded %d frames in %s", recorder.frames_written, recorder.directory)
+        self.recordingChanged.emit()
+
+    async def _record(self, frame: Frame) -> None:
+        # The one frame sink of every receiver this service starts: recording can begin and
+        # end while the receiver runs, and receivers cannot remove a sink.
+        recorder = self._recorder
+        if recorder is not None:
+            await recorder(frame)
+
+    def _recording_failed(self, reason: str) -> None:
+        # The recorder already logged it and now drops frames at once; the next
+        # `start_recording` or `stop` collects it.
+        self.recording_error = reason
+        self.recordingChanged.emit()
+        self.recordingFailed.emit(reason)
 
     # -- receiver events ---------------------------------------------------------------------
 

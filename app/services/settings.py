@@ -55,6 +55,15 @@ class Settings:
             self._qt.setValue(f"receiver/{field.name}", getattr(settings, field.name))
         self._qt.sync()
 
+    def recording_folder(self) -> Path | None:
+        """The folder last recorded to, if any."""
+        value = self._qt.value("recording/folder")
+        return Path(value) if isinstance(value, str) and value else None
+
+    def save_recording_folder(self, folder: Path) -> None:
+        self._qt.setValue("recording/folder", str(folder))
+        self._qt.sync()
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         geometry = self._qt.value("window/geometry")
         state = self._qt.value("window/state")

@@ -13,6 +13,7 @@ import pytest
 
 from app.cli import main
 from app.sim.sources import write_sample_frames
+from tests.waiting import scaled, wait_until_sync
 
 
 def free_port() -> int:
@@ -94,8 +95,10 @@ def test_serve_records_a_directory_stream_bit_exact_and_reports_stats(home, tmp_
         assert "sent 150 frames" in out
         time.sleep(1.2)  # at least one periodic stats line while the device is known
     assert served.returncode == 0, served.err
-    recorded = sorted((record / "cam1").iterdir())
+    (session,) = (record / "cam1").iterdir()  # DIR/<device>/<session start, UTC>/<seq>.jpg
+    recorded = sorted(session.iterdir())
     assert [p.name for p in recorded] == [f"{seq:010d}.jpg" for seq in range(1, 151)]
+    assert f"recorded 150 frames in {record}" in served.err
     for seq, path in enumerate(recorded):
         assert path.read_bytes() == sent[seq % len(sent)].read_bytes()
     lines = [json.loads(line) for line in stats.read_text().splitlines()]
@@ -111,6 +114,49 @@ def test_serve_records_a_directory_stream_bit_exact_and_reports_stats(home, tmp_
     assert "cam1" in served.err and "connected" in served.err
     key_text = json.loads((home / "devices.json").read_text())["devices"]["cam1"]["key"]
     assert key_text not in served.err + served.out and key_text not in stats.read_text()
+
+
+def test_serve_keeps_every_session_and_reports_exactly_the_files_on_disk(home, tmp_path):
+    record = tmp_path / "record"
+
+    def on_disk() -> list:
+        return [p for p in record.rglob("*.jpg") if p.is_file()]
+
+    with serving(home, "--record", str(record)) as served:
+        for session in (1, 2):  # each sim process numbers its frames from 1, like a reboot
+            code, _, err = sim(
+                served.url, home, "--frames", "20", "--fps", "100", "--size", "qqvga"
+            )
+            assert code == 0, err
+            wait_until_sync(lambda n=20 * session: len(on_disk()) >= n, 20)
+    assert served.returncode == 0, served.err
+    files = on_disk()
+    assert len(files) == 40
+    assert f"recorded 40 frames in {record}" in served.err
+    first, second = sorted((record / "cam1").iterdir())
+    for folder in (first, second):
+        assert sorted(p.name for p in folder.iterdir()) == [f"{s:010d}.jpg" for s in range(1, 21)]
+
+
+def test_serve_says_clearly_when_it_cannot_record(home, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    port = free_port()
+    process = securecam(
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--config-dir",
+        str(home),
+        "--record",
+        str(blocker / "rec"),
+    )
+    _, err = process.communicate(timeout=scaled(20))
+    assert process.returncode == 1
+    assert f"cannot record to {blocker / 'rec'}" in err
+    assert "Traceback" not in err
 
 
 def test_serve_with_demo_cameras_streams_without_any_registered_device(tmp_path):
