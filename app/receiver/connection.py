@@ -69,6 +69,7 @@ class GuardedConnection(ServerConnection):
         if self.protocol.state is OPEN:
             self.protocol.fail(code, reason)
             self.send_data()
+        self.transport.close()  # after the close frame is written, or at the deadline
         self.loop.call_later(CLOSE_DEADLINE_S, self.transport.abort)
 
     # -- asyncio.Protocol --------------------------------------------------------------------

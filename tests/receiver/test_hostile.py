@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +41,9 @@ from app.receiver.server import (
 from app.receiver.stats import DeviceState
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
+from tests.receiver import rawws
+from tests.receiver.rawws import RawPeer, upgrade_request
+from tests.waiting import scaled
 
 pytestmark = pytest.mark.timeout(30)
 T = TypeVar("T")
@@ -49,7 +53,7 @@ T = TypeVar("T")
 FAST = Limits(handshake_timeout_s=0.5, idle_timeout_s=5.0)
 GOOD_FPS = 50
 GOOD_CHUNK = 8192  # several chunks per VGA frame, so the good camera exercises reassembly
-WAIT_S = 5.0
+WAIT_S = scaled(5.0)
 STATUS = records.Status(
     rssi_dbm=-60,
     frame_size=FrameSize.QVGA,
@@ -217,6 +221,7 @@ class Arena:
     caplog: pytest.LogCaptureFixture
     events: list[ReceiverEvent] = field(default_factory=list)
     sockets: list[ClientConnection] = field(default_factory=list)
+    raw_peers: list[RawPeer] = field(default_factory=list)
     secrets: list[bytes] = field(default_factory=list)
     good: SimulatedCamera | None = None
     good_task: asyncio.Task[object] | None = None
@@ -252,6 +257,12 @@ class Arena:
         self.sockets.append(ws)
         await self.good_advances(2)
         return ws
+
+    async def raw(self, *, receive_buffer: int | None = None) -> RawPeer:
+        """A hand-made WebSocket peer (tests/receiver/rawws.py), closed at the end."""
+        peer = await RawPeer.connect(self.receiver.port, receive_buffer=receive_buffer)
+        self.raw_peers.append(peer)
+        return peer
 
     async def hand(
         self, device: str, psk: bytes | None = None, suite: Suite = Suite.NOISE
@@ -364,6 +375,8 @@ class Arena:
         return rejected
 
     async def shutdown(self) -> None:
+        for peer in self.raw_peers:
+            peer.close()
         for ws in self.sockets:
             await ws.close()
         if self.good is not None and self.good_task is not None:
@@ -803,3 +816,220 @@ async def test_wrong_http_path_gets_404(arena):
     assert arena.receiver.connection_count == 1
     arena.assert_no_key_material()
     arena.assert_good_unaffected()
+
+
+# --------------------------------------------------------------------------- slots and memory
+
+
+async def test_a_websocket_ping_before_confirmation_closes_the_connection(arena):
+    peer = await arena.raw()
+    await peer.upgrade(arena.receiver.port)
+    await peer.send(rawws.frame(rawws.OP_PING, b"are you there"))
+    code, reason = await peer.read_until_closed()
+    assert code == CloseCode.MALFORMED_RECORD
+    assert reason == b"WebSocket ping before the session is confirmed"
+    await arena.wait_for(lambda: arena.receiver.connection_count == 1, "the slot to be freed")
+    await arena.good_advances()
+    (line,) = [w.getMessage() for w in arena.warnings()]
+    assert peer.peer in line and "ping before the session is confirmed" in line
+    arena.assert_good_unaffected()
+
+
+async def test_a_confirmed_peer_that_floods_pings_and_never_reads_is_aborted(arena):
+    """Pongs pile up unread; past the write-buffer cap the receiver drops the peer."""
+    port = arena.receiver.port
+    peer = await arena.raw(receive_buffer=4096)
+    await peer.upgrade(port)
+    hello = Hello(Suite.NOISE, "cam1").encode()
+    noise = HandshakeState(NNPSK0, initiator=True, prologue=hello, psk=arena.keys["cam1"])
+    await peer.send(rawws.frame(rawws.OP_BINARY, hello + noise.write_message()))
+    opcode, answer = await peer.read_frame()
+    assert opcode == rawws.OP_BINARY
+    noise.read_message(answer)
+    tx, _ = noise.split()
+    await peer.send(rawws.frame(rawws.OP_BINARY, tx.encrypt_with_ad(b"", records.encode(STATUS))))
+    await arena.wait_for(lambda: arena.receiver.is_live("cam1"), "cam1 to go live")
+
+    # The largest control frame: the most pong bytes per ping.
+    ping = rawws.frame(rawws.OP_PING, bytes(125))
+    aborted = False
+    for _ in range(4000):  # 64 MiB of pongs at most: far past any socket buffer and the cap
+        try:
+            await peer.send(ping * 128)
+        except ConnectionError:
+            aborted = True
+            break
+        if arena.receiver.connection_count == 1:
+            aborted = True
+            break
+    assert aborted, "the receiver kept a peer that never reads"
+    await arena.wait_for(lambda: not arena.receiver.is_live("cam1"), "cam1 to be dropped")
+    await arena.wait_for(lambda: arena.receiver.connection_count == 1, "the slot to be freed")
+    await arena.good_advances()
+    (line,) = [w.getMessage() for w in arena.warnings()]
+    assert "device cam1" in line and "peer does not read" in line
+    peer.close()
+    arena.assert_good_unaffected()
+
+
+async def test_unfinished_http_upgrades_are_counted_and_capped(start_arena):
+    limits = Limits(max_connections=4, handshake_timeout_s=5.0, idle_timeout_s=5.0)
+    arena = await start_arena(limits)
+    receiver, port = arena.receiver, arena.receiver.port
+    peers = []
+    for i in range(12):  # three times the cap, each a request that never ends
+        peer = await arena.raw()
+        await peer.send(upgrade_request(port)[:-2] + f"X-Slow-{i}: ".encode())
+        peers.append(peer)
+        await arena.wait_for(
+            lambda: receiver.connection_count <= limits.max_connections + 1,
+            "the count to stay within the cap",
+        )
+    # The oldest were dropped to make room; the newest four still hold the stranger slots.
+    await arena.wait_for(
+        lambda: len(arena.warnings()) == 8, "one warning for each dropped connection"
+    )
+    for peer in peers[:8]:
+        assert await peer.read_until_closed() == (None, b"")
+        assert any(peer.peer in w.getMessage() for w in arena.warnings())
+    assert all("too many unauthenticated connections" in w.getMessage() for w in arena.warnings())
+    # A genuine camera still gets in and goes live, whatever the strangers hold.
+    cam = await arena.hand("cam1")
+    await cam.confirm()
+    await arena.wait_for(lambda: receiver.is_live("cam1"), "cam1 to go live")
+    for peer in peers:
+        peer.close()
+    await arena.wait_for(lambda: receiver.connection_count == 2, "the strangers to be gone")
+    arena.assert_good_unaffected()
+
+
+async def test_an_oversized_http_upgrade_is_aborted_with_one_line(arena):
+    port = arena.receiver.port
+    peer = await arena.raw()
+    padding = [f"X-Pad-{i}: {'a' * 1000}" for i in range(20)]  # 20 KB of headers
+    with contextlib.suppress(ConnectionError):  # aborted while still sending
+        await peer.send(upgrade_request(port, extra=padding))
+    assert await peer.read_until_closed() == (None, b"")
+    await arena.wait_for(lambda: arena.warnings(), "the rejection")
+    (line,) = [w.getMessage() for w in arena.warnings()]
+    assert peer.peer in line and "HTTP upgrade request over 16384 bytes" in line
+    await arena.wait_for(lambda: arena.receiver.connection_count == 1, "the slot to be freed")
+    arena.assert_good_unaffected()
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ([f"X-Many-{i}: 1" for i in range(40)], b"431"),  # over 32 header lines
+        ([f"X-Long: {'a' * 5000}"], b"431"),  # a line over 4096 bytes
+    ],
+)
+async def test_upgrade_headers_beyond_what_a_camera_or_browser_needs_are_refused(
+    arena, extra, status
+):
+    port = arena.receiver.port
+    peer = await arena.raw()
+    await peer.send(upgrade_request(port, extra=extra))
+    response = await peer.reader.readuntil(b"\r\n")
+    assert response.split()[1] == status
+    await arena.wait_for(lambda: arena.warnings(), "the rejection")
+    (line,) = [w.getMessage() for w in arena.warnings()]
+    assert peer.peer in line and "HTTP upgrade failed" in line
+    peer.close()
+    arena.assert_good_unaffected()
+
+
+async def test_a_peer_that_never_answers_the_close_is_dropped_at_the_deadline(arena):
+    """The handshake deadline closes it; no closing handshake comes back, yet the slot frees."""
+    peer = await arena.raw(receive_buffer=4096)
+    await peer.upgrade(arena.receiver.port)
+    # Never sends a hello, never answers the close frame.
+    assert (await peer.read_until_closed())[0] == CloseCode.HANDSHAKE_TIMEOUT
+    await arena.wait_for(lambda: arena.receiver.connection_count == 1, "the slot to be freed")
+    (line,) = [w.getMessage() for w in arena.warnings()]
+    assert "handshake_timeout" in line
+    arena.assert_good_unaffected()
+
+
+async def test_a_registered_camera_reconnects_while_strangers_hold_every_slot(start_arena):
+    limits = Limits(max_connections=2, handshake_timeout_s=5.0, idle_timeout_s=5.0)
+    arena = await start_arena(limits)
+    receiver = arena.receiver
+    strangers = [await arena.connect() for _ in range(2)]
+    first = await arena.hand("cam1")
+    await first.confirm()
+    await arena.wait_for(lambda: receiver.is_live("cam1"), "cam1 to go live")
+    # Its reconnect arrives while the first session is still live: it has a slot of its own.
+    second = await arena.hand("cam1")
+    await second.confirm()
+    await arena.wait_for(
+        lambda: receiver.device_stats("cam1").sessions == 2, "the reconnect to go live"
+    )
+    assert (await closed(first.ws, first.session)).code == CloseCode.REPLACED
+    assert second.ws.close_code is None
+    # Strangers made room for the newcomers: the oldest of them went, never a camera.
+    assert strangers[0].close_code == CloseCode.TOO_MANY_CONNECTIONS
+    arena.assert_good_unaffected()
+
+
+# --------------------------------------------------------------------------- live sessions
+
+
+async def test_a_plain_switch_request_expires_and_never_lets_a_later_plain_hello_evict(
+    start_arena,
+):
+    # A camera that ignores the switch: once the request has expired, plain proves nothing.
+    arena = await start_arena(Limits(handshake_timeout_s=0.5, switch_timeout_s=0.0))
+    cam = await arena.hand("plain-ok")
+    await cam.confirm()
+    await arena.wait_for(lambda: arena.receiver.is_live("plain-ok"), "plain-ok to go live")
+    sent = await arena.receiver.send_control("plain-ok", records.Control(suite=Suite.PLAIN))
+    assert sent
+    intruder = await arena.hand("plain-ok", psk=None, suite=Suite.PLAIN)
+    await intruder.confirm()
+    result = await closed(intruder.ws)
+    await arena.assert_rejected(
+        intruder.ws,
+        result,
+        CloseCode.PLAIN_NOT_ALLOWED,
+        "an encrypted session of this device is live",
+        device="plain-ok",
+    )
+    assert cam.ws.close_code is None and arena.receiver.device_stats("plain-ok").suite == "noise"
+
+
+async def test_a_plain_switch_request_belongs_to_the_session_it_was_sent_to(arena):
+    first = await arena.hand("plain-ok")
+    await first.confirm()
+    await arena.wait_for(lambda: arena.receiver.is_live("plain-ok"), "plain-ok to go live")
+    assert await arena.receiver.send_control("plain-ok", records.Control(suite=Suite.PLAIN))
+    # The camera ignores it and reconnects encrypted: the new session was asked nothing.
+    second = await arena.hand("plain-ok")
+    await second.confirm()
+    await arena.wait_for(
+        lambda: arena.receiver.device_stats("plain-ok").sessions == 2, "the new session"
+    )
+    intruder = await arena.hand("plain-ok", psk=None, suite=Suite.PLAIN)
+    await intruder.confirm()
+    result = await closed(intruder.ws)
+    assert result.code == CloseCode.PLAIN_NOT_ALLOWED
+    assert second.ws.close_code is None
+    assert arena.receiver.device_stats("plain-ok").suite == "noise"
+
+
+async def test_the_frame_that_confirms_a_session_reaches_the_frame_sinks(arena):
+    sunk: list[bytes] = []
+
+    async def sink(frame_: object) -> None:
+        sunk.append(frame_.jpeg)  # type: ignore[attr-defined]
+
+    arena.receiver.add_frame_sink(sink)
+    cam = await arena.crafted("cam1")
+    await cam.ws.send(cam.hello + cam._noise.write_message())
+    answer = await asyncio.wait_for(cam.ws.recv(), WAIT_S)
+    cam._noise.read_message(answer)
+    cam._tx, _ = cam._noise.split()
+    await cam.send_chunk(1, 5, 0, 1, b"first")  # the session's first record is a frame
+    await arena.wait_for(lambda: b"first" in sunk, "the first frame in the sink")
+    assert arena.frames_of("cam1") == [b"first"]
+    assert arena.receiver.device_stats("cam1").frames_received == 1

@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 
+from app.devices.lookup import credentials_lookup
+from app.devices.registry import Registry
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
@@ -19,8 +21,10 @@ from app.receiver.server import (
     StatusArrived,
 )
 from app.receiver.stats import DeviceState
+from app.serial.provisioner import _register
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource, SyntheticSource
+from tests.waiting import scaled, wait_until
 
 DEVICES = {
     f"cam{i}": Credentials(f"cam{i}", bytes([i + 1]) * 32, allow_plain=i % 2 == 1) for i in range(4)
@@ -270,3 +274,61 @@ async def test_revalidate_closes_a_removed_device(receiver):
         await task
     finally:
         await live.stop()
+
+
+@pytest.mark.parametrize("change", ["remove then add", "rename then add", "provision --replace"])
+async def test_a_live_session_whose_key_changed_is_closed_without_being_asked(tmp_path, change):
+    """The receiver watches the registry itself: nothing here calls revalidate()."""
+    registry = Registry(tmp_path)
+    old = registry.add("cam")
+    events: list[object] = []
+    async with Receiver(credentials_lookup(registry), host="127.0.0.1", port=0) as live:
+        live.add_listener(events.append)
+        sim = SimulatedCamera(
+            url(live),
+            "cam",
+            old.key.raw,
+            PrerenderedSource.synthetic(FrameSize.QVGA, count=2),
+            fps=30,
+            reconnect=False,
+        )
+        task = asyncio.create_task(sim.run())
+        await wait_until(lambda: live.is_live("cam"), message="cam to go live")
+        other = Registry(tmp_path)  # another process editing the same file
+        if change == "remove then add":
+            other.remove("cam")
+            other.add("cam")
+        elif change == "rename then add":
+            other.rename("cam", "cam-old")
+            other.add("cam")
+        else:
+            _register(other, "cam", previous=old)  # what `provision --replace` does
+        await wait_until(lambda: not live.is_live("cam"), message="the old key's session to end")
+        (gone,) = [e for e in events if isinstance(e, DeviceDisconnected)]
+        assert gone.code == CloseCode.DEVICE_REMOVED
+        assert gone.reason in ("key changed", "device removed")
+        await asyncio.wait_for(task, scaled(5))
+        assert sim.stats.last_close is not None
+        assert sim.stats.last_close[0] == CloseCode.DEVICE_REMOVED
+
+
+async def test_a_key_change_is_caught_even_when_the_name_never_disappears(tmp_path):
+    """Swapping the key in one registry write still ends the old key's session."""
+    devices = {"cam": Credentials("cam", b"\x01" * 32)}
+    events: list[object] = []
+    async with Receiver(devices.get, host="127.0.0.1", port=0) as live:
+        live.add_listener(events.append)
+        sim = SimulatedCamera(
+            url(live),
+            "cam",
+            b"\x01" * 32,
+            PrerenderedSource.synthetic(FrameSize.QVGA, count=2),
+            fps=30,
+            reconnect=False,
+        )
+        task = asyncio.create_task(sim.run())
+        await wait_until(lambda: live.is_live("cam"), message="cam to go live")
+        devices["cam"] = Credentials("cam", b"\x02" * 32)
+        await wait_until(lambda: not live.is_live("cam"), message="the old key's session to end")
+        assert DeviceDisconnected("cam", CloseCode.DEVICE_REMOVED, "key changed") in events
+        await asyncio.wait_for(task, scaled(5))
