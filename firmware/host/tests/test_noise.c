@@ -196,6 +196,11 @@ static void test_nonce_and_cipher_limits(void)
           SC_ERR_AUTH);
     CHECK(sc_cipher_decrypt(&recv, NULL, 0, buf, 15, plain, sizeof plain, &plen) ==
           SC_ERR_AUTH);
+    /* Neither failure consumed the nonce: the genuine message still opens (Noise §5.1). */
+    CHECK(recv.n == 5);
+    buf[2] ^= 1;
+    CHECK(sc_cipher_decrypt(&recv, NULL, 0, buf, len, plain, sizeof plain, &plen) == SC_OK);
+    CHECK(plen == 5 && memcmp(plain, "hello", 5) == 0 && recv.n == 6);
     sc_cipher_wipe(&send);
     sc_cipher_wipe(&recv);
     sc_cipher_wipe(&recv); /* idempotent */

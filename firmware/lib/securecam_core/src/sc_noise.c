@@ -91,11 +91,11 @@ int sc_cipher_decrypt(sc_cipher *c, const uint8_t *ad, size_t ad_len, const uint
     }
     uint8_t nonce[SC_AEAD_NONCE_LEN];
     sc_noise_nonce(c->n, nonce);
-    c->n++;
     int ret = sc_aead_open(&c->aead, nonce, ad, ad_len, in, len, out);
     if (ret != SC_OK) {
-        return ret;
+        return ret; /* Noise rev 34 §5.1: a failed decrypt leaves the nonce where it was */
     }
+    c->n++;
     *out_len = len - SC_AEAD_TAG_LEN;
     return SC_OK;
 }
