@@ -1,4 +1,8 @@
-"""The app window benchmark in its quickest mode: structure and sanity only, never speed."""
+"""The app window benchmark: its quickest run in `make bench-test`, its logic in every run.
+
+Structure and sanity only, never speed. The `bench`-marked tests start the app window with
+simulated cameras for a short window and are left out of the default run.
+"""
 
 import json
 import subprocess
@@ -9,6 +13,7 @@ import pytest
 
 from app.bench import gui
 from app.bench.throughput import CpuPlan
+from tests.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,11 +40,12 @@ def bench(tmp_path_factory):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=scaled(300),
     )
     return run, path
 
 
+@pytest.mark.bench
 def test_runs_cleanly_and_reports(bench):
     run, path = bench
     assert run.returncode == 0, run.stderr
@@ -53,6 +59,7 @@ def test_runs_cleanly_and_reports(bench):
     assert any("app window" in t["name"] for t in result["targets"])
 
 
+@pytest.mark.bench
 def test_every_camera_count_ran_in_its_own_process_and_painted(bench):
     section = json.loads(bench[1].read_text())["gui"]
     assert section["settings"]["cameras"] == [1, 2]
@@ -86,8 +93,11 @@ def test_every_camera_count_ran_in_its_own_process_and_painted(bench):
         latency = c["latency"]
         painted = latency["capture_to_painted_ms"]
         assert painted["count"] > 0
-        assert 0 < painted["p50"] <= painted["p95"] <= painted["p99"]
-        assert 0 < latency["capture_to_decrypted_ms"]["p50"] <= painted["p99"]
+        assert painted["p50"] <= painted["p95"] <= painted["p99"]
+        # The same frames, each decrypted before it was painted: whatever the clock-offset
+        # estimate's error (up to RTT/2, so the estimated figures may even be below zero on a
+        # busy machine), it shifts both figures alike. Only the shared clock's are sure > 0.
+        assert latency["capture_to_decrypted_ms"]["p50"] <= painted["p50"]
         assert latency["true_capture_to_painted_ms"]["p50"] > 0
         for stage in latency["breakdown_ms"].values():
             assert stage["count"] > 0
@@ -183,7 +193,7 @@ def test_bad_camera_count_is_refused():
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=scaled(60),
     )
     assert run.returncode == 2
     assert "--cameras" in run.stderr

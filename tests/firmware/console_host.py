@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tests.waiting import scaled
+
 SSID = "HomeNet"
 PASSWORD = "correct horse battery"
 
@@ -49,5 +51,5 @@ class HostConsole:
 
     def stop(self) -> bytes:
         self.proc.terminate()
-        _, self.stderr = self.proc.communicate(timeout=10)
+        _, self.stderr = self.proc.communicate(timeout=scaled(10))
         return self.stderr

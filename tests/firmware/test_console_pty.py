@@ -34,6 +34,7 @@ from app.serial.improv import (
     parse_result,
 )
 from tests.firmware.console_host import PASSWORD, SSID, HostConsole
+from tests.waiting import scaled
 
 NETWORKS = "HomeNet:-42:YES,Cafe Free:-71:NO,Lab:5G:-60:YES"  # an SSID may contain ':'
 KEY = DeviceKey(bytes(range(32)))
@@ -73,7 +74,7 @@ class Console(HostConsole):
         super().__init__(binary, config, *extra, networks=NETWORKS)
 
     def connect(self) -> tuple[ImprovClient, RecordingPort]:
-        client = open_port(self.path, baudrate=115200, timeout=5.0)
+        client = open_port(self.path, baudrate=115200, timeout=scaled(5.0))
         recorder = RecordingPort(client.port)
         client.port = recorder
         return client, recorder
@@ -195,8 +196,9 @@ def test_raw_improv_framing_through_noise(console_binary: Path, consoles: list[C
     port.write(b"garbage before IMPRO" + encode_rpc(Command.GET_INFO))
     reader = PacketReader()
     packets: list[Packet | BadChecksum] = []
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + scaled(5)
     # Until the answer (a slow machine may still owe an answer to a retried state request).
+    # Each read blocks for up to the port's own short timeout, so this loop does not spin.
     while not any(isinstance(p, Packet) and p.type == PacketType.RPC_RESULT for p in packets):
         assert time.monotonic() < deadline, packets
         packets += reader.feed(port.read(max(1, port.in_waiting)))
@@ -244,7 +246,7 @@ def test_doc_example_session(console_binary: Path, tmp_path: Path):
         ],
         input=sent,
         capture_output=True,
-        timeout=30,
+        timeout=scaled(30),
         check=True,
     )
     assert PacketReader().feed(run.stdout) == expected

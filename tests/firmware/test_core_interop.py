@@ -32,6 +32,7 @@ from app.receiver.server import (
     ReceiverEvent,
 )
 from app.sim.sources import PrerenderedSource
+from tests.waiting import scaled
 
 MAX_MESSAGE = 65535
 MAX_CHUNK_DATA = 65490
@@ -296,7 +297,7 @@ async def stream(
     ) as ws:
         lock = asyncio.Lock()
         await ws.send(camera.start())
-        answer = await asyncio.wait_for(ws.recv(), 5)
+        answer = await asyncio.wait_for(ws.recv(), scaled(5))
         assert isinstance(answer, bytes)
         assert camera.receive(answer, camera.now()).type == EV_HANDSHAKE_DONE
         async with lock:
@@ -391,8 +392,8 @@ def _collect(receiver: Receiver) -> list[ReceiverEvent]:
 async def _until(
     condition: Callable[[], bool], task: asyncio.Task | None = None, timeout: float = 10.0
 ) -> None:
-    """Wait for `condition`; a failure of the camera's `task` surfaces at once."""
-    async with asyncio.timeout(timeout):
+    """Wait for `condition` (timeout scaled); a failure of the camera's `task` shows at once."""
+    async with asyncio.timeout(scaled(timeout)):
         while not condition():
             if task is not None and task.done():
                 task.result()
@@ -441,7 +442,7 @@ async def test_c_camera_streams_200_frames_bit_exact(
         assert await receiver.send_control(device, Control(suite=switch_request))
         await _until(lambda: len(run.controls) == 2, task)
         finish.set()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, scaled(10))
         closed_with = (camera.close_code, camera.close_reason)
     finally:
         finish.set()
@@ -483,7 +484,7 @@ async def test_wrong_key_is_rejected_by_the_app_and_reported_by_the_c_camera(cor
         ) as ws:
             await ws.send(camera.start())
             with pytest.raises(ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.wait_for(ws.recv(), scaled(5))
         assert closed.value.rcvd is not None
         code, reason = closed.value.rcvd.code, closed.value.rcvd.reason
         assert code == 4004
@@ -505,7 +506,7 @@ async def test_c_camera_detects_a_tampered_app_message_and_closes_4007(core, rec
         # The first transport message from the app is PING #1: flip one bit of it.
         run = await asyncio.wait_for(
             stream(camera, _url(receiver), [], finish=asyncio.Event(), tamper_first_message=True),
-            10,
+            scaled(10),
         )
     finally:
         camera.wipe()

@@ -28,6 +28,7 @@ from app.serial.provisioner import (
     scan_networks,
 )
 from tests.firmware.console_host import PASSWORD, SSID, HostConsole
+from tests.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 NETWORKS = "HomeNet:-42:YES,Cafe Free:-71:NO,HomeNet:-30:YES"
@@ -179,6 +180,7 @@ def test_duplicate_name_refused_before_touching_the_board(silent_pty, capsys):
 
 
 def test_no_console_times_out_and_closes_the_port(silent_pty, capsys):
+    # 1.5 s is expected to run out (nothing answers): no need to stretch it.
     rc = run_cli(*provision_args(silent_pty, "--server", "192.168.1.50", "--timeout", "1.5"))
     _, err = capsys.readouterr()
     assert rc == 1
@@ -275,7 +277,7 @@ def test_python_m_app_provision(console, password_file, tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
         stdin=subprocess.DEVNULL,
     )
     assert run.returncode == 0, run.stderr

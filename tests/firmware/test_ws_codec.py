@@ -40,6 +40,7 @@ from tests.firmware.test_core_interop import (
     KEY,
     CCamera,
 )
+from tests.waiting import scaled, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "firmware" / "src"
@@ -449,7 +450,7 @@ class CClient:
             result, client.http_status, header_len = check_response(ws, answer, accept)
             if result != "incomplete":
                 break
-            chunk = await asyncio.wait_for(reader.read(4096), 5)
+            chunk = await asyncio.wait_for(reader.read(4096), scaled(5))
             if not chunk:
                 result = "eof"
                 break
@@ -463,9 +464,11 @@ class CClient:
         self.writer.write(client_frame(self.ws, opcode, payload))
         await self.writer.drain()
 
-    async def event(self, timeout: float = 5.0) -> Ev:
+    async def event(self, timeout: float | None = None) -> Ev:
+        """The next event; a given `timeout` (seconds, unscaled) is one expected to run out."""
+        limit = scaled(5.0) if timeout is None else timeout
         while not self.pending:
-            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            data = await asyncio.wait_for(self.reader.read(65536), limit)
             if not data:
                 return Ev("eof")
             self.pending = self.parser.feed(data)
@@ -494,7 +497,7 @@ async def echo_server():
                     await conn.send([b"ab", b"cd", b"ef"])
                 elif message == "ping":
                     pong = await conn.ping(b"are you there")
-                    await asyncio.wait_for(pong, 5)
+                    await asyncio.wait_for(pong, scaled(5))
                     seen["pong"] = True
                     await conn.send(b"pong seen")
                 elif message == "too big":
@@ -554,9 +557,7 @@ async def test_c_client_against_the_websockets_library(ws, echo_server):
     await client.send(OP_CLOSE, close_payload(ws, 4015, b"handshake answer is not 48 bytes"))
     assert (await client.event()).kind == "close"
     await client.close()
-    async with asyncio.timeout(5):
-        while getattr(seen.get("closed"), "code", None) != 4015:
-            await asyncio.sleep(0.01)
+    await wait_until(lambda: getattr(seen.get("closed"), "code", None) == 4015)
     assert seen["closed"].reason == "handshake answer is not 48 bytes"
 
 
@@ -600,12 +601,12 @@ async def test_c_codec_and_core_stream_frames_to_the_receiver(ws, core, receiver
             while camera.frame_active:
                 await client.send(OP_BINARY, camera.next_chunk())
                 await _pump(client, camera, 0.001)
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(scaled(10)):
             while len([e for e in events if isinstance(e, FrameArrived)]) < len(frames):
                 await _pump(client, camera)
         await client.send(OP_BINARY, camera.close(1000, "camera stopping"))
         await client.send(OP_CLOSE, close_payload(ws, 1000, b"camera stopping"))
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(scaled(5)):
             while (ev := await client.event()).kind == "message":
                 pass  # a PING may still have been on its way
         assert (ev.kind, ev.code) == ("close", 1000)
@@ -613,9 +614,7 @@ async def test_c_codec_and_core_stream_frames_to_the_receiver(ws, core, receiver
         await client.close()
         camera.wipe()
     assert [e.frame.jpeg for e in events if isinstance(e, FrameArrived)] == frames
-    async with asyncio.timeout(5):
-        while not any(isinstance(e, DeviceDisconnected) for e in events):
-            await asyncio.sleep(0.01)
+    await wait_until(lambda: any(isinstance(e, DeviceDisconnected) for e in events))
     (gone,) = [e for e in events if isinstance(e, DeviceDisconnected)]
     assert (gone.code, gone.reason) == (1000, "camera stopping")
 
@@ -628,15 +627,14 @@ async def test_app_rejection_reaches_the_c_camera_as_a_slow_retry(ws, core, rece
     try:
         await client.send(OP_BINARY, camera.start())
         ev = await client.event()
-        assert ev.kind == "close" and ev.code == 4003
+        # An unknown device is told only that authentication failed (it learns no names).
+        assert ev.kind == "close" and ev.code == 4004
         camera.transport_closed(ev.code, ev.data.decode())
-        assert camera.close_code == 4003 and core.sc_close_code_is_rejection(4003)
+        assert camera.close_code == 4004 and core.sc_close_code_is_rejection(4004)
     finally:
         await client.close()
         camera.wipe()
     b = Backoff()
     ws.backoff_init(ctypes.byref(b), 500, 30000)
     assert 30000 <= ws.backoff_rejected(ctypes.byref(b), int.from_bytes(os.urandom(4))) <= 60000
-    async with asyncio.timeout(5):
-        while not any(isinstance(e, ConnectionRejected) for e in events):
-            await asyncio.sleep(0.01)
+    await wait_until(lambda: any(isinstance(e, ConnectionRejected) for e in events))

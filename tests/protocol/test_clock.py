@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.protocol.clock import ClockSample, ClockSync
+from app.protocol.timeline import FrameTimeline
 
 TRUE_OFFSET = 1_000_000  # the remote clock runs one second ahead of ours
 
@@ -166,3 +167,29 @@ def test_best_is_always_a_minimum_rtt_sample_of_the_window_and_bounds_the_error(
         assert clock.offset_us in {s.offset_us for s in recent if s.rtt_us == best_rtt}
         # the estimate is never further from the truth than half its RTT (plus rounding)
         assert abs(clock.offset_us - offset) <= best_rtt / 2 + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(round_trips, st.integers(-(10**12), 10**12), st.integers(0, 10**6))
+def test_a_latency_placed_with_the_estimate_is_off_by_at_most_the_error_bound(
+    trips, offset, latency_us
+):
+    """Why latency tests assert `>= -error bound`, not `>= 0`: the offset is known to ±RTT/2.
+
+    A frame captured at local time C and decrypted `latency_us` later gets its capture placed
+    with the estimated offset; the figure can be short by the bound (plus rounding), so a
+    small true latency on a link with a long best RTT can come out below zero.
+    """
+    clock = ClockSync()
+    for t0, out_delay, back_delay in trips:
+        clock.add(*_round_trip(t0, out_delay, back_delay, offset))
+    capture = 7_000_000  # local clock
+    decrypted = capture + latency_us
+    timeline = FrameTimeline(
+        "cam", "noise", 1, 100, capture + offset, capture + offset, decrypted, decrypted,
+        decrypted, clock_offset_us=clock.offset_us,
+    )  # fmt: skip
+    bound_us = clock.error_bound_us + 1  # +1 µs: the midpoint's integer rounding
+    assert timeline.capture_us is not None
+    assert abs((timeline.decrypted_us - timeline.capture_us) - latency_us) <= bound_us
+    assert timeline.latency_ms(timeline.decrypted_us) >= -bound_us / 1000

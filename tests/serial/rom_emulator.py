@@ -31,6 +31,8 @@ import tty
 import zlib
 from typing import Literal
 
+from tests.waiting import scaled
+
 Mode = Literal["ok", "silent", "wrong_boot", "corrupt"]
 
 FLASH_SIZE = 4 * 1024 * 1024
@@ -134,7 +136,7 @@ class RomEmulator:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        self._thread.join(timeout=scaled(5))
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -150,11 +152,15 @@ class RomEmulator:
             try:
                 data = os.read(self._master, 65536)
             except OSError:
-                time.sleep(0.01)  # no slave open at the moment
+                # No slave side open at the moment (EIO until the flasher opens the port):
+                # poll again shortly, as select() reports the master readable meanwhile.
+                time.sleep(0.01)
                 continue
             if self.mode == "silent":
                 continue
             if self.mode == "wrong_boot":
+                # A chip in the wrong boot mode prints its banner again on every reset the
+                # flasher attempts; at most once per 50 ms, like a real reboot, not per byte.
                 if time.monotonic() - self._last_banner > 0.05:
                     self._last_banner = time.monotonic()
                     self._send_raw(BOOT_BANNER)
@@ -241,7 +247,7 @@ class RomEmulator:
             block[len(block) // 2] ^= 0x5A
         self.flash[start : start + len(block)] = block
         if self.block_delay:
-            time.sleep(self.block_delay)
+            time.sleep(self.block_delay)  # models the chip's flash write time (tests cancel in it)
         self._reply(FLASH_DATA)
 
     def _defl_data(self, data: bytes) -> None:
@@ -257,5 +263,5 @@ class RomEmulator:
         self.flash[pos : pos + len(out)] = out
         self._inflate = (inflater, pos + len(out), end)
         if self.block_delay:
-            time.sleep(self.block_delay)
+            time.sleep(self.block_delay)  # models the chip's flash write time (tests cancel in it)
         self._reply(DEFL_DATA)

@@ -34,6 +34,7 @@ from app.serial.provisioner import (
     WifiConnectError,
     provision,
 )
+from tests.waiting import scaled
 
 SSID = "HomeNet"
 PASSWORD = "hunter22"
@@ -68,7 +69,7 @@ class FakeCamera:
 
     def read(self, size: int = 1) -> bytes:
         if not self.out:
-            time.sleep(0.002)
+            time.sleep(0.002)  # like a port's read timeout: a real read blocks, it does not spin
             return b""
         data = bytes(self.out[:size])
         del self.out[:size]
@@ -153,8 +154,9 @@ def run(camera: object, registry: Registry, **kwargs: object) -> provisioner.Pro
         "ssid": SSID,
         "password": PASSWORD,
         "server_host": "192.168.1.50",
-        "timeout": 1.0,
-        "command_timeout": 1.0,
+        # Limits the fake, which answers at once, never reaches unless the machine stalls.
+        "timeout": scaled(1.0),
+        "command_timeout": scaled(1.0),
     }
     options.update(kwargs)
     return provision(camera, **options)  # type: ignore[arg-type]
@@ -246,7 +248,7 @@ def test_interrupt_rolls_back_and_propagates(registry):
 def test_silent_device_times_out(registry):
     camera = FakeCamera(silent=True)
     with pytest.raises(ConsoleTimeout, match="other output"):
-        run(camera, registry, timeout=0.3)
+        run(camera, registry, timeout=0.3)  # expected to run out: no need to stretch it
     assert registry.list() == []
 
 

@@ -1,13 +1,12 @@
 """Decoding off the UI thread: right pixels, fast libjpeg scales, latest frame wins."""
 
-import asyncio
-
 import pytest
 
 from app.protocol.framesize import FrameSize
 from app.protocol.timeline import Frame, FrameTimeline
 from app.services.decoder import FrameDecoder, decode
 from app.sim.sources import PrerenderedSource
+from tests.waiting import wait_until
 
 SOURCE = PrerenderedSource.synthetic(FrameSize.VGA, count=3)
 
@@ -61,10 +60,7 @@ async def test_a_busy_decoder_keeps_only_the_newest_waiting_frame(qapp):
     decoder = FrameDecoder(done.append, workers=1)
     for seq in range(1, 6):
         decoder.submit(frame(seq))  # 1 starts at once; 2..5 replace each other while it runs
-    for _ in range(200):
-        if len(done) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: len(done) == 2)
     decoder.close()
     assert [d.frame.seq for d in done] == [1, 5]
     assert decoder.dropped == 3
@@ -78,10 +74,7 @@ async def test_a_corrupt_frame_is_counted_not_fatal(qapp, caplog):
     )
     decoder.submit(bad)
     decoder.submit(frame(2, device="other"))
-    for _ in range(200):
-        if decoder.failed and done:
-            break
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: decoder.failed and done)
     decoder.close()
     assert decoder.failed == 1 and [d.frame.seq for d in done] == [2]
     assert "cannot decode a frame from cam" in caplog.text

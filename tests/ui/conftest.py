@@ -2,10 +2,11 @@
 
 import asyncio
 import gc
-from collections.abc import Callable
 
 import pytest
 import qasync
+
+from tests.waiting import wait_until  # noqa: F401  (imported from here by the UI tests)
 
 
 @pytest.fixture
@@ -19,22 +20,9 @@ def qloop(qapp):
     gc.disable()
     try:
         yield loop
-        loop.run_until_complete(asyncio.sleep(0))
+        loop.run_until_complete(asyncio.sleep(0))  # lets callbacks already scheduled finish
         loop.close()
         asyncio.set_event_loop(None)
     finally:
         gc.collect()
         gc.enable()
-
-
-async def wait_until(condition: Callable[[], object], timeout: float = 5.0, step: float = 0.02):
-    """Await until `condition()` is truthy; the Qt and asyncio loops keep running meanwhile."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(step)
