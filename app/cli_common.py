@@ -1,8 +1,30 @@
-"""Options every sub-command accepts, wherever `--config-dir` is written."""
+"""What every sub-command shares: `--config-dir`, one-line usage errors, checked addresses.
+
+The argument types here turn bad input into one line that names the value, at parse time:
+``securecam serve: error: argument --port: '99999' is not a TCP port (1-65535)``, exit
+code 2 (`USAGE_ERROR`, argparse's). Hosts are resolved with `socket.getaddrinfo` while the
+command line is parsed, so a typo is reported before anything starts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
+import stat
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+USAGE_ERROR = 2  # argparse's exit code for a bad command line; used for bad input files too
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose usage errors are one line, ``PROG: error: MESSAGE`` (exit
+    code 2), without the usage summary (``--help`` has it). Sub-command parsers made by
+    `add_subparsers` are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -14,3 +36,118 @@ def common_options() -> argparse.ArgumentParser:
         help="registry and settings directory (or $SECURECAM_HOME)",
     )
     return parent
+
+
+# -- TCP ports and hosts ------------------------------------------------------------------
+
+
+def tcp_port(text: str) -> int:
+    """A TCP port to connect to, 1-65535."""
+    return _port(text, 1)
+
+
+def listen_port(text: str) -> int:
+    """A TCP port to listen on, 0-65535 (0: any free port)."""
+    return _port(text, 0)
+
+
+def _port(text: str, lowest: int) -> int:
+    try:
+        port = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port number") from None
+    if not lowest <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port ({lowest}-65535)")
+    return port
+
+
+def resolve_host(host: str, *, passive: bool = False) -> None:
+    """Check that `host` resolves (`passive`: as an address to listen on).
+
+    Raises:
+        argparse.ArgumentTypeError: ``cannot resolve host 'HOST'`` and the resolver's reason.
+    """
+    flags = socket.AI_PASSIVE if passive else 0
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=flags)
+    except socket.gaierror as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot resolve host {host!r} ({exc.strerror or exc})"
+        ) from None
+    except ValueError:  # UnicodeError: an empty label or one over 63 characters; a NUL
+        raise argparse.ArgumentTypeError(
+            f"cannot resolve host {host!r} (not a host name)"
+        ) from None
+
+
+def listen_host(text: str) -> str:
+    """An address to listen on: "" or 0.0.0.0 for all IPv4 addresses, :: for all, an
+    address of this computer or a name that resolves to one."""
+    if text.strip():
+        resolve_host(text.strip(), passive=True)
+    return text.strip()
+
+
+def host_port(text: str) -> str:
+    """HOST[:PORT] of a server, HOST a DNS name or IPv4 address that resolves (returned as
+    given, for the command to split)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep:
+        host, port = text.strip(), ""
+    if not host or ":" in host:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not HOST[:PORT] with a DNS name or IPv4 address"
+        )
+    if sep:
+        tcp_port(port)
+    resolve_host(host)
+    return text
+
+
+def ws_url(text: str) -> str:
+    """A ws:// or wss:// URL whose port is 1-65535 and whose host resolves."""
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError as exc:  # e.g. an unbalanced [ in the host
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a ws:// or wss:// URL with a host")
+    address = parts.netloc.rpartition("@")[2]
+    port = address.rpartition("]")[2] if address.startswith("[") else address
+    if ":" in port:
+        try:
+            tcp_port(port.partition(":")[2])
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    resolve_host(parts.hostname)
+    return text.strip()
+
+
+# -- serial ports -------------------------------------------------------------------------
+
+
+def serial_port(text: str) -> str:
+    """A serial port; a device path (/dev/ttyUSB0, not COM3 or a pyserial URL) must exist
+    and be a character device."""
+    if os.name != "posix" or "/" not in text or "://" in text:
+        return text  # COM3, rfc2217://host:port, ...: only opening them tells
+    try:
+        mode = os.stat(text).st_mode
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(
+            f"serial port {text!r} does not exist{_adapters_found()}"
+        ) from None
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot use serial port {text!r} ({exc.strerror or exc})"
+        ) from None
+    if not stat.S_ISCHR(mode):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a serial port (not a device)")
+    return text
+
+
+def _adapters_found() -> str:
+    from app.serial.ports import list_ports  # pyserial: load only when needed
+
+    likely = [port.device for port in list_ports() if port.likely]
+    return f" (adapters found: {', '.join(likely)})" if likely else ""

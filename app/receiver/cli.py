@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from app.cli_common import common_options
+from app.cli_common import common_options, listen_host, listen_port
 from app.devices.lookup import credentials_lookup
 from app.devices.registry import Registry, RegistryError
 from app.paths import config_dir
@@ -37,8 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the receiver without a window",
         description="Receive, authenticate and decrypt camera streams without a window.",
     )
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (default 8888)")
+    parser.add_argument(
+        "--host", type=listen_host, default="0.0.0.0", help="address to listen on (default all)"
+    )
+    parser.add_argument(
+        "--port", type=listen_port, default=DEFAULT_PORT, help="TCP port (default 8888; 0: any)"
+    )
     parser.add_argument(
         "--stats-json",
         metavar="PATH|-",

@@ -1,4 +1,10 @@
-"""`securecam flash --port P [--baud B] IMAGE|BUILD_DIR`: write firmware to an ESP32-CAM."""
+"""`securecam flash --port P [--baud B] IMAGE|BUILD_DIR`: write firmware to an ESP32-CAM.
+
+Bad input gets one line on stderr and exit code 2, before any port opens: an image that is
+not an ESP32 image, is at the wrong offset or does not fit (app/serial/image.py), a missing
+file or build, a serial port path that does not exist. A failure while flashing gets the
+message and what to do about it, exit code 1.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli_common import common_options
+from app.cli_common import USAGE_ERROR, common_options, serial_port
 from app.serial.flasher import (
     DEFAULT_BAUD,
     Flasher,
     FlashError,
+    FlashInputError,
     load_images,
     missing_optional,
 )
@@ -30,10 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("image", type=Path, metavar="IMAGE|BUILD_DIR")
     parser.add_argument("--port", help="serial port (default: the only likely ESP32 adapter)")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="default %(default)s")
-    parser.add_argument(
-        "--offset", type=lambda s: int(s, 0), default=0, help="flash offset for a .bin (0x0)"
-    )
+    parser.add_argument("--baud", type=_baud, default=DEFAULT_BAUD, help="default %(default)s")
+    parser.add_argument("--offset", type=_offset, default=0, help="flash offset for a .bin (0x0)")
     parser.add_argument("--no-stub", action="store_true", help="talk to the ROM loader only")
     parser.add_argument(
         "--before",
@@ -47,15 +52,52 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(handler=run)
 
 
-def _error(message: str) -> int:
+def _offset(text: str) -> int:
+    try:
+        offset = int(text, 0)
+    except ValueError:
+        offset = -1
+    if offset < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a flash offset (like 0x10000)")
+    return offset
+
+
+def _baud(text: str) -> int:
+    try:
+        baud = int(text, 10)
+    except ValueError:
+        baud = 0
+    if baud <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a baud rate (like {DEFAULT_BAUD})")
+    return baud
+
+
+def _error(message: str, code: int = 1) -> int:
     print(f"securecam: error: {message}", file=sys.stderr)
-    return 1
+    return code
+
+
+def _input_error(exc: FlashInputError) -> int:
+    """Bad input: one line, exit code 2."""
+    return _error(" ".join(f"{exc.message} {exc.guidance}".split()), USAGE_ERROR)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Flash, printing esptool's log and a progress line; exit 1 with guidance on failure."""
+    """Check the images, then flash, printing esptool's log and a progress line.
+
+    Exit code 2 with one line for bad input (nothing was sent), 1 with guidance on failure.
+    """
+    try:
+        images = load_images(args.image, args.offset)  # checked before any port opens
+    except FlashInputError as exc:
+        return _input_error(exc)
     port = args.port
-    if port is None:
+    if port is not None:
+        try:
+            serial_port(port)
+        except argparse.ArgumentTypeError as exc:
+            return _error(f"argument --port: {exc}", USAGE_ERROR)
+    else:
         likely = [p for p in list_ports() if p.likely]
         if len(likely) != 1:
             if not likely:
@@ -64,10 +106,6 @@ def run(args: argparse.Namespace) -> int:
             names = ", ".join(p.device for p in likely)
             return _error(f"several adapters found ({names}); pick one with --port")
         port = likely[0].device
-    try:
-        images = load_images(args.image, args.offset)
-    except FlashError as exc:
-        return _error(f"{exc.message}\n{exc.guidance}")
     for name in missing_optional(args.image):
         print(f"note: {name} not found in the build; flashing without it.", file=sys.stderr)
 
@@ -93,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         identity = flasher.flash(images)
     except KeyboardInterrupt:
         return _error("interrupted; the board may hold a partial image")
+    except FlashInputError as exc:  # the images do not fit the flash the board reports
+        return _input_error(exc)
     except FlashError as exc:
         if last[0] not in (-1, 100):
             print(file=sys.stderr)

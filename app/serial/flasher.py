@@ -8,7 +8,11 @@
   total)`` (bytes over all images) through a logger installed for the operation only;
 * esptool's errors become `FlashError(message, guidance)` with advice a user can act on;
 * writes are verified by esptool's own MD5 check; a failed transfer at the fast baud rate
-  is retried once at `FALLBACK_BAUD`.
+  is retried once at `FALLBACK_BAUD`;
+* what is written is checked first, before the port opens (`check_images`, with
+  app/serial/image.py): ESP32 images, each at its offset, fitting the flash. Unusable input
+  raises `FlashInputError` (a one-line message naming the file); once connected, the flash
+  size the board reports is checked too, before anything is written.
 
 Inputs: `load_images` takes a merged ``.bin`` (written at 0x0 unless told otherwise) or a
 PlatformIO build directory (bootloader 0x1000, partitions 0x8000, boot_app0 0xe000,
@@ -29,6 +33,9 @@ import serial
 from esp_pylib.logger import EspLog, EspLogBase
 from esptool import cmds
 from esptool.loader import ESPLoader
+from esptool.util import flash_size_bytes
+
+from app.serial import image as image_check
 
 ROM_BAUD = 115200
 DEFAULT_BAUD = 460800
@@ -65,6 +72,12 @@ class FlashError(Exception):
 
 class FlashCancelled(FlashError):
     """`Flasher.cancel` was called; the port is closed and free again."""
+
+
+class FlashInputError(FlashError):
+    """The images are unusable: unreadable, empty, an incomplete build, not ESP32 images,
+    at the wrong offset or too large. Nothing was written; `message` is one line naming the
+    file, `guidance` is empty or what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -108,14 +121,15 @@ def find_build(root: Path) -> Path | None:
 def load_images(path: Path, offset: int = 0x0) -> list[FlashImage]:
     """Images to write for `path`: a ``.bin`` file at `offset`, or a PlatformIO build dir.
 
-    Raises `FlashError` for a missing file, an empty image or an incomplete build (a missing
-    ``boot_app0.bin`` is tolerated: it comes from the framework and only selects the OTA
-    slot; without it the board boots the first app partition).
+    Raises `FlashInputError` for a missing file, an empty image, an incomplete build (a
+    missing ``boot_app0.bin`` is tolerated: it comes from the framework and only selects the
+    OTA slot; without it the board boots the first app partition), and for any image that
+    `check_images` refuses.
     """
     if path.is_dir():
         build = find_build(path)
         if build is None:
-            raise FlashError(
+            raise FlashInputError(
                 f"No firmware build found in {path}.",
                 "Build the firmware first (cd firmware && pio run -e esp32cam), or pass the"
                 " merged .bin file.",
@@ -125,14 +139,35 @@ def load_images(path: Path, offset: int = 0x0) -> list[FlashImage]:
             file = build / name
             if not file.is_file():
                 if required:
-                    raise FlashError(
+                    raise FlashInputError(
                         f"The build in {build} has no {name}.",
                         "Rebuild the firmware (pio run -e esp32cam).",
                     )
                 continue
             images.append(FlashImage(at, _read(file), name))
-        return images
-    return [FlashImage(offset, _read(path), path.name)]
+    else:
+        images = [FlashImage(offset, _read(path), path.name)]
+    check_images(images)
+    return images
+
+
+def check_images(images: Sequence[FlashImage], flash_size: str | None = None) -> None:
+    """Refuse what must not be written, before any port opens (see app/serial/image.py).
+
+    `flash_size` is the size the board reported ("4MB"), once connected.
+
+    Raises:
+        FlashInputError: no images, or the first problem found, naming the file.
+    """
+    if not images:
+        raise FlashInputError("Nothing to flash.", "Pick a firmware image or build directory.")
+    try:
+        image_check.check(
+            [(image.offset, image.data, image.name) for image in images],
+            flash_size_bytes(flash_size) if flash_size else None,
+        )
+    except image_check.ImageError as exc:
+        raise FlashInputError(str(exc)) from None
 
 
 def missing_optional(path: Path) -> list[str]:
@@ -149,9 +184,11 @@ def _read(file: Path) -> bytes:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise FlashError(f"Cannot read {file}: {exc.strerror or exc}.", "Check the path.") from exc
+        raise FlashInputError(
+            f"Cannot read {file}: {exc.strerror or exc}.", "Check the path."
+        ) from exc
     if not data:
-        raise FlashError(f"{file} is empty.", "Rebuild the firmware or pick another image.")
+        raise FlashInputError(f"{file} is empty.", "Rebuild the firmware or pick another image.")
     return data
 
 
@@ -357,12 +394,13 @@ class Flasher:
         return self._run([], self.baud)
 
     def flash(self, images: Sequence[FlashImage]) -> Identity:
-        """Write and verify `images`, then reset; retry once at the fallback baud rate.
+        """Check `images` (before the port opens), write and verify them, then reset; retry
+        once at the fallback baud rate.
 
-        Raises `FlashError` (with guidance) or `FlashCancelled`.
+        Raises `FlashInputError` (nothing was written), `FlashError` (with guidance) or
+        `FlashCancelled`.
         """
-        if not images:
-            raise FlashError("Nothing to flash.", "Pick a firmware image or build directory.")
+        check_images(images)
         try:
             return self._run(images, self.baud)
         except FlashCancelled:
@@ -433,6 +471,7 @@ class Flasher:
                         f" flash {identity.flash_size or 'unknown'}."
                     )
                     if images:
+                        check_images(images, identity.flash_size)
                         self.on_progress(0, self._total)
                     for image in images:
                         self._check_cancel()
@@ -445,6 +484,8 @@ class Flasher:
                     self._check_cancel()
                     cmds.reset_chip(esp, self.after.replace("default-reset", "hard-reset"))
                     return identity
+                except FlashInputError:
+                    raise  # the board's flash is smaller than the images: nothing written
                 except _Cancelled:
                     raise FlashCancelled(
                         "Cancelled.",

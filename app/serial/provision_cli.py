@@ -11,7 +11,7 @@ import getpass
 import sys
 import threading
 
-from app.cli_common import common_options
+from app.cli_common import common_options, host_port, serial_port
 from app.devices.registry import Registry
 from app.paths import config_dir
 from app.protocol.framesize import FrameSize
@@ -37,7 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "Wi-Fi network, this computer's address, its name and the key."
         ),
     )
-    parser.add_argument("--port", required=True, help="the camera's serial port (/dev/ttyUSB0)")
+    parser.add_argument(
+        "--port", type=serial_port, required=True, help="the camera's serial port (/dev/ttyUSB0)"
+    )
     parser.add_argument("--name", required=True, help="the device name to register it under")
     parser.add_argument("--wifi-ssid", required=True, metavar="SSID", help="a 2.4 GHz network")
     parser.add_argument(
@@ -48,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--server",
+        type=host_port,
         metavar="HOST[:PORT]",
         help="where the camera streams to (default: this computer's first LAN address, "
         f"port {DEFAULT_SERVER_PORT})",

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app.cli_common import common_options
+from app.cli_common import common_options, ws_url
 from app.devices.registry import DeviceKey, Registry, RegistryError
 from app.paths import config_dir
 from app.protocol.framesize import FrameSize
@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "config directory, or from --key-file."
         ),
     )
-    parser.add_argument("--url", default="ws://127.0.0.1:8888/camera", help="receiver URL")
+    parser.add_argument(
+        "--url", type=ws_url, default="ws://127.0.0.1:8888/camera", help="receiver URL"
+    )
     parser.add_argument("--device", required=True, help="registered device name")
     parser.add_argument("--key-file", type=Path, help="file holding the 64-hex-digit device key")
     parser.add_argument(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 
 import pytest
 import serial
+from esptool.bin_image import ESP32S3FirmwareImage
 
 from app.serial import cli as flash_cli
 from app.serial.flasher import (
@@ -19,18 +22,22 @@ from app.serial.flasher import (
     Flasher,
     FlashError,
     FlashImage,
+    FlashInputError,
     find_build,
     load_images,
     missing_optional,
 )
-from tests.serial.rom_emulator import RomEmulator
+from tests.serial import images
+from tests.serial.rom_emulator import JEDEC_WINBOND_4MB, SPI_BASE, RomEmulator
 
 MAC = bytes.fromhex("246f28a1b2c3")
+APP_OFFSET = 0x10000
+NO_PORT = "/dev/securecam-test-no-such-port"
 
 
-def _data(size: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    return b"\x00" + bytes(rng.getrandbits(8) for _ in range(size - 1))  # not 0xE9 (image magic)
+def _app(size: int, seed: int) -> FlashImage:
+    """A real ESP32 app image for app0."""
+    return FlashImage(APP_OFFSET, images.app(size, seed), "firmware.bin")
 
 
 def _flasher(emu: RomEmulator, **kw) -> Flasher:
@@ -53,7 +60,7 @@ def test_identify(emulator):
 
 
 def test_flash_merged_bin(emulator, tmp_path):
-    image = _data(128 * 1024, 1)
+    image = images.merged()
     path = tmp_path / "securecam-merged.bin"
     path.write_bytes(image)
     logs: list[str] = []
@@ -74,27 +81,20 @@ def test_flash_merged_bin(emulator, tmp_path):
 
 def test_flash_build_dir(emulator, tmp_path):
     build = tmp_path / "firmware" / ".pio" / "build" / "esp32cam"
-    build.mkdir(parents=True)
-    parts = {
-        "bootloader.bin": (0x1000, _data(20000, 2)),
-        "partitions.bin": (0x8000, _data(3072, 3)),
-        "firmware.bin": (0x10000, _data(90000, 4)),
-    }
-    for name, (_, data) in parts.items():
-        (build / name).write_bytes(data)
+    parts = images.fake_build(tmp_path, boot_app0=False)
     assert find_build(tmp_path) == build
     assert missing_optional(tmp_path) == ["boot_app0.bin"]
-    (build / "boot_app0.bin").write_bytes(_data(8192, 5))
+    (build / "boot_app0.bin").write_bytes(images.otadata())
     parts["boot_app0.bin"] = (0xE000, (build / "boot_app0.bin").read_bytes())
-    images = load_images(tmp_path)
-    assert [(i.name, i.offset) for i in images] == [
+    loaded = load_images(tmp_path)
+    assert [(i.name, i.offset) for i in loaded] == [
         ("bootloader.bin", 0x1000),
         ("partitions.bin", 0x8000),
         ("boot_app0.bin", 0xE000),
         ("firmware.bin", 0x10000),
     ]
     progress: list[tuple[int, int]] = []
-    _flasher(emulator, on_progress=lambda d, t: progress.append((d, t))).flash(images)
+    _flasher(emulator, on_progress=lambda d, t: progress.append((d, t))).flash(loaded)
     for name, (offset, data) in parts.items():
         assert bytes(emulator.flash[offset : offset + len(data)]) == data, name
     total = sum(len(d) for _, d in parts.values())
@@ -115,7 +115,7 @@ def test_missing_build_file_is_explained(tmp_path):
 def test_silent_board_gets_wiring_guidance():
     with RomEmulator("silent") as emu:
         with pytest.raises(FlashError) as info:
-            _flasher(emu).flash([FlashImage(0, _data(4096, 6), "x.bin")])
+            _flasher(emu).flash([_app(4096, 6)])
         serial.Serial(emu.port, exclusive=True).close()  # closed again
     assert info.value.guidance == GUIDANCE_WIRING
     assert "No serial data received" in info.value.message
@@ -123,7 +123,7 @@ def test_silent_board_gets_wiring_guidance():
 
 def test_wrong_boot_mode_gets_io0_guidance():
     with RomEmulator("wrong_boot") as emu, pytest.raises(FlashError) as info:
-        _flasher(emu).flash([FlashImage(0, _data(4096, 7), "x.bin")])
+        _flasher(emu).flash([_app(4096, 7)])
     assert info.value.message == "Wrong boot mode detected (0x13)."
     assert info.value.guidance == GUIDANCE_BOOT_MODE
     assert BOOT_MODE_DIAGRAM in info.value.guidance
@@ -133,7 +133,7 @@ def test_wrong_boot_mode_gets_io0_guidance():
 def test_md5_mismatch_retries_at_lower_baud_then_explains():
     logs: list[str] = []
     with RomEmulator("corrupt") as emu, pytest.raises(FlashError) as info:
-        _flasher(emu, on_log=logs.append).flash([FlashImage(0, _data(16384, 8), "x.bin")])
+        _flasher(emu, on_log=logs.append).flash([_app(16384, 8)])
     assert info.value.guidance == GUIDANCE_MD5
     assert any("retrying at 115200" in line for line in logs)
     assert emu.commands.count(0x13) == 2
@@ -152,7 +152,7 @@ def test_busy_port_is_explained(emulator):
 def test_cancel_mid_flash_closes_port(tmp_path):
     with RomEmulator(block_delay=0.002) as emu:
         flasher = _flasher(emu)
-        image = _data(256 * 1024, 9)
+        image = _app(256 * 1024, 9)
 
         def progress(done: int, total: int) -> None:
             if done > total // 4:
@@ -160,14 +160,14 @@ def test_cancel_mid_flash_closes_port(tmp_path):
 
         flasher.on_progress = progress
         with pytest.raises(FlashCancelled):
-            flasher.flash([FlashImage(0, image, "x.bin")])
+            flasher.flash([image])
         assert 0x13 not in emu.commands  # stopped before verifying
         serial.Serial(emu.port, exclusive=True).close()  # the port is free again
         assert _flasher(emu).identify().chip == "ESP32"  # and usable
 
 
 def test_cli_flash(tmp_path, capsys):
-    image = _data(8192, 10)
+    image = images.app(8192, 10)
     path = tmp_path / "fw.bin"
     path.write_bytes(image)
     with RomEmulator() as emu:
@@ -182,17 +182,19 @@ def test_cli_flash(tmp_path, capsys):
                 "no-reset",
                 "--after",
                 "no-reset",
+                "--offset",
+                "0x10000",
                 str(path),
             ]
         )
         assert args.handler(args) == 0
-        assert bytes(emu.flash[: len(image)]) == image
+        assert bytes(emu.flash[APP_OFFSET : APP_OFFSET + len(image)]) == image
     assert "100 %" in capsys.readouterr().err
 
 
 def test_cli_flash_failure_exit_1(tmp_path, capsys):
     path = tmp_path / "fw.bin"
-    path.write_bytes(b"\x00" * 4096)
+    path.write_bytes(images.merged())
     with RomEmulator("wrong_boot") as emu:
         args = _parser().parse_args(
             ["flash", "--port", emu.port, "--before", "no-reset", str(path)]
@@ -212,3 +214,140 @@ def _parser():
     parser = argparse.ArgumentParser(prog="securecam")
     flash_cli.add_parser(parser.add_subparsers(dest="command"))
     return parser
+
+
+# -- bad input: refused before any port opens ---------------------------------------------
+
+
+class SmallFlashEmulator(RomEmulator):
+    """The emulated board, reporting a 2 MB flash chip in its JEDEC ID."""
+
+    def _write_reg(self, addr: int, value: int, mask: int) -> None:
+        super()._write_reg(addr, value, mask)
+        if self._regs.get(SPI_BASE + 0x80) == JEDEC_WINBOND_4MB:
+            self._regs[SPI_BASE + 0x80] = JEDEC_WINBOND_4MB - 0x10000  # size code 0x15: 2 MB
+
+
+def _flash_cli(capsys, *argv: str) -> tuple[int, list[str], str]:
+    args = _parser().parse_args(["flash", *argv])
+    code = args.handler(args)
+    out, err = capsys.readouterr()
+    return code, err.splitlines(), out
+
+
+def test_cli_refuses_a_readme_before_opening_the_port(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# SecureCam\n")
+    code, err, out = _flash_cli(capsys, "--port", NO_PORT, str(readme))
+    assert code == 2
+    assert err == [
+        "securecam: error: README.md is not an ESP32 image (first byte 0x23, expected 0xE9)"
+    ]
+    assert out == ""
+
+
+def test_cli_refuses_random_bytes_without_a_byte_to_the_board(tmp_path, capsys):
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(b"\x5a" + random.Random(11).randbytes(64 * 1024))
+    with RomEmulator() as emu:
+        code, err, _ = _flash_cli(capsys, "--port", emu.port, "--before", "no-reset", str(noise))
+        serial.Serial(emu.port, exclusive=True).close()  # never held
+    assert code == 2
+    assert err == [
+        "securecam: error: noise.bin is not an ESP32 image (first byte 0x5A, expected 0xE9)"
+    ]
+    assert emu.commands == [] and emu.flash.count(0xFF) == len(emu.flash)
+
+
+@pytest.mark.parametrize(
+    ("make", "offset", "expected"),
+    [
+        (
+            images.merged,
+            "0x10000",
+            "m.bin is a merged image and must be written at 0x0, not at 0x10000",
+        ),
+        (
+            images.app,
+            "0x0",
+            "m.bin is an app image and must be written at 0x10000 or 0x1f0000, not at 0x0",
+        ),
+        (
+            images.partition_table,
+            "0x9000",
+            "m.bin is a partition table and must be written at 0x8000",
+        ),
+    ],
+)
+def test_cli_refuses_an_image_at_the_wrong_offset(tmp_path, capsys, make, offset, expected):
+    path = tmp_path / "m.bin"
+    path.write_bytes(make())
+    code, err, _ = _flash_cli(capsys, "--port", NO_PORT, "--offset", offset, str(path))
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith(f"securecam: error: {expected}")
+
+
+def test_cli_missing_file_and_bad_options_are_one_line(tmp_path, capsys):
+    code, err, _ = _flash_cli(capsys, "--port", NO_PORT, str(tmp_path / "nope.bin"))
+    assert code == 2 and len(err) == 1 and "nope.bin" in err[0]
+    code, err, _ = _flash_cli(capsys, "--port", NO_PORT, str(tmp_path))
+    assert code == 2 and len(err) == 1 and "No firmware build found" in err[0]
+    with pytest.raises(SystemExit) as info:
+        _parser().parse_args(["flash", "--offset", "zz", "x.bin"])
+    assert info.value.code == 2 and "'zz' is not a flash offset" in capsys.readouterr().err
+
+
+def test_cli_missing_serial_port_is_one_line_after_the_image_check(tmp_path, capsys):
+    path = tmp_path / "securecam-esp32cam.bin"
+    path.write_bytes(images.merged())
+    code, err, _ = _flash_cli(capsys, "--port", NO_PORT, str(path))
+    assert code == 2
+    assert err == [f"securecam: error: argument --port: serial port '{NO_PORT}' does not exist"]
+
+
+def test_flasher_checks_images_before_it_opens_the_port():
+    with pytest.raises(FlashInputError) as info:
+        Flasher(NO_PORT).flash([FlashImage(0, b"# SecureCam\n", "README.md")])
+    assert info.value.message.startswith("README.md is not an ESP32 image")
+    with pytest.raises(FlashInputError, match="Nothing to flash"):
+        Flasher(NO_PORT).flash([])
+
+
+def test_load_images_checks_what_the_wizard_flashes(tmp_path):
+    """The setup wizard and its service flash through `load_images`: the same checks."""
+    readme = tmp_path / "README.md"
+    readme.write_text("# SecureCam\n")
+    with pytest.raises(FlashInputError, match=r"^README\.md is not an ESP32 image"):
+        load_images(readme)
+    images.fake_build(tmp_path)
+    build = tmp_path / "firmware" / ".pio" / "build" / "esp32cam"
+    (build / "firmware.bin").write_bytes(images.app(image_class=ESP32S3FirmwareImage))
+    with pytest.raises(FlashInputError, match=r"^firmware\.bin is an ESP32-S3 image"):
+        load_images(tmp_path)
+
+
+def test_images_larger_than_the_boards_flash_are_not_written(tmp_path):
+    images.fake_build(tmp_path)
+    with SmallFlashEmulator() as emu, pytest.raises(FlashInputError) as info:
+        _flasher(emu).flash(load_images(tmp_path))
+    assert info.value.message == "bootloader.bin is built for 4 MB of flash, but the board has 2 MB"
+    assert 0x02 not in emu.commands and 0x10 not in emu.commands  # no FLASH_(DEFL_)BEGIN
+    assert emu.flash.count(0xFF) == len(emu.flash)
+
+
+def test_command_line_refusal_has_no_traceback(tmp_path):
+    """The real entry point, in a subprocess: one line on stderr, exit code 2."""
+    readme = tmp_path / "README.md"
+    readme.write_text("# SecureCam\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "flash", "--port", NO_PORT, str(readme)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "securecam: error: README.md is not an ESP32 image (first byte 0x23, expected 0xE9)"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
