@@ -11,7 +11,9 @@ from app import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from app.cli_common import CommandLineParser
+
+    parser = CommandLineParser(
         prog="securecam",
         description="Encrypted, authenticated streaming from ESP32-CAM modules.",
     )

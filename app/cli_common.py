@@ -89,8 +89,11 @@ def listen_host(text: str) -> str:
 
 
 def host_port(text: str) -> str:
-    """HOST[:PORT] of a server, HOST a DNS name or IPv4 address that resolves (returned as
-    given, for the command to split)."""
+    """HOST[:PORT] of a server as the camera will reach it (returned as given, to split).
+
+    The host is not resolved here: the camera resolves it on its own network, where a name
+    may mean something this computer does not know.
+    """
     host, sep, port = text.strip().rpartition(":")
     if not sep:
         host, port = text.strip(), ""
@@ -100,7 +103,6 @@ def host_port(text: str) -> str:
         )
     if sep:
         tcp_port(port)
-    resolve_host(host)
     return text
 
 

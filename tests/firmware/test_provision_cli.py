@@ -190,9 +190,10 @@ def test_no_console_times_out_and_closes_the_port(silent_pty, capsys):
 
 
 def test_bad_server_refused(capsys):
-    rc = run_cli("--port", "/dev/null", "--name", "cam", "--wifi-ssid", SSID, "--server", "a:0")
-    assert rc == 1
-    assert "1-65535" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        run_cli("--port", "/dev/null", "--name", "cam", "--wifi-ssid", SSID, "--server", "a:0")
+    assert info.value.code == 2
+    assert "'0' is not a TCP port (1-65535)" in capsys.readouterr().err
 
 
 def test_api_scan_replace_and_cancel(console):

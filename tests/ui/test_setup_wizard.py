@@ -8,9 +8,7 @@ pyserial cannot enumerate ptys, so the service gets a `lister` offering the two 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
@@ -32,27 +30,12 @@ from app.ui.setup_wizard import (
 )
 from tests.firmware.conftest import firmware_build  # noqa: F401  (fixture)
 from tests.firmware.test_provision_cli import PASSWORD, SSID, Console
+from tests.serial.images import fake_build
 from tests.serial.rom_emulator import RomEmulator
 from tests.ui.conftest import wait_until
 
 MAC = bytes.fromhex("246f28a1b2c3")
-BUILD_PARTS = {"bootloader.bin": (0x1000, 7000), "partitions.bin": (0x8000, 3072)}
-BUILD_PARTS["firmware.bin"] = (0x10000, 40000)
-
 PageHook = Callable[[str, SetupWizard], Awaitable[None] | None]
-
-
-def fake_build(root: Path) -> dict[str, tuple[int, bytes]]:
-    """A PlatformIO-like build dir under `root` with random images (not starting 0xE9)."""
-    build = root / "firmware" / ".pio" / "build" / "esp32cam"
-    build.mkdir(parents=True)
-    rng = random.Random(7)
-    parts = {}
-    for name, (offset, size) in BUILD_PARTS.items():
-        data = b"\x00" + bytes(rng.getrandbits(8) for _ in range(size - 1))
-        (build / name).write_bytes(data)
-        parts[name] = (offset, data)
-    return parts
 
 
 def pty_lister(*ports: tuple[str, str]) -> Callable[[], list[PortInfo]]:
