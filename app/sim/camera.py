@@ -15,7 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidURI,
+)
 
 from app import __version__
 from app.protocol.errors import CloseCode, ProtocolError
@@ -35,7 +40,8 @@ from app.wsio import SessionLink
 log = logging.getLogger("securecam.sim")
 
 STATUS_INTERVAL_S = 5.0
-HANDSHAKE_TIMEOUT_S = 5.0
+HANDSHAKE_TIMEOUT_S = 5.0  # for the answer to the hello, as the firmware waits (4006)
+IDLE_TIMEOUT_S = 10.0  # nothing received for this long in a session: close it (4011)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 FIRMWARE = f"securecam-sim/{__version__}"
@@ -188,8 +194,14 @@ class SimulatedCamera:
             link = SessionLink(ws, session)
             session.start()
             await link.flush()
-            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
-                answer = await ws.recv()
+            try:
+                async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                    answer = await ws.recv()
+            except TimeoutError:
+                # As the firmware does: no CLOSE record (no keys yet), close code 4006.
+                reason = "no answer to the hello"
+                await ws.close(CloseCode.HANDSHAKE_TIMEOUT, reason)
+                raise ProtocolError(CloseCode.HANDSHAKE_TIMEOUT, reason) from None
             try:
                 if isinstance(answer, str):
                     raise ProtocolError(CloseCode.SERVER_REJECTED, "text answer to the hello")
@@ -259,7 +271,17 @@ class SimulatedCamera:
     async def _receive(
         self, ws: ClientConnection, session: CameraSession, link: SessionLink
     ) -> None:
-        async for message in ws:
+        while True:
+            try:
+                async with asyncio.timeout(IDLE_TIMEOUT_S):
+                    message = await ws.recv()
+            except ConnectionClosedOK:
+                return  # a normal close ends the session, as `async for` would
+            except TimeoutError:
+                # The receiver pings every second: this long a silence means it is gone.
+                raise ProtocolError(
+                    CloseCode.IDLE_TIMEOUT, "no message within idle timeout"
+                ) from None
             rx_us = self.device_clock()
             if isinstance(message, str):
                 raise ProtocolError(CloseCode.UNSUPPORTED_DATA, "text message from receiver")
@@ -322,7 +344,7 @@ class SimulatedCamera:
             rssi_dbm=-55,
             frame_size=self.settings.frame_size,
             quality=self.settings.quality,
-            fps_cap=min(int(self.settings.fps), NO_FPS_CAP),
+            fps_cap=max(1, min(int(self.settings.fps), NO_FPS_CAP)),  # 1..255 on the wire
             width=self.source.width,
             height=self.source.height,
             free_heap=180_000,
