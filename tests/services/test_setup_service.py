@@ -16,14 +16,23 @@ from app.serial.ports import port_info
 from app.services.setup_service import FlasherOptions, ProvisionOptions, SetupService
 from tests.firmware.conftest import firmware_build  # noqa: F401  (fixture)
 from tests.firmware.test_provision_cli import Console
+from tests.serial import images
 from tests.serial.rom_emulator import RomEmulator
-from tests.ui.conftest import qloop, wait_until  # noqa: F401  (fixture)
+from tests.ui.conftest import qloop  # noqa: F401  (fixture)
+from tests.waiting import scaled, wait_until
 
 
-def make(tmp_path, ports: list[str]) -> SetupService:
+def make(tmp_path, ports: list[str], listed: list[int] | None = None) -> SetupService:
+    """A service listing `ports`; each listing appends to `listed`, if given."""
+
+    def lister():
+        if listed is not None:
+            listed.append(len(ports))
+        return [port_info(p, "pty", None, None) for p in ports]
+
     return SetupService(
         Registry(tmp_path / "home"),
-        lister=lambda: [port_info(p, "pty", None, None) for p in ports],
+        lister=lister,
         flasher_options=FlasherOptions(
             before="no-reset", after="no-reset", no_stub=True, connect_attempts=2
         ),
@@ -33,7 +42,7 @@ def make(tmp_path, ports: list[str]) -> SetupService:
 
 
 def run(loop, coro, timeout: float = 30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    return loop.run_until_complete(asyncio.wait_for(coro, scaled(timeout)))
 
 
 @pytest.fixture
@@ -46,19 +55,20 @@ def console(firmware_build, tmp_path):  # noqa: F811
 
 def test_hot_plug_emits_ports_changed(qloop, tmp_path):  # noqa: F811
     ports: list[str] = []
-    setup = make(tmp_path, ports)
+    listed: list[int] = []
+    setup = make(tmp_path, ports, listed)
     seen: list[list[str]] = []
     setup.portsChanged.connect(lambda infos: seen.append([i.device for i in infos]))
 
     async def scenario():
         setup.start_watching()
-        await wait_until(lambda: seen == [[]], 2)
+        await wait_until(lambda: seen == [[]])
         ports.append("/dev/ttyUSB0")
-        await wait_until(lambda: seen[-1] == ["/dev/ttyUSB0"], 2)
+        await wait_until(lambda: seen[-1] == ["/dev/ttyUSB0"])
         ports.clear()
-        await wait_until(lambda: seen[-1] == [], 2)
-        count = len(seen)
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: seen[-1] == [])
+        count, polls = len(seen), len(listed)
+        await wait_until(lambda: len(listed) >= polls + 3)  # three more listings of no ports
         assert len(seen) == count  # nothing changed: no signal
         setup.stop_watching()
         await setup.wait_idle()
@@ -69,7 +79,7 @@ def test_hot_plug_emits_ports_changed(qloop, tmp_path):  # noqa: F811
 
 def test_identify_and_flash_report_on_the_gui_thread(qloop, tmp_path):  # noqa: F811
     image = tmp_path / "merged.bin"
-    image.write_bytes(b"\x00" + bytes(range(256)) * 64)
+    image.write_bytes(images.merged())
     with RomEmulator() as emu:
         setup = make(tmp_path, [emu.port])
         events: list[tuple[str, object, bool]] = []
@@ -103,7 +113,8 @@ def test_identify_and_flash_report_on_the_gui_thread(qloop, tmp_path):  # noqa: 
 
 def test_cancel_leaves_the_port_usable(qloop, tmp_path):  # noqa: F811
     image = tmp_path / "merged.bin"
-    image.write_bytes(b"\x00" * 256 * 1024)
+    # Random contents do not compress: many blocks, each taking the emulated chip 50 ms.
+    image.write_bytes(images.merged(images.build_parts(app_size=256 * 1024)))
     with RomEmulator(block_delay=0.05) as emu:
         setup = make(tmp_path, [emu.port])
         failed: list[tuple[str, str]] = []
