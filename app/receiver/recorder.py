@@ -88,13 +88,14 @@ class Recorder:
         await self._queue.put((frame, utc_now()))
 
     async def stop(self) -> None:
-        """Write what is queued, then stop."""
-        self._closed = True
+        """Write what is queued, then stop; every caller returns once all of it is written."""
         if self._writer is None:
+            self._closed = True
             return
-        await self._queue.put(None)
-        await self._writer
-        self._writer = None
+        if not self._closed:
+            self._closed = True
+            await self._queue.put(None)
+        await self._writer  # a task can be awaited by every caller, also once done
 
     async def _write_forever(self) -> None:
         while (item := await self._queue.get()) is not None:

@@ -185,11 +185,13 @@ class ReceiverService(QObject):
 
     async def stop_recording(self) -> None:
         """Write what is queued, then stop recording (also after a write error)."""
-        if self._recorder is None:
+        recorder = self._recorder
+        if recorder is None:
             return
-        recorder, self._recorder = self._recorder, None
-        await recorder.stop()
-        self._recorded = recorder.frames_written
+        await recorder.stop()  # `recording` is False from here on, `frames_recorded` still live
+        if self._recorder is not recorder:
+            return  # a concurrent call finished it first
+        self._recorder, self._recorded = None, recorder.frames_written
         log.info("recorded %d frames in %s", recorder.frames_written, recorder.directory)
         self.recordingChanged.emit()
 

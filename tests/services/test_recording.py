@@ -1,13 +1,18 @@
 """Recording through the receiver service: it outlives receiver restarts and ends with stop()."""
 
+import asyncio
+import os
+import threading
+
 import pytest
 
 from app.protocol.framesize import FrameSize
 from app.protocol.session import Credentials
+from app.protocol.timeline import Frame, FrameTimeline
 from app.services.receiver_service import ReceiverService
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
-from tests.waiting import wait_until
+from tests.waiting import scaled, wait_until
 
 CAM = Credentials("cam1", b"\x05" * 32)
 SOURCE = PrerenderedSource.synthetic(FrameSize.QQVGA, count=3)
@@ -29,6 +34,12 @@ async def service(qapp):
 async def stream(service: ReceiverService, frames: int) -> None:
     url = f"ws://127.0.0.1:{service.port}/camera"
     await SimulatedCamera(url, CAM.device_id, CAM.psk, SOURCE, frames=frames, fps=200).run()
+
+
+def frame(seq: int) -> Frame:
+    data = SOURCE.frames[seq % 3]
+    timeline = FrameTimeline(CAM.device_id, "noise", seq, len(data), 0, 0, 0, 0, 0)
+    return Frame(CAM.device_id, seq, data, timeline, session_id=1)
 
 
 def on_disk(root) -> list:
@@ -70,3 +81,26 @@ async def test_a_folder_that_cannot_be_made_says_why(service, tmp_path):
     assert service.recording_error == f"cannot record to {blocker / 'rec'}: Not a directory"
     assert service.changes == [False]
     assert service.failures == [service.recording_error]
+
+
+async def test_while_stop_recording_writes_the_queue_the_count_stays_true(service, tmp_path):
+    assert await service.start("127.0.0.1", 0)
+    assert await service.start_recording(tmp_path / "rec")
+    recorder = service.recorder
+    disk_free = threading.Event()
+
+    def slow_disk(fd: int, data: memoryview) -> int:
+        disk_free.wait(scaled(10))
+        return os.write(fd, data)
+
+    recorder.os_write = slow_disk
+    for seq in range(1, 6):
+        await recorder(frame(seq))
+    stopping = asyncio.create_task(service.stop_recording())
+    await wait_until(lambda: not service.recording)
+    assert service.recorder is recorder  # still writing what is queued
+    assert service.frames_recorded == recorder.frames_written < 5
+    disk_free.set()
+    await asyncio.wait_for(stopping, scaled(10))
+    assert service.recorder is None and service.changes == [True, False]
+    assert service.frames_recorded == len(on_disk(tmp_path / "rec")) == 5
