@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 GOOD, SECOND = "good", "second"
@@ -43,7 +43,10 @@ class AttackResult:
     rss_after_mb: float  # `settle` seconds after the attack ended
     connections_peak: int
     second_camera_frames: int  # frames the second camera delivered during the attack
-    notes: list[str] = field(default_factory=list)
+    # Python allocations still held `settle` s after the attack, in-process under tracemalloc:
+    # what RSS keeps beyond this is the allocator's high-water mark, not live objects.
+    traced_after_kb: int | None = None
+    traced_peak_kb: int | None = None
 
     @property
     def fps_ratio(self) -> float:
@@ -194,7 +197,14 @@ async def slow_upgrades(port: int, seconds: float, count: int = 600) -> None:
     await asyncio.gather(*(one() for _ in range(count)))
 
 
+async def no_attack(port: int, seconds: float) -> None:
+    """The control: the same window with nobody attacking, so drift is not blamed on attacks."""
+    del port
+    await asyncio.sleep(seconds)
+
+
 ATTACKS: dict[str, Callable[[int, float], Awaitable[None]]] = {
+    "none (control: the same run, no attacker)": no_attack,
     "63 peers flood pings, never read": ping_flooders,
     "600 unfinished upgrades, large headers": slow_upgrades,
 }
@@ -259,6 +269,41 @@ async def run_attack(
         follower.cancel()
 
 
+async def traced_attack(python: str, name: str, seconds: float, settle: float) -> tuple[int, int]:
+    """(KB still allocated after the attack, peak KB during it) for an in-process receiver.
+
+    The receiver runs here under tracemalloc; the attacker runs as another process so its own
+    allocations are not counted.
+    """
+    import gc
+    import tracemalloc
+
+    from app.protocol.session import Credentials
+    from app.receiver.server import Receiver as InProcessReceiver
+
+    receiver = InProcessReceiver({GOOD: Credentials(GOOD, bytes(32))}.get, host="127.0.0.1", port=0)
+    await receiver.start()
+    tracemalloc.start()
+    try:
+        gc.collect()
+        baseline = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        attacker = await asyncio.create_subprocess_exec(
+            python,
+            "-c",
+            "import asyncio; from app.bench import attacks; "
+            f"asyncio.run(attacks.ATTACKS[{name!r}]({receiver.port}, {seconds}))",
+        )
+        await attacker.wait()
+        await asyncio.sleep(settle)
+        gc.collect()
+        current, peak = tracemalloc.get_traced_memory()
+        return (current - baseline) // 1024, (peak - baseline) // 1024
+    finally:
+        tracemalloc.stop()
+        await receiver.stop()
+
+
 def _register(python: str, config: Path) -> None:
     for device in (GOOD, SECOND):
         subprocess.run(
@@ -268,13 +313,22 @@ def _register(python: str, config: Path) -> None:
         )
 
 
+TRACED = ("traced_peak_kb", "traced_after_kb")
+
+
+def _median_or_dash(values: list[int | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{statistics.median(known):.0f}" if known else "-"
+
+
 def render(results: list[AttackResult], repeats: int) -> str:
     lines = [
         f"Attacks on `securecam serve` (1 good VGA camera at 25 fps; medians of {repeats} runs)",
         "",
-        "| attack | good fps during / before | RSS before → peak → after (MB) | peak connections"
-        " | second camera's frames during |",
-        "|---|---|---|---|---|",
+        "| attack | good fps during / before | RSS before → peak → after (MB) "
+        "| Python heap peak / after (KB over before) | peak connections "
+        "| second camera's frames during |",
+        "|---|---|---|---|---|---|",
     ]
     for name in ATTACKS:
         runs = [r for r in results if r.name == name]
@@ -287,9 +341,10 @@ def render(results: list[AttackResult], repeats: int) -> str:
         )
         connections = statistics.median(r.connections_peak for r in runs)
         second = statistics.median(r.second_camera_frames for r in runs)
+        traced = " / ".join(_median_or_dash([getattr(r, key) for r in runs]) for key in TRACED)
         lines.append(
             f"| {name} | {statistics.median(ratios):.2f} (spread {min(ratios):.2f}–"
-            f"{max(ratios):.2f}) | {rss} | {connections:.0f} | {second:.0f} |"
+            f"{max(ratios):.2f}) | {rss} | {traced} | {connections:.0f} | {second:.0f} |"
         )
     return "\n".join(lines)
 
@@ -312,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 result = asyncio.run(
                     run_attack(args.python, config, name, args.seconds, args.settle)
+                )
+                result.traced_after_kb, result.traced_peak_kb = asyncio.run(
+                    traced_attack(args.python, name, args.seconds, args.settle)
                 )
                 print(json.dumps(asdict(result)), file=sys.stderr)
                 results.append(result)
