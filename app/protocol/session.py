@@ -319,6 +319,7 @@ class ReceiverSession(_Channel):
             last_rx_us=last_rx_us,
             decrypted_us=self.clock_source(),
             clock_offset_us=self.clock.offset_us,
+            clock_error_us=self.clock.error_bound_us,
         )
         return Frame(self.device_id, assembled.seq, assembled.data, timeline, self.session_id)
 

@@ -11,6 +11,8 @@ class FrameTimeline:
 
     `clock_offset_us` is device clock minus app clock at the time of the frame, or None while
     the offset is still unknown (then device times cannot be placed on the app's clock).
+    `clock_error_us` bounds that offset's error (RTT/2), so a latency may read up to that
+    much below its true value, even negative on a fast link.
     """
 
     device: str
@@ -23,6 +25,7 @@ class FrameTimeline:
     last_rx_us: int
     decrypted_us: int
     clock_offset_us: int | None = None
+    clock_error_us: int | None = None
     decoded_us: int | None = None
     painted_us: int | None = None
 

@@ -431,6 +431,7 @@ class Receiver:
             if timeline.clock_offset_us is not None:
                 break
             timeline.clock_offset_us = clock.offset_us
+            timeline.clock_error_us = clock.error_bound_us
 
     def _go_live(self, camera: _Camera) -> None:
         session = camera.session
