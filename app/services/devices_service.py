@@ -13,6 +13,12 @@ from app.protocol.session import Credentials
 
 log = logging.getLogger("securecam.ui.devices")
 
+REGISTRY_FIX = (
+    "Until it can be read, every camera is refused. Restore the file from a backup or "
+    "repair it, then restart SecureCam. If it cannot be repaired, move it aside and add the "
+    "cameras again: each one then gets a new key."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceEntry:
@@ -28,10 +34,13 @@ class DevicesService(QObject):
     """Registered devices for the sidebar, and the receiver's credential lookup.
 
     Demo devices live in their own registry so a demo never writes to the user's.
+    `registry_problem` says why the user's registry cannot be read (None while it can);
+    `registryProblemChanged` fires when that changes, and each new problem is logged once with
+    the file, the problem and the fix (REGISTRY_FIX). The registry is checked on creation.
     """
 
     devicesChanged = Signal()
-    errorOccurred = Signal(str)
+    registryProblemChanged = Signal()
 
     def __init__(self, registry: Registry, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -39,6 +48,28 @@ class DevicesService(QObject):
         self._user_lookup = credentials_lookup(registry)
         self._demo: Registry | None = None
         self._demo_lookup = None
+        self.registry_problem: str | None = None
+        self.check_registry()
+
+    def check_registry(self) -> str | None:
+        """Read the user's registry now; returns (and records) the problem, or None."""
+        try:
+            self.registry.list()
+        except RegistryError as exc:
+            self._note_problem(str(exc))
+        else:
+            self._note_problem(None)
+        return self.registry_problem
+
+    def _note_problem(self, problem: str | None) -> None:
+        if problem == self.registry_problem:
+            return
+        self.registry_problem = problem
+        if problem is None:
+            log.info("the device registry %s can be read again", self.registry.path)
+        else:
+            log.error("%s. %s", problem, REGISTRY_FIX)
+        self.registryProblemChanged.emit()
 
     def set_demo_registry(self, demo: Registry | None) -> None:
         self._demo = demo
@@ -58,7 +89,9 @@ class DevicesService(QObject):
             for device in self.registry.list():
                 out[device.name] = _entry(device, demo=False)
         except RegistryError as exc:
-            self.errorOccurred.emit(str(exc))
+            self._note_problem(str(exc))
+        else:
+            self._note_problem(None)
         if self._demo is not None:
             for device in self._demo.list():
                 out[device.name] = _entry(device, demo=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from websockets.exceptions import ConnectionClosed
 
 from app.protocol.errors import CloseCode
 from app.protocol.limits import Limits
@@ -131,7 +132,18 @@ class ReceiverService(QObject):
     # -- commands ----------------------------------------------------------------------------
 
     async def send_control(self, device: str, control: Control) -> bool:
-        return self._receiver is not None and await self._receiver.send_control(device, control)
+        """Send `control` to the device's live session.
+
+        Returns False, without raising, when it could not be sent: the receiver is stopped, the
+        device is not connected, or its connection closed while the control was being sent.
+        """
+        if self._receiver is None:
+            return False
+        try:
+            return await self._receiver.send_control(device, control)
+        except ConnectionClosed:
+            log.info("control for %s not sent: its connection closed meanwhile", device)
+            return False
 
     async def revalidate(self) -> None:
         """Close live sessions the registry no longer allows (removed, renamed, plain revoked)."""

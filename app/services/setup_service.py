@@ -42,6 +42,7 @@ from app.serial.provisioner import (
     provision,
     scan_networks,
 )
+from app.tasks import spawn
 
 log = logging.getLogger("securecam.ui.setup")
 
@@ -148,11 +149,11 @@ class SetupService(QObject):
 
     def refresh_ports(self) -> None:
         """List the ports in a worker; `portsChanged` is emitted even if nothing changed."""
-        self._spawn(self._list(force=True))
+        self._spawn(self._list(force=True), "list serial ports")
 
     def _poll(self) -> None:
         if not self._polling:
-            self._spawn(self._list(force=False))
+            self._spawn(self._list(force=False), "list serial ports")
 
     async def _list(self, *, force: bool) -> None:
         self._polling = True
@@ -174,7 +175,9 @@ class SetupService(QObject):
         A failure after connecting (a link unreliable at `baud`) is retried once at 115200.
         Returns False (nothing started) while another job runs.
         """
-        return self._start(self._identify(port, baud))
+        return self._start(
+            self._identify(port, baud), "identify", lambda text: self.identifyFailed.emit(text, "")
+        )
 
     async def _identify(self, port: str, baud: int) -> None:
         try:
@@ -197,7 +200,11 @@ class SetupService(QObject):
         """Write a build directory or a .bin (at 0x0): `flashProgress`/`flashLog`, then
         `flashFinished(Identity)` or `flashFailed(message, guidance)`. `cancel` stops it and
         leaves the port closed and usable. Returns False while another job runs."""
-        return self._start(self._flash(port, Path(images_path), baud))
+        return self._start(
+            self._flash(port, Path(images_path), baud),
+            "flash",
+            lambda text: self.flashFailed.emit(text, ""),
+        )
 
     async def _flash(self, port: str, path: Path, baud: int) -> None:
         loop = asyncio.get_running_loop()
@@ -242,7 +249,7 @@ class SetupService(QObject):
 
     def scan(self, port: str) -> bool:
         """Ask the camera's console for Wi-Fi networks: `networksScanned` or `scanFailed`."""
-        return self._start(self._scan(port))
+        return self._start(self._scan(port), "Wi-Fi scan", self.scanFailed.emit)
 
     async def _scan(self, port: str) -> None:
         options, cancel = self.provision_options, self._cancel
@@ -272,7 +279,11 @@ class SetupService(QObject):
         """Register `name` and configure the camera: `provisionStep` messages, then
         `provisioned(ProvisionResult)` or `provisionFailed(message)`; after a failure the
         registry is as it was (the provisioner rolls back). Returns False while busy."""
-        return self._start(self._provision(port, name, ssid, password, server_host, server_port))
+        return self._start(
+            self._provision(port, name, ssid, password, server_host, server_port),
+            "provisioning",
+            self.provisionFailed.emit,
+        )
 
     async def _provision(
         self, port: str, name: str, ssid: str, password: str, host: str, server_port: int
@@ -322,7 +333,8 @@ class SetupService(QObject):
     def _cancelled(self) -> bool:
         return self._cancel is not None and self._cancel.is_set()
 
-    def _start(self, coro: Any) -> bool:
+    def _start(self, coro: Any, what: str, failed: Callable[[str], None]) -> bool:
+        """Run one serial job; an unexpected exception reaches the user through `failed`."""
         if self._busy:
             coro.close()
             return False
@@ -332,17 +344,21 @@ class SetupService(QObject):
         async def job() -> None:
             try:
                 await coro
-            except Exception:
-                log.exception("setup job failed unexpectedly")
             finally:
                 self._flasher = None
                 self._set_busy(False)
 
-        self._spawn(job())
+        def on_error(exc: BaseException) -> None:  # already logged, with its traceback
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            failed(f"The {what} stopped on an unexpected error ({detail}). The log has details.")
+
+        self._spawn(job(), f"setup: {what}", on_error)
         return True
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
+    def _spawn(
+        self, coro: Any, name: str, on_error: Callable[[BaseException], None] | None = None
+    ) -> None:
+        task = spawn(coro, name=name, on_error=on_error)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

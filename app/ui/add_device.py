@@ -62,6 +62,9 @@ class AddDeviceDialog(QDialog):
         self.stack.addWidget(QWidget())  # the result page, built once the device exists
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack)
+        # Only now is the button inside the dialog: set earlier, the dialog would not know it
+        # and would make the first auto-default button (Cancel) the default when shown.
+        self.create_button.setDefault(True)
 
         devices.devicesChanged.connect(self._refresh_taken)
         self._refresh_taken()
@@ -105,13 +108,14 @@ class AddDeviceDialog(QDialog):
         buttons.addStretch(1)
         self.cancel_button = QPushButton("Cancel")
         self.create_button = QPushButton("Create")
-        self.create_button.setDefault(True)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.create_button)
         layout.addLayout(buttons)
 
         self.name_edit.textChanged.connect(self._validate)
-        self.name_edit.returnPressed.connect(self._create)
+        # Enter in the name field reaches the dialog, which clicks the default button (Create).
+        # Handling returnPressed as well would show the key page first and let the same key
+        # press click that page's default button (Done), closing the dialog unseen.
         self.create_button.clicked.connect(self._create)
         self.cancel_button.clicked.connect(self.reject)
         return page
@@ -173,6 +177,7 @@ class AddDeviceDialog(QDialog):
         self.stack.insertWidget(RESULT_PAGE, page)
         self.stack.setCurrentIndex(RESULT_PAGE)
         self.setWindowTitle(f"Camera {device.name!r} added")
+        self.done_button.setDefault(True)  # now that it is inside the dialog
         self.done_button.setFocus()
         self.adjustSize()
 
@@ -286,7 +291,6 @@ class AddDeviceDialog(QDialog):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.done_button = QPushButton("Done")
-        self.done_button.setDefault(True)
         self.done_button.clicked.connect(self.accept)
         buttons.addWidget(self.done_button)
         layout.addLayout(buttons)

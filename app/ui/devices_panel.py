@@ -28,6 +28,7 @@ from app.protocol.hello import validate_device_id
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
+from app.ui.tile import failed_attempts_text
 
 log = logging.getLogger("securecam.ui.devices")
 
@@ -65,6 +66,9 @@ def suite_text(entry: DeviceEntry, stats: DeviceStats | None) -> str:
 class DevicesPanel(QDockWidget):
     """Lists `devices.entries()` with their state from `receiver.stats()`; never sees a key.
 
+    An unreadable registry is shown in `problem_label` above the list, not as an empty list.
+    Failed attempts (peers that named a device without its key) show in the selected device's
+    detail and the state's tooltip, never as its state.
     Signals: `addRequested()` (the window opens AddDeviceDialog), `deviceSelected(name)`
     ("" when the selection is cleared), `deviceActivated(name)` on double-click, and
     `deviceRemoved(name)` / `deviceRenamed(old, new)` after the registry changed (a live
@@ -93,6 +97,12 @@ class DevicesPanel(QDockWidget):
 
         body = QWidget()
         layout = QVBoxLayout(body)
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet(f"color: {_BAD_COLOUR.name()};")
+        self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem_label.hide()
+        layout.addWidget(self.problem_label)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Name", "State", "Suite / policy"])
         self.tree.setRootIsDecorated(False)
@@ -133,8 +143,10 @@ class DevicesPanel(QDockWidget):
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.tree.itemDoubleClicked.connect(self._double_clicked)
         devices.devicesChanged.connect(self.refresh)
+        devices.registryProblemChanged.connect(self._show_problem)
         receiver.deviceChanged.connect(self.update_device)
         self.refresh()
+        self._show_problem()
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -188,10 +200,18 @@ class DevicesPanel(QDockWidget):
             if name == self.selected_name():
                 self._update_detail()
 
+    def _show_problem(self) -> None:
+        problem = self.devices.registry_problem
+        self.problem_label.setText(
+            "" if problem is None else f"The device registry cannot be read: {problem}"
+        )
+        self.problem_label.setVisible(problem is not None)
+
     def _render(self, item: QTreeWidgetItem, entry: DeviceEntry, stats: DeviceStats | None) -> None:
         state = state_text(stats)
         item.setText(STATE_COLUMN, state)
-        item.setToolTip(STATE_COLUMN, state)
+        attempts = failed_attempts_text(stats.failed_attempts if stats is not None else 0)
+        item.setToolTip(STATE_COLUMN, state if attempts is None else f"{state}\n{attempts}")
         colour = None
         if stats is not None and stats.state is DeviceState.LIVE:
             colour = _LIVE_COLOUR
@@ -241,6 +261,9 @@ class DevicesPanel(QDockWidget):
             + (f", from {stats.peer}" if stats is not None and stats.peer else ""),
             f"fingerprint {entry.fingerprint}",
         ]
+        attempts = failed_attempts_text(stats.failed_attempts if stats is not None else 0)
+        if attempts is not None:
+            lines.append(f"{attempts} to connect as {entry.name} without its key")
         self.detail_label.setText("\n".join(lines))
 
     # -- actions -----------------------------------------------------------------------------

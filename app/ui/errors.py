@@ -59,6 +59,28 @@ def show_error_dialog(title: str, text: str, details: str) -> QDialog | None:
     return box
 
 
+def show_message(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    *,
+    details: str | None = None,
+    icon: QMessageBox.Icon = QMessageBox.Icon.Warning,
+) -> QMessageBox:
+    """Show a known problem to the user as is, without blocking, and return the box.
+
+    For expected failures with guidance (a busy port, an unreadable registry), not for bugs:
+    those go through the hooks below. The box opens with `open()` (no nested event loop), is
+    deleted once closed, and is a child of `parent`, where tests find it. Callers log.
+    """
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    if details:
+        box.setDetailedText(details)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
 class ErrorReporter(QObject):
     """Logs errors from any thread and queues at most one dialog at a time to the GUI thread.
 

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from app.protocol.session import monotonic_us
 from app.protocol.timeline import FrameTimeline
-from app.services.comparison import ComparisonResult, ComparisonService
+from app.services.comparison import ComparisonError, ComparisonResult, ComparisonService
 from app.services.receiver_service import ReceiverService
 from app.ui.plots import (
     CAPTURE,
@@ -623,7 +623,7 @@ class LatencyDock(QDockWidget):
         """Start a run; False (and the reason in `error_label`) if the service refused."""
         try:
             self._comparison.start(device, frames_per_suite)
-        except (RuntimeError, ValueError) as exc:
+        except (ComparisonError, ValueError) as exc:
             self._show_error(f"Comparison not started: {exc}")
             return False
         self._show_error(None)
@@ -650,6 +650,12 @@ class LatencyDock(QDockWidget):
         self._show_error(
             None if result.error is None else f"Comparison stopped early: {result.error}"
         )
+        if result.error is not None and result.error != "cancelled":
+            # Whoever started the run may be looking elsewhere: bring the reason into view.
+            self.tabs.setCurrentWidget(self.comparison_page)
+            if self.isHidden():
+                self.show()
+            self.raise_()
 
     def _stage_values(self, stage: str) -> bool:
         result = self.result

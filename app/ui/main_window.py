@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Coroutine
@@ -14,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QStackedWidget,
     QWidget,
 )
@@ -23,9 +21,13 @@ from app.protocol.session import monotonic_us
 from app.receiver.server import ConnectionRejected
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
+from app.services.devices_service import REGISTRY_FIX
 from app.services.setup_service import SetupService
+from app.services.snapshots import default_folder, default_name, write_new
+from app.tasks import spawn
 from app.ui.add_device import AddDeviceDialog
 from app.ui.devices_panel import DevicesPanel
+from app.ui.errors import show_message
 from app.ui.latency_dock import LatencyDock
 from app.ui.log_dock import LogDock
 from app.ui.settings_dialog import SettingsDialog
@@ -49,9 +51,11 @@ class MainWindow(QMainWindow):
     def __init__(self, services: AppServices, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.services = services
-        self._tasks: set[asyncio.Future[object]] = set()
         self._demo_names: set[str] = set()
         self._setup_wizard: SetupWizard | None = None
+        self._settings_dialog: SettingsDialog | None = None
+        self._snapshot_dialog: QFileDialog | None = None
+        self._announced_problem: str | None = None
         self.setWindowTitle("SecureCam")
         self.resize(1280, 860)
 
@@ -94,6 +98,8 @@ class MainWindow(QMainWindow):
         for timer in (self._info_timer, self._status_timer, self._lag_timer):
             timer.start()
         self.refresh_devices()
+        # A registry found unreadable at start is announced once the window is up.
+        QTimer.singleShot(0, self, self._registry_problem_changed)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -111,7 +117,9 @@ class MainWindow(QMainWindow):
         self.add_action = self._action(file_menu, "&Add a camera manually…", self.open_add_device)
         self.setup_action = self._action(file_menu, "&Set up an ESP32-CAM…", self.open_setup)
         file_menu.addSeparator()
-        self._action(file_menu, "Save s&napshot…", self.save_snapshot_dialog, "Ctrl+S")
+        self.snapshot_action = self._action(
+            file_menu, "Save s&napshot…", lambda: self.save_snapshot_dialog(), "Ctrl+S"
+        )
         self._action(file_menu, "Export latency &CSV…", self.latency_dock.export_csv_dialog)
         self._action(file_menu, "Export latency &plots PNG…", self.latency_dock.export_png_dialog)
         file_menu.addSeparator()
@@ -142,16 +150,22 @@ class MainWindow(QMainWindow):
         receiver.listeningChanged.connect(self.refresh_status)
         self.services.devices.devicesChanged.connect(self.refresh_devices)
         self.services.devices.devicesChanged.connect(
-            lambda: self._spawn(self.services.receiver.revalidate())
+            lambda: self._spawn(
+                self.services.receiver.revalidate(), "check the live cameras against the registry"
+            )
         )
+        self.services.devices.registryProblemChanged.connect(self._registry_problem_changed)
         self.services.demoChanged.connect(self.refresh_devices)
         self.wall.tileActivated.connect(self.wall.open_large)
+        self.wall.tileSelected.connect(self._tile_selected)
+        self.wall.snapshotRequested.connect(self.save_snapshot_dialog)
         self.wall.displaySizeChanged.connect(self._display_size)
         self.welcome.demoRequested.connect(self.start_demo)
         self.welcome.addRequested.connect(self.open_add_device)
         self.welcome.setupRequested.connect(self.open_setup)
         self.devices_panel.addRequested.connect(self.open_add_device)
         self.devices_panel.deviceSelected.connect(self.latency_dock.select_device)
+        self.devices_panel.deviceSelected.connect(self.wall.select)
         self.devices_panel.deviceActivated.connect(self.wall.open_large)
 
     def _restore_layout(self) -> None:
@@ -210,8 +224,10 @@ class MainWindow(QMainWindow):
                         f"{stats.status.width}x{stats.status.height}" if stats.status else None
                     ),
                     demo=name in self._demo_names,
+                    failed_attempts=stats.failed_attempts,
                 )
             self.wall.set_info(name, info)
+        self._update_snapshot_action()
 
     def refresh_status(self) -> None:
         receiver = self.services.receiver
@@ -241,11 +257,20 @@ class MainWindow(QMainWindow):
 
     # -- commands ---------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[object, object, object]) -> None:
-        """Run a service coroutine from a Qt slot, keeping a reference until it is done."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[object, object, object], what: str) -> None:
+        """Run a service coroutine from a Qt slot; a failure is logged and shown.
+
+        `what` completes "Could not …" for the user, e.g. "start the demo cameras".
+        """
+        spawn(coro, name=what, on_error=lambda exc: self._task_failed(what, exc))
+
+    def _task_failed(self, what: str, exc: BaseException) -> None:
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        show_message(
+            self,
+            "SecureCam",
+            f"Could not {what}:\n\n{detail}\n\nThe log (View → Log) has the details.",
+        )
 
     def comparison_candidates(self) -> list[str]:
         """Live devices a comparison may switch to plain: demo cameras and allow-plain ones."""
@@ -254,13 +279,13 @@ class MainWindow(QMainWindow):
 
     def start_demo(self) -> None:
         count = self.services.settings.receiver().demo_count
-        self._spawn(self.services.start_demo(count))
+        self._spawn(self.services.start_demo(count), "start the demo cameras")
 
     def toggle_demo(self) -> None:
         if self.services.demo is None:
             self.start_demo()
         else:
-            self._spawn(self.services.stop_demo())
+            self._spawn(self.services.stop_demo(), "stop the demo cameras")
 
     def open_add_device(self) -> None:
         receiver = self.services.receiver
@@ -286,30 +311,132 @@ class MainWindow(QMainWindow):
         self._setup_wizard = wizard
 
     def open_settings(self) -> None:
+        """The receiver settings (non-blocking); accepting saves them and restarts the receiver."""
         dialog = SettingsDialog(self.services.settings.receiver(), self)
-        if dialog.exec():
-            self.services.settings.save_receiver(dialog.result_settings())
-            self._spawn(self.services.restart_receiver())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._apply_settings(dialog))
+        dialog.finished.connect(lambda *_: setattr(self, "_settings_dialog", None))
+        dialog.open()
+        self._settings_dialog = dialog
 
-    def save_snapshot_dialog(self) -> None:
-        device = self.latency_dock.selected_device() or next(iter(self.wall.tiles), None)
-        if device is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save snapshot", f"{device}.jpg", "JPEG images (*.jpg)"
+    def _apply_settings(self, dialog: SettingsDialog) -> None:
+        self.services.settings.save_receiver(dialog.result_settings())
+        self._spawn(self._restart_receiver(), "restart the receiver")
+
+    async def _restart_receiver(self) -> None:
+        if not await self.services.restart_receiver():
+            self.show_listen_problem()
+
+    def show_listen_problem(self) -> None:
+        """Tell the user the receiver is not listening, why, and what to do."""
+        receiver = self.services.receiver
+        show_message(
+            self,
+            "Receiver not listening",
+            f"SecureCam is not listening for cameras: {receiver.error or 'stopped'}.\n\n"
+            "No camera can connect until it listens. Choose another port or address in "
+            "File → Settings, or stop the program that uses it.",
         )
-        if path and not self.save_snapshot(device, Path(path)):
-            QMessageBox.warning(self, "Snapshot", f"{device} has not shown a frame yet.")
 
-    def save_snapshot(self, device: str, path: Path) -> bool:
-        """Write the frame on screen, byte for byte as the camera sent it."""
+    def snapshot_device(self) -> str | None:
+        """The camera a snapshot is of: the selected tile, else the only one, else None."""
+        if self.wall.selected is not None:
+            return self.wall.selected
+        return next(iter(self.wall.tiles)) if len(self.wall.tiles) == 1 else None
+
+    def _tile_selected(self, name: str) -> None:
+        if name:
+            self.devices_panel.select(name)
+        self._update_snapshot_action()
+
+    def _update_snapshot_action(self) -> None:
+        device = self.snapshot_device()
+        tile = self.wall.tiles.get(device) if device is not None else None
+        ready = tile is not None and tile.snapshot_bytes() is not None
+        self.snapshot_action.setEnabled(ready)
+        if device is None:
+            tip = "Select a camera first (click its picture)."
+        elif not ready:
+            tip = f"{device} has not shown a frame yet."
+        else:
+            tip = f"Save the picture {device} shows now, as the camera sent it."
+        self.snapshot_action.setText(
+            f"Save s&napshot of {device}…" if device is not None else "Save s&napshot…"
+        )
+        self.snapshot_action.setStatusTip(tip)
+        self.snapshot_action.setToolTip(tip)
+
+    def save_snapshot_dialog(self, device: str | None = None) -> None:
+        """Ask where to save the picture `device` (default: `snapshot_device()`) shows now.
+
+        The frame is taken when the dialog opens. The dialog starts in the Pictures folder with
+        a name carrying the device and the time, and asks before replacing a file.
+        """
+        device = device or self.snapshot_device()
+        tile = self.wall.tiles.get(device) if device is not None else None
+        data = None if tile is None else tile.snapshot_bytes()
+        if device is None or data is None:
+            show_message(
+                self,
+                "Snapshot",
+                "Select a camera first (click its picture)."
+                if device is None
+                else f"{device} has not shown a frame yet.",
+            )
+            return
+        if self._snapshot_dialog is not None:
+            self._snapshot_dialog.deleteLater()
+        dialog = QFileDialog(self, f"Save snapshot of {device}", str(default_folder()))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+        dialog.setNameFilter("JPEG images (*.jpg *.jpeg)")
+        dialog.setDefaultSuffix("jpg")
+        dialog.selectFile(default_name(device))
+        dialog.fileSelected.connect(lambda path: self._write_snapshot(device, data, Path(path)))
+        dialog.open()
+        self._snapshot_dialog = dialog
+
+    def _write_snapshot(self, device: str, data: bytes, path: Path) -> None:
+        # The dialog asked before replacing an existing file.
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            log.warning("could not save a snapshot of %s to %s: %s", device, path, exc)
+            show_message(self, "Snapshot", f"Could not save the snapshot to {path}:\n{exc}")
+            return
+        log.info("saved a snapshot of %s to %s", device, path)
+
+    def save_snapshot(self, device: str, path: Path) -> Path | None:
+        """Write the frame on screen, byte for byte as the camera sent it, without asking.
+
+        An existing file is never replaced: `NAME-2.jpg`, `-3`… is used instead. Returns the
+        path written, or None if the camera has not shown a frame. Raises OSError.
+        """
         tile = self.wall.tiles.get(device)
         data = None if tile is None else tile.snapshot_bytes()
         if data is None:
-            return False
-        path.write_bytes(data)
-        log.info("saved a snapshot of %s to %s", device, path)
-        return True
+            return None
+        written = write_new(path, data)
+        log.info("saved a snapshot of %s to %s", device, written)
+        return written
+
+    # -- registry problems ------------------------------------------------------------------
+
+    def _registry_problem_changed(self) -> None:
+        """Show a new registry problem: in the welcome panel, and once in a dialog."""
+        problem = self.services.devices.registry_problem
+        self.welcome.set_problem(
+            None if problem is None else f"The device registry cannot be read: {problem}"
+        )
+        if problem is None or problem == self._announced_problem:
+            self._announced_problem = problem
+            return
+        self._announced_problem = problem
+        show_message(
+            self,
+            "Device registry unreadable",
+            f"SecureCam cannot read its device registry:\n\n{problem}\n\n{REGISTRY_FIX}",
+        )
 
     # -- closing ----------------------------------------------------------------------------
 

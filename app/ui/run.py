@@ -83,7 +83,8 @@ async def _session(services: AppServices, window: MainWindow, demo: int | None) 
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     window.show()
-    await services.start(demo=demo)
+    if not await services.start(demo=demo):
+        window.show_listen_problem()
     # Everything alive now lives as long as the app: keep it out of every future collection,
     # so full collections stay short enough not to stall the frame pipeline.
     gc.freeze()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QContextMenuEvent,
     QFont,
     QImage,
     QMouseEvent,
@@ -16,7 +17,7 @@ from PySide6.QtGui import (
     QPen,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from app.protocol.session import monotonic_us
 from app.services.decoder import DecodedFrame
@@ -25,6 +26,15 @@ ENCRYPTED = QColor("#2e7d32")
 PLAIN = QColor("#e65100")
 BAR = QColor(0, 0, 0, 170)
 REJECTED = QColor("#c62828")
+WARNING = QColor("#ffb74d")
+SELECTED = QColor("#42a5f5")
+
+
+def failed_attempts_text(count: int) -> str | None:
+    """'1 failed attempt', 'N failed attempts', or None for none."""
+    if count <= 0:
+        return None
+    return f"{count} failed attempt" + ("" if count == 1 else "s")
 
 
 @dataclass
@@ -38,6 +48,8 @@ class TileInfo:
     latency_ms: float | None = None
     resolution: str | None = None
     demo: bool = False
+    # Connections that named the device without its key: shown apart, never as its state.
+    failed_attempts: int = 0
 
 
 class CameraTile(QWidget):
@@ -45,9 +57,13 @@ class CameraTile(QWidget):
 
     Only the latest frame is kept: a frame replaced before the next paint is never painted
     (counted in `unpainted`), so a slow paint can never build up latency.
+    A press emits `clicked`; the context menu (`context_menu`, rebuilt on each right-click)
+    offers `snapshotRequested` (disabled until a frame is shown) and the large view.
     """
 
     activated = Signal(str)  # double-click
+    clicked = Signal(str)
+    snapshotRequested = Signal(str)
     sizeChanged = Signal(str, QSize)
 
     def __init__(self, device: str, parent: QWidget | None = None) -> None:
@@ -58,6 +74,8 @@ class CameraTile(QWidget):
         self._fresh = False
         self.painted = 0
         self.unpainted = 0
+        self.selected = False
+        self.context_menu: QMenu | None = None
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -73,6 +91,20 @@ class CameraTile(QWidget):
     def set_info(self, info: TileInfo) -> None:
         if info != self.info:
             self.info = info
+            tip = f"{self.device}: double-click for a large view"
+            if self.attempts_badge is not None:
+                tip += f"\n{self.attempts_badge} to connect as {self.device} without its key"
+            self.setToolTip(tip)
+            self.update()
+
+    @property
+    def attempts_badge(self) -> str | None:
+        """The failed-attempts badge the tile shows ('2 failed attempts'), or None."""
+        return failed_attempts_text(self.info.failed_attempts)
+
+    def set_selected(self, selected: bool) -> None:
+        if selected != self.selected:
+            self.selected = selected
             self.update()
 
     def snapshot_bytes(self) -> bytes | None:
@@ -93,8 +125,32 @@ class CameraTile(QWidget):
             self.painted += 1
             self.current.frame.timeline.painted_us = monotonic_us()
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.clicked.emit(self.device)
+        super().mousePressEvent(event)
+
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         self.activated.emit(self.device)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.clicked.emit(self.device)
+        self.build_context_menu().popup(event.globalPos())
+
+    def build_context_menu(self) -> QMenu:
+        """The right-click menu for this camera (also kept in `context_menu`)."""
+        if self.context_menu is not None:
+            self.context_menu.deleteLater()
+        menu = QMenu(self)
+        snapshot = menu.addAction("Save snapshot…")
+        snapshot.setEnabled(self.current is not None)
+        if self.current is None:
+            snapshot.setToolTip(f"{self.device} has not shown a frame yet")
+        snapshot.triggered.connect(lambda: self.snapshotRequested.emit(self.device))
+        menu.addAction("Open large view").triggered.connect(
+            lambda: self.activated.emit(self.device)
+        )
+        self.context_menu = menu
+        return menu
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -144,6 +200,22 @@ class CameraTile(QWidget):
         if plain:
             painter.setPen(QPen(PLAIN, 4))
             painter.drawRect(QRectF(2, 2, width - 4, self.height() - 4))
+        if self.selected:
+            painter.setPen(QPen(SELECTED, 2))
+            painter.drawRect(QRectF(1, 1, width - 2, self.height() - 2))
+
+        # below the top bar: failed attempts, in the corner, apart from the state
+        attempts = self.attempts_badge
+        if attempts is not None:
+            text = f"⚠ {attempts}"
+            text_width = painter.fontMetrics().horizontalAdvance(text) + 12
+            badge = QRectF(width - text_width - 4, line + 4, text_width, line - 4)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(BAR)
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(WARNING)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
         # bottom bar: numbers
         if info.state == "live":

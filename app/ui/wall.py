@@ -12,9 +12,15 @@ from app.ui.tile import CameraTile, TileInfo
 
 
 class CameraWall(QWidget):
-    """Tiles keyed by device name; `deliver` routes a decoded frame to its tile(s)."""
+    """Tiles keyed by device name; `deliver` routes a decoded frame to its tile(s).
+
+    One tile at most is selected (`selected`, a click or `select`); `tileSelected(name)` says
+    so ("" when none). `snapshotRequested(name)` comes from a tile's context menu.
+    """
 
     tileActivated = Signal(str)
+    tileSelected = Signal(str)
+    snapshotRequested = Signal(str)
     displaySizeChanged = Signal(str, QSize)  # the largest size a device is shown at
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -23,6 +29,7 @@ class CameraWall(QWidget):
         self._grid.setContentsMargins(4, 4, 4, 4)
         self._grid.setSpacing(4)
         self.tiles: dict[str, CameraTile] = {}
+        self.selected: str | None = None
         self._large: dict[str, LargeView] = {}
 
     def set_devices(self, names: list[str]) -> None:
@@ -36,9 +43,23 @@ class CameraWall(QWidget):
             if name not in self.tiles:
                 tile = CameraTile(name, self)
                 tile.activated.connect(self.tileActivated)
+                tile.clicked.connect(self.select)
+                tile.snapshotRequested.connect(self.snapshotRequested)
                 tile.sizeChanged.connect(self._tile_resized)
                 self.tiles[name] = tile
         self._reflow(names)
+        if self.selected is not None and self.selected not in self.tiles:
+            self.select(None)
+
+    def select(self, name: str | None) -> None:
+        """Select the tile of `name` (None or "": none); unknown names select nothing."""
+        name = name if name in self.tiles else None
+        if name == self.selected:
+            return
+        self.selected = name
+        for device, tile in self.tiles.items():
+            tile.set_selected(device == name)
+        self.tileSelected.emit(name or "")
 
     def deliver(self, decoded: DecodedFrame) -> None:
         tile = self.tiles.get(decoded.frame.device)
@@ -61,6 +82,7 @@ class CameraWall(QWidget):
         if view is None:
             view = LargeView(device, self)
             view.tile.sizeChanged.connect(self._tile_resized)
+            view.tile.snapshotRequested.connect(self.snapshotRequested)
             view.finished.connect(lambda _=0, d=device: self._large_closed(d))
             self._large[device] = view
             tile = self.tiles.get(device)

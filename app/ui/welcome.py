@@ -5,9 +5,21 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+_INTRO = (
+    "Live video from ESP32-CAM modules, encrypted and authenticated end to end.<br>"
+    "No camera is registered yet. Pick one way to start:"
+)
+_INTRO_NO_REGISTRY = (
+    "Live video from ESP32-CAM modules, encrypted and authenticated end to end.<br>"
+    "No camera is listed because the device registry cannot be read (see above)."
+)
+
 
 class WelcomePanel(QWidget):
-    """Shown while no device is registered and no demo runs."""
+    """Shown while no device is listed and no demo runs.
+
+    `set_problem(text)` says why no device is listed when that is not a first run.
+    """
 
     demoRequested = Signal()
     setupRequested = Signal()
@@ -20,12 +32,16 @@ class WelcomePanel(QWidget):
         title = QLabel("<h1>Welcome to SecureCam</h1>")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(title)
-        intro = QLabel(
-            "Live video from ESP32-CAM modules, encrypted and authenticated end to end.<br>"
-            "No camera is registered yet. Pick one way to start:"
-        )
-        intro.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(intro)
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setMaximumWidth(640)
+        self.problem_label.setStyleSheet("color: #c62828; font-weight: bold;")
+        self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem_label.hide()
+        layout.addWidget(self.problem_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.intro = QLabel(_INTRO)
+        self.intro.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.intro)
         self.demo_button = self._route(
             layout, "Start demo camera", "A simulated camera on this computer, streaming at once."
         )
@@ -43,6 +59,12 @@ class WelcomePanel(QWidget):
         self.setup_button.clicked.connect(self.setupRequested)
         self.add_button.clicked.connect(self.addRequested)
         layout.addStretch(2)
+
+    def set_problem(self, text: str | None) -> None:
+        """Show `text` (None: no problem, a plain first run) above the three routes."""
+        self.problem_label.setText(text or "")
+        self.problem_label.setVisible(text is not None)
+        self.intro.setText(_INTRO if text is None else _INTRO_NO_REGISTRY)
 
     @staticmethod
     def _route(layout: QVBoxLayout, text: str, hint: str) -> QPushButton:

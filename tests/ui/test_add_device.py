@@ -67,6 +67,25 @@ def test_creating_writes_the_registry_and_shows_key_fingerprint_and_urls(
     assert stored.key.to_text().upper() not in caplog.text
 
 
+@pytest.mark.parametrize("key", [Qt.Key.Key_Return, Qt.Key.Key_Enter])
+def test_enter_on_the_name_page_shows_the_key_page(qtbot, devices, registry_dir, key):
+    dialog = open_dialog(qtbot, devices)
+    qtbot.keyClick(dialog.name_edit, key)  # no name yet: nothing happens, nothing closes
+    assert dialog.isVisible() and dialog.stack.currentIndex() == NAME_PAGE
+    qtbot.keyClicks(dialog.name_edit, "porch")
+    qtbot.keyClick(dialog.name_edit, key)
+
+    stored = Registry(registry_dir).get("porch")
+    assert dialog.isVisible()  # the same key press did not also press Done
+    assert dialog.stack.currentIndex() == RESULT_PAGE
+    assert dialog.key_edit.isVisible()
+    assert dialog.key_edit.text() == stored.key.to_text()
+    # Enter again, now on the key page, is Done.
+    qtbot.keyClick(dialog.done_button, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
+    assert dialog.result() == AddDeviceDialog.DialogCode.Accepted
+
+
 def test_copy_buttons_put_key_and_url_on_the_clipboard(qtbot, devices):
     dialog = open_dialog(qtbot, devices)
     dialog.name_edit.setText("porch")

@@ -9,7 +9,7 @@ from app.devices.registry import Registry
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
-from app.ui.devices_panel import DevicesPanel, state_text, suite_text
+from app.ui.devices_panel import STATE_COLUMN, DevicesPanel, state_text, suite_text
 
 
 @pytest.fixture
@@ -126,6 +126,40 @@ def test_the_detail_line_shows_the_selected_device_in_full(
     receiver.deviceChanged.emit("porch")
     assert "porch: live" in panel.detail_label.text()
     assert "encrypted, from 10.0.0.9:5" in panel.detail_label.text()
+
+
+def test_failed_attempts_show_apart_from_the_state(monkeypatch, receiver, panel):
+    stats = {"porch": DeviceStats("porch", failed_attempts=2)}
+    monkeypatch.setattr(receiver, "stats", stats.get)
+    receiver.deviceChanged.emit("porch")
+    panel.select("porch")
+    assert panel.row_texts("porch")[1] == "offline"
+    assert "2 failed attempts" in panel.detail_label.text()
+    assert "porch: offline" in panel.detail_label.text()
+    assert "2 failed attempts" in panel._item("porch").toolTip(STATE_COLUMN)
+
+    stats["porch"] = DeviceStats("porch")
+    receiver.deviceChanged.emit("porch")
+    assert "failed attempt" not in panel.detail_label.text()
+
+
+def test_an_unreadable_registry_is_shown_above_the_list(qtbot, tmp_path, receiver):
+    directory = tmp_path / "broken"
+    directory.mkdir()
+    (directory / "devices.json").write_text("not json")
+    broken = DevicesService(Registry(directory))
+    panel = DevicesPanel(broken, receiver)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.problem_label.isVisible()
+    assert "cannot be read" in panel.problem_label.text()
+    assert str(directory / "devices.json") in panel.problem_label.text()
+    assert panel.tree.topLevelItemCount() == 0
+
+    (directory / "devices.json").unlink()
+    broken.add("porch")  # readable again: the problem goes away
+    assert not panel.problem_label.isVisible()
+    assert panel.row_texts("porch") is not None
 
 
 def test_no_key_in_the_panel(devices, registry_dir, panel, caplog):

@@ -1,11 +1,16 @@
 """The main window as a user meets it: real receiver, real demo cameras, real widgets."""
 
 import asyncio
+import logging
+import re
+import socket
 import threading
 
 import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
 
-from app.devices.registry import Registry
+from app.devices.registry import REGISTRY_FILE, Registry
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
@@ -14,6 +19,7 @@ from app.services.settings import ReceiverSettings
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 from app.ui.main_window import MainWindow
+from app.ui.tile import CameraTile
 from tests.ui.conftest import wait_until
 
 
@@ -36,6 +42,25 @@ def window(services, qtbot):
 
 def run(loop, coro, timeout: float = 30):
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def message_boxes(window) -> list[QMessageBox]:
+    """The message boxes open over the window (opened without blocking, as the app does)."""
+    return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+
+
+def message_box(window, *words: str) -> QMessageBox | None:
+    """The open message box whose text has every one of `words`, if any."""
+    for box in message_boxes(window):
+        if all(word in box.text() for word in words):
+            return box
+    return None
+
+
+def camera(url: str, name: str, psk: bytes | None, **options) -> SimulatedCamera:
+    return SimulatedCamera(
+        url, name, psk, PrerenderedSource.synthetic(FrameSize.QQVGA, count=4), **options
+    )
 
 
 def test_a_first_run_opens_on_the_welcome_panel(qloop, services, window):
@@ -104,29 +129,48 @@ def test_a_comparison_run_fills_both_suites(qloop, services, window):
     run(qloop, scenario(), timeout=60)
 
 
-def test_a_rejected_device_shows_its_reason(qloop, services, window, tmp_path):
+def test_a_wrong_key_is_a_failed_attempt_not_the_device_state(qloop, services, window):
     Registry(services.config_dir).add("porch")
     services.devices.devicesChanged.emit()
 
     async def scenario():
         await services.start()
         url = f"ws://127.0.0.1:{services.receiver.port}/camera"
-        wrong = SimulatedCamera(
-            url,
-            "porch",
-            b"\x01" * 32,
-            PrerenderedSource.synthetic(FrameSize.QQVGA, count=1),
-            reconnect=False,
-        )
+        wrong = camera(url, "porch", b"\x01" * 32, reconnect=False)  # a hello with a wrong key
         await wrong.run()
         assert wrong.stats.last_close[0] == CloseCode.AUTH_FAILED
-        window.refresh_tiles()
         tile = window.wall.tiles["porch"]
-        assert tile.info.state == "rejected"
-        assert "auth_failed" in tile.info.reason and "wrong key" in tile.info.reason
+        await wait_until(lambda: tile.attempts_badge == "1 failed attempt")
+        assert tile.info.state == "offline" and tile.info.reason is None
+        assert "1 failed attempt" in tile.toolTip()
+        assert window.devices_panel.row_texts("porch")[1] == "offline"
+        window.devices_panel.select("porch")
+        detail = window.devices_panel.detail_label.text()
+        assert "porch: offline" in detail and "1 failed attempt" in detail
         await services.shutdown()
 
     run(qloop, scenario())
+
+
+def test_the_failed_attempts_badge_is_painted_only_when_there_are_some(qtbot):
+    from app.ui.tile import TileInfo
+
+    tile = CameraTile("porch")
+    qtbot.addWidget(tile)
+    tile.resize(320, 240)
+    tile.show()
+    corner = tile.rect().topRight() + QPoint(-20, 30)  # inside the badge, under the top bar
+
+    def corner_colour():
+        return tile.grab().toImage().pixelColor(corner)
+
+    before = corner_colour()
+    tile.set_info(TileInfo(failed_attempts=3))
+    assert tile.attempts_badge == "3 failed attempts"
+    assert corner_colour() != before
+    tile.set_info(TileInfo())
+    assert tile.attempts_badge is None
+    assert corner_colour() == before
 
 
 def test_a_plain_stream_is_marked_insecure(qloop, services, window):
@@ -172,6 +216,189 @@ def test_snapshot_saves_the_original_jpeg_bytes(qloop, services, window, tmp_pat
         await services.shutdown()
 
     run(qloop, scenario())
+
+
+def test_a_snapshot_without_a_dialog_never_overwrites(qloop, services, window, tmp_path):
+    async def scenario():
+        await services.start(demo=1)
+        tile = await wait_until(lambda: window.wall.tiles.get("demo-1"))
+        await wait_until(lambda: tile.painted > 0)
+        path = tmp_path / "snap.jpg"
+        path.write_bytes(b"precious")
+        written = window.save_snapshot("demo-1", path)
+        assert written == tmp_path / "snap-2.jpg"
+        assert path.read_bytes() == b"precious"
+        assert written.read_bytes()[:2] == b"\xff\xd8"
+        assert window.save_snapshot("demo-1", path) == tmp_path / "snap-3.jpg"
+        await services.shutdown()
+
+    run(qloop, scenario())
+
+
+def test_a_snapshot_is_of_the_clicked_camera_named_by_device_and_time(
+    qloop, services, window, tmp_path, monkeypatch, qtbot
+):
+    home = tmp_path / "user"
+    (home / "Pictures").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+
+    async def scenario():
+        await services.start(demo=2)
+        await wait_until(lambda: len(window.wall.tiles) == 2)
+        tiles = window.wall.tiles
+        await wait_until(lambda: all(t.painted for t in tiles.values()))
+        qtbot.mouseClick(tiles["demo-2"], Qt.MouseButton.LeftButton)
+        assert window.wall.selected == "demo-2"
+        assert window.devices_panel.selected_name() == "demo-2"
+        window.refresh_tiles()
+        assert window.snapshot_action.isEnabled()
+        assert "demo-2" in window.snapshot_action.text()
+
+        expected = tiles["demo-2"].snapshot_bytes()  # the frame on screen when asked
+        assert expected != tiles["demo-1"].snapshot_bytes()
+        window.snapshot_action.trigger()
+        dialog = window._snapshot_dialog
+        assert dialog is not None and dialog.isVisible()
+        assert dialog.directory().absolutePath() == str(home / "Pictures")
+        chosen = dialog.selectedFiles()[0]
+        assert re.fullmatch(
+            r"demo-2_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.jpg", chosen.rsplit("/", 1)[-1]
+        ), chosen
+        path = tmp_path / "chosen.jpg"
+        dialog.selectFile(str(path))
+        dialog.accept()
+        await wait_until(path.exists)
+        assert path.read_bytes() == expected
+        await services.shutdown()
+
+    run(qloop, scenario())
+
+
+def test_the_snapshot_action_waits_for_a_frame(qloop, services, window):
+    Registry(services.config_dir).add("porch")
+    services.devices.devicesChanged.emit()
+    window.refresh_tiles()
+    tile = window.wall.tiles["porch"]
+    assert window.snapshot_device() == "porch"  # the only camera
+    assert not window.snapshot_action.isEnabled()
+    assert "has not shown a frame" in window.snapshot_action.statusTip()
+    menu = tile.build_context_menu()
+    snapshot = menu.actions()[0]
+    assert snapshot.text() == "Save snapshot…" and not snapshot.isEnabled()
+
+
+def test_a_camera_lost_during_a_comparison_ends_it_with_the_partial_results(
+    qloop, services, window
+):
+    bench = Registry(services.config_dir).add("bench", allow_plain=True)
+    services.devices.devicesChanged.emit()
+    window.latency_dock.hide()  # the failure brings it back into view
+
+    async def scenario():
+        await services.start()
+        url = f"ws://127.0.0.1:{services.receiver.port}/camera"
+        cam = camera(url, "bench", bench.key.raw, fps=50)
+        streaming = asyncio.ensure_future(cam.run())
+        await wait_until(lambda: services.receiver.live_devices() == ["bench"], 10)
+        dock = window.latency_dock
+        # Stopped mid-block or mid-switch, the camera is gone: don't wait 10 s to believe it.
+        services.comparison.switch_timeout_s = 3
+        progress = []
+        services.comparison.progress.connect(lambda done, total: progress.append(done))
+        assert dock.run_comparison("bench", 400)
+        await wait_until(lambda: progress, 20)  # the first block is in
+        cam.stop()  # the camera goes away mid-run
+        await streaming
+        result = await wait_until(lambda: services.comparison.last, 20)
+
+        assert "bench disconnected during the run" in result.error
+        assert 0 < sum(len(t) for t in result.timelines.values()) < 800
+        assert dock.isVisible() and dock.tabs.currentWidget() is dock.comparison_page
+        assert dock.error_label.isVisible()
+        assert "Comparison stopped early: bench disconnected" in dock.error_label.text()
+        assert "No comparison yet" not in dock.result_label.text()
+        assert "bench" in dock.result_label.text()
+        assert dock.run_button.isEnabled()
+        assert services.comparison._task.exception() is None  # ended, did not die
+        await services.shutdown()
+
+    run(qloop, scenario(), timeout=60)
+
+
+def test_a_failed_background_task_is_shown_and_logged_once(qloop, window, caplog):
+    async def broken():
+        raise OSError("disk on fire")
+
+    async def scenario():
+        window._spawn(broken(), "start the demo cameras")
+        box = await wait_until(lambda: message_box(window, "Could not start the demo cameras"))
+        assert "OSError: disk on fire" in box.text()
+        box.close()
+
+    run(qloop, scenario())
+    logged = [r for r in caplog.records if "disk on fire" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelno == logging.ERROR
+
+
+def test_a_corrupt_registry_is_announced_at_start(qloop, qtbot, tmp_path, caplog):
+    home = tmp_path / "home"
+    home.mkdir()
+    registry = home / REGISTRY_FILE
+    registry.write_text("{ this is not json")
+    services = AppServices(home)
+    services.settings.save_receiver(ReceiverSettings(host="127.0.0.1", port=0))
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario():
+        await services.start()
+        box = await wait_until(lambda: message_box(window, "device registry"))
+        text = box.text()
+        assert str(registry) in text and "corrupt" in text and "not valid JSON" in text
+        assert "backup" in text and "restart SecureCam" in text  # the fix
+        assert window.devices_panel.problem_label.isVisible()
+        assert str(registry) in window.devices_panel.problem_label.text()
+        assert window.welcome.problem_label.isVisible()
+        assert "No camera is registered yet" not in window.welcome.intro.text()
+        box.close()
+        window.refresh_devices()  # later refreshes do not repeat the dialog
+        assert message_box(window, "device registry") is None
+        await services.shutdown()
+
+    run(qloop, scenario())
+    logged = [
+        r for r in caplog.records if r.levelno == logging.ERROR and "corrupt" in r.getMessage()
+    ]
+    assert len(logged) == 1
+    assert str(registry) in logged[0].getMessage() and "backup" in logged[0].getMessage()
+
+
+def test_a_port_in_use_chosen_in_settings_gets_a_dialog(qloop, services, window):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+
+    async def scenario():
+        assert await services.start()
+        window.open_settings()
+        dialog = window._settings_dialog
+        assert dialog is not None and dialog.isVisible()
+        dialog.host_combo.setEditText("127.0.0.1")
+        dialog.port_spin.setValue(port)
+        dialog.ok_button.click()
+        box = await wait_until(lambda: message_box(window, f"port {port}"))
+        assert "already in use" in box.text()
+        assert "Settings" in box.text()  # what to do about it
+        assert not services.receiver.listening
+        box.close()
+        await services.shutdown()
+
+    try:
+        run(qloop, scenario())
+    finally:
+        busy.close()
 
 
 def test_closing_the_window_shuts_everything_down(qloop, services, window):
