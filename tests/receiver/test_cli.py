@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -32,14 +31,24 @@ def securecam(*args: str) -> subprocess.Popen:
 
 
 def wait_listening(port: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Until a connection to `port` succeeds, within `scaled(timeout)` seconds."""
+
+    def listening() -> bool:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
+            socket.create_connection(("127.0.0.1", port), timeout=scaled(0.2)).close()
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listening on {port}")
+            return False
+        return True
+
+    wait_until_sync(listening, timeout, interval=0.05, message=f"something listening on {port}")
+
+
+def stats_lines(path) -> list[dict]:
+    """The complete lines of a `--stats-json` file so far (one still being written is left out)."""
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines(keepends=True)
+    return [json.loads(line) for line in lines if line.endswith("\n")]
 
 
 @dataclass
@@ -63,7 +72,7 @@ def serving(home, *extra: str, stop: int = signal.SIGTERM):
         yield served
     finally:
         process.send_signal(stop)
-        served.out, served.err = process.communicate(timeout=20)
+        served.out, served.err = process.communicate(timeout=scaled(20))
         served.returncode = process.returncode
 
 
@@ -71,7 +80,7 @@ def sim(url: str, config, *extra: str) -> tuple[int, str, str]:
     process = securecam(
         "sim", "--url", url, "--device", "cam1", "--config-dir", str(config), *extra
     )
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=scaled(60))
     return process.returncode, out, err
 
 
@@ -93,7 +102,11 @@ def test_serve_records_a_directory_stream_bit_exact_and_reports_stats(home, tmp_
         )
         assert code == 0, err
         assert "sent 150 frames" in out
-        time.sleep(1.2)  # at least one periodic stats line while the device is known
+        # at least one periodic stats line while the device is known
+        wait_until_sync(
+            lambda: any(not line["final"] for line in stats_lines(stats)),
+            message="a periodic stats line",
+        )
     assert served.returncode == 0, served.err
     (session,) = (record / "cam1").iterdir()  # DIR/<device>/<session start, UTC>/<seq>.jpg
     recorded = sorted(session.iterdir())
@@ -160,9 +173,17 @@ def test_serve_says_clearly_when_it_cannot_record(home, tmp_path):
 
 
 def test_serve_with_demo_cameras_streams_without_any_registered_device(tmp_path):
-    with serving(tmp_path / "empty", "--demo", "2", "--stats-json", "-") as served:
-        time.sleep(2.5)
-    last = json.loads(served.out.strip().splitlines()[-1])
+    stats = tmp_path / "stats.jsonl"
+
+    def both_streaming() -> bool:
+        lines = stats_lines(stats)
+        devices = lines[-1]["devices"] if lines else []
+        return len(devices) == 2 and all(d["frames_received"] > 10 for d in devices)
+
+    with serving(tmp_path / "empty", "--demo", "2", "--stats-json", str(stats)):
+        wait_until_sync(both_streaming, 10, message="both demo cameras past 10 frames")
+    last = stats_lines(stats)[-1]
+    assert last["final"] is True
     assert {d["device"] for d in last["devices"]} == {"demo-1", "demo-2"}
     assert all(d["frames_received"] > 10 for d in last["devices"])
     assert not (tmp_path / "empty" / "devices.json").exists()  # the demo wrote nothing here
@@ -176,7 +197,7 @@ def test_serve_says_clearly_when_the_port_is_taken(home):
         process = securecam(
             "serve", "--host", "127.0.0.1", "--port", str(port), "--config-dir", str(home)
         )
-        _, err = process.communicate(timeout=20)
+        _, err = process.communicate(timeout=scaled(20))
     assert process.returncode == 1
     assert f"port {port} is already in use" in err
     assert "Traceback" not in err
