@@ -149,7 +149,10 @@ async def test_a_full_queue_makes_the_caller_wait_instead_of_growing(tmp_path):
     for seq in range(QUEUE_FRAMES):
         await recorder(frame("a", seq, b"x"))
     blocked = asyncio.create_task(recorder(frame("a", 999, b"x")))
-    await asyncio.sleep(0.05)
+    # Until start() nothing takes from the queue, so waiting longer proves nothing more: a few
+    # loop turns are enough for a put that does not wait to have finished.
+    for _ in range(3):
+        await asyncio.sleep(0)
     assert not blocked.done()
     await recorder.start()
     await asyncio.wait_for(blocked, scaled(5))
