@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QWidget,
 )
@@ -56,6 +57,8 @@ class MainWindow(QMainWindow):
         self._settings_dialog: SettingsDialog | None = None
         self._snapshot_dialog: QFileDialog | None = None
         self._announced_problem: str | None = None
+        self.record_dialog: QFileDialog | None = None
+        self.recording_message: QMessageBox | None = None
         self.setWindowTitle("SecureCam")
         self.resize(1280, 860)
 
@@ -111,6 +114,9 @@ class MainWindow(QMainWindow):
         self.lag_label = QLabel()
         for label in (self.listen_label, self.cameras_label, self.rate_label, self.lag_label):
             bar.addPermanentWidget(label)
+        self.recording_label = QLabel()  # shown only while recording
+        bar.addPermanentWidget(self.recording_label)
+        self.recording_label.hide()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -122,6 +128,10 @@ class MainWindow(QMainWindow):
         )
         self._action(file_menu, "Export latency &CSV…", self.latency_dock.export_csv_dialog)
         self._action(file_menu, "Export latency &plots PNG…", self.latency_dock.export_png_dialog)
+        file_menu.addSeparator()
+        self.record_action = self._action(file_menu, "&Record to folder…", self.toggle_recording)
+        self.record_action.setCheckable(True)
+        self.record_action.setStatusTip("Write every frame, as the camera sent it, to a folder")
         file_menu.addSeparator()
         self._action(file_menu, "Se&ttings…", self.open_settings, "Ctrl+,")
         file_menu.addSeparator()
@@ -148,6 +158,8 @@ class MainWindow(QMainWindow):
         receiver.frameDecoded.connect(self._on_frame)
         receiver.connectionRejected.connect(self._on_rejected)
         receiver.listeningChanged.connect(self.refresh_status)
+        receiver.recordingChanged.connect(self.refresh_recording)
+        receiver.recordingFailed.connect(self._recording_failed)
         self.services.devices.devicesChanged.connect(self.refresh_devices)
         self.services.devices.devicesChanged.connect(
             lambda: self._spawn(
@@ -248,6 +260,7 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(f"  {self.mbit_per_s:.1f} Mbit/s")
         self.lag_label.setText(f"  UI loop lag {self._lag_peak_ms:.0f} ms")
         self._lag_peak_ms = 0.0
+        self.refresh_recording()
 
     def _probe_lag(self) -> None:
         now = time.monotonic()
@@ -436,6 +449,47 @@ class MainWindow(QMainWindow):
             self,
             "Device registry unreadable",
             f"SecureCam cannot read its device registry:\n\n{problem}\n\n{REGISTRY_FIX}",
+        )
+
+    # -- recording --------------------------------------------------------------------------
+
+    def toggle_recording(self, checked: bool) -> None:
+        """File → Record to folder…: ask for a folder and record there, or stop recording."""
+        if not checked:
+            self._spawn(self.services.receiver.stop_recording(), "stop recording")
+            return
+        self.record_action.setChecked(False)  # checked once recording has really started
+        start = self.services.settings.recording_folder() or Path.home()
+        if self.record_dialog is not None:
+            self.record_dialog.deleteLater()
+        dialog = QFileDialog(self, "Record every frame to folder", str(start))
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly)
+        dialog.fileSelected.connect(lambda path: self.start_recording(Path(path)))
+        dialog.open()  # not exec(): no nested event loop inside qasync's
+        self.record_dialog = dialog
+
+    def start_recording(self, folder: Path) -> None:
+        """Record every frame to `folder` (remembered for next time); failures are shown."""
+        self.services.settings.save_recording_folder(folder)
+        self._spawn(self.services.receiver.start_recording(folder), "start recording")
+
+    def refresh_recording(self) -> None:
+        receiver = self.services.receiver
+        self.record_action.setChecked(receiver.recording)
+        self.recording_label.setVisible(receiver.recording)
+        if receiver.recording:
+            self.recording_label.setText(f"  ● REC {receiver.frames_recorded} frames")
+            self.recording_label.setToolTip(f"Recording every frame to {receiver.recording_dir}")
+
+    def _recording_failed(self, reason: str) -> None:
+        self.refresh_recording()
+        self.recording_message = show_message(
+            self,
+            "Recording stopped",
+            f"SecureCam stopped recording: {reason}.\n\nThe cameras keep streaming. Make room "
+            "on the disk, or choose another folder, and start recording again with File → "
+            "Record to folder….",
         )
 
     # -- closing ----------------------------------------------------------------------------
