@@ -43,9 +43,9 @@ from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 from tests.receiver import rawws
 from tests.receiver.rawws import RawPeer, upgrade_request
-from tests.waiting import scaled
+from tests.waiting import scaled, wait_until
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(scaled(30))
 T = TypeVar("T")
 
 # Short handshake timeout keeps the timeout tests fast; the idle timeout is long enough that a
@@ -53,7 +53,8 @@ T = TypeVar("T")
 FAST = Limits(handshake_timeout_s=0.5, idle_timeout_s=5.0)
 GOOD_FPS = 50
 GOOD_CHUNK = 8192  # several chunks per VGA frame, so the good camera exercises reassembly
-WAIT_S = scaled(5.0)
+WAIT = 5.0  # seconds, unscaled: for wait_until, which scales it itself
+WAIT_S = scaled(WAIT)
 STATUS = records.Status(
     rssi_dbm=-60,
     frame_size=FrameSize.QVGA,
@@ -87,7 +88,7 @@ async def open_socket(url: str) -> ClientConnection:
         max_size=None,
         ping_interval=None,
         open_timeout=WAIT_S,
-        close_timeout=1,
+        close_timeout=scaled(1),
     )
 
 
@@ -233,12 +234,7 @@ class Arena:
     # -- waiting ---------------------------------------------------------------------------
 
     async def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_S
-        while not predicate():
-            if loop.time() > deadline:
-                pytest.fail(f"timed out waiting for {what}")
-            await asyncio.sleep(0.005)
+        await wait_until(predicate, WAIT, interval=0.005, message=what)
 
     async def good_advances(self, frames: int = 3) -> None:
         """The good camera delivers `frames` more frames."""
