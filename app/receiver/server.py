@@ -343,6 +343,8 @@ class Receiver:
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path != CAMERA_PATH:
+            assert isinstance(connection, GuardedConnection)
+            log.info("%s asked for %.100r: answered 404", connection.peer, request.path)
             return connection.respond(404, f"SecureCam cameras connect to {CAMERA_PATH}\n")
         return None
 

@@ -809,7 +809,8 @@ async def test_wrong_http_path_gets_404(arena):
     assert response.status_code == 404
     assert b"/camera" in response.body
     await arena.good_advances()
-    assert arena.receiver.connection_count == 1
+    await arena.wait_for(lambda: arena.receiver.connection_count == 1, "the slot to be freed")
+    assert "'/other': answered 404" in arena.caplog.text
     arena.assert_no_key_material()
     arena.assert_good_unaffected()
 
