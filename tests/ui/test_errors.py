@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from app.devices.registry import DeviceKey
 from app.ui import errors
@@ -18,6 +18,7 @@ from app.ui.errors import (
     install_exception_hooks,
     uninstall_exception_hooks,
 )
+from tests.waiting import scaled_ms
 
 
 class FakeDialogs:
@@ -73,8 +74,8 @@ def test_two_rapid_errors_are_logged_and_shown_once(qtbot, dialogs, caplog):
     with hooks() as reporter:
         raise_and_hook(ValueError("first failure"))
         raise_and_hook(KeyError("second failure"))
-        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=2000)
-        qtbot.wait(30)
+        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=scaled_ms(2000))
+        QApplication.processEvents()  # a second dialog, had one been queued, would open now
         assert len(dialogs.calls) == 1
         assert reporter.dialogs_shown == 1
         assert reporter.suppressed == 1
@@ -93,7 +94,7 @@ def test_an_exception_in_a_qt_slot_reaches_the_dialog(qtbot, dialogs):
 
     with hooks():
         QTimer.singleShot(0, slot)
-        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=2000)
+        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=scaled_ms(2000))
     assert "RuntimeError: slot failed" in dialogs.calls[0][1]
 
 
@@ -105,7 +106,7 @@ def test_a_thread_error_is_shown_from_the_gui_thread(qtbot, dialogs, caplog):
         worker = threading.Thread(target=work, name="recorder")
         worker.start()
         worker.join()
-        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=2000)
+        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=scaled_ms(2000))
     assert dialogs.threads == [threading.main_thread()]
     assert "thread 'recorder'" in dialogs.calls[0][1]
     assert "OSError: disk on fire" in dialogs.calls[0][1]
@@ -120,11 +121,11 @@ def test_asyncio_errors_are_reported(qtbot, dialogs):
             asyncio_exception_handler(
                 loop, {"message": "Task exception was never retrieved", "exception": exc}
             )
-            qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=2000)
+            qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=scaled_ms(2000))
             assert "RuntimeError: task broke" in dialogs.calls[0][1]
             assert "never retrieved" in dialogs.calls[0][1]
             asyncio_exception_handler(loop, {"message": "socket.send() raised exception."})
-            qtbot.waitUntil(lambda: len(dialogs.calls) == 2, timeout=2000)
+            qtbot.waitUntil(lambda: len(dialogs.calls) == 2, timeout=scaled_ms(2000))
             assert "socket.send() raised exception." in dialogs.calls[1][1]
     finally:
         loop.close()
@@ -147,10 +148,10 @@ def test_an_open_dialog_holds_back_the_next_until_closed(qtbot, dialogs, caplog)
     qtbot.addWidget(dialogs.dialog)
     with hooks() as reporter:
         raise_and_hook(ValueError("one"))
-        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=2000)
+        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=scaled_ms(2000))
         raise_and_hook(ValueError("two"))
         raise_and_hook(ValueError("three"))
-        qtbot.wait(30)
+        QApplication.processEvents()  # a dialog for them, had one been queued, would open now
         assert len(dialogs.calls) == 1
         assert reporter.showing
 
@@ -159,7 +160,7 @@ def test_an_open_dialog_holds_back_the_next_until_closed(qtbot, dialogs, caplog)
         assert "2 more errors while the error dialog was open" in caplog.text
         dialogs.dialog = None
         raise_and_hook(ValueError("four"))
-        qtbot.waitUntil(lambda: len(dialogs.calls) == 2, timeout=2000)
+        qtbot.waitUntil(lambda: len(dialogs.calls) == 2, timeout=scaled_ms(2000))
     assert "ValueError: four" in dialogs.calls[1][1]
     assert "meanwhile" not in dialogs.calls[1][1]
 
@@ -167,16 +168,16 @@ def test_an_open_dialog_holds_back_the_next_until_closed(qtbot, dialogs, caplog)
 def test_an_identical_error_is_not_shown_again_soon(qtbot, dialogs, monkeypatch):
     with hooks() as reporter:
         raise_and_hook(ValueError("same"))
-        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=2000)
+        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=scaled_ms(2000))
         raise_and_hook(ValueError("same"))
         raise_and_hook(ValueError("different"))
-        qtbot.waitUntil(lambda: len(dialogs.calls) == 2, timeout=2000)
+        qtbot.waitUntil(lambda: len(dialogs.calls) == 2, timeout=scaled_ms(2000))
         assert "different" in dialogs.calls[1][1]
         assert reporter.suppressed == 1
 
         monkeypatch.setattr(errors, "REPEAT_QUIET_S", 0.0)
         raise_and_hook(ValueError("same"))
-        qtbot.waitUntil(lambda: len(dialogs.calls) == 3, timeout=2000)
+        qtbot.waitUntil(lambda: len(dialogs.calls) == 3, timeout=scaled_ms(2000))
 
 
 def test_keyboard_interrupt_goes_to_the_default_hook(qtbot, dialogs, monkeypatch):
@@ -184,7 +185,7 @@ def test_keyboard_interrupt_goes_to_the_default_hook(qtbot, dialogs, monkeypatch
     monkeypatch.setattr(sys, "__excepthook__", lambda *info: seen.append(info[0]))
     with hooks():
         raise_and_hook(KeyboardInterrupt())
-        qtbot.wait(30)
+        QApplication.processEvents()  # a dialog, had one been queued, would open now
     assert seen == [KeyboardInterrupt]
     assert dialogs.calls == []
 
@@ -208,7 +209,7 @@ def test_locals_never_reach_the_dialog_or_log(qtbot, dialogs, caplog):
 
     with hooks():
         run()
-        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=2000)
+        qtbot.waitUntil(lambda: bool(dialogs.calls), timeout=scaled_ms(2000))
     secret = secret_holder[0]
     title, text, details = dialogs.calls[0]
     assert "provision" in details
