@@ -7,6 +7,7 @@ import threading
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app.ui.log_dock import (
     ERROR_COLOUR,
@@ -16,6 +17,7 @@ from app.ui.log_dock import (
     install_file_logging,
     uninstall_file_logging,
 )
+from tests.waiting import scaled_ms
 
 log = logging.getLogger("securecam.test")
 
@@ -46,7 +48,7 @@ def test_shows_info_and_above_of_securecam_only(qtbot, dock):
     log.debug("a debug line")
     logging.getLogger("elsewhere").warning("not ours")
     log.info("camera porch connected")
-    qtbot.waitUntil(lambda: shown(dock, "camera porch connected"), timeout=2000)
+    qtbot.waitUntil(lambda: shown(dock, "camera porch connected"), timeout=scaled_ms(2000))
     text = dock.plain_text()
     assert "INFO securecam.test: camera porch connected" in text
     assert "a debug line" not in text
@@ -59,7 +61,7 @@ def test_warnings_and_errors_are_coloured(qtbot, dock):
     log.info("plain info")
     log.warning("a warning")
     log.error("an error")
-    qtbot.waitUntil(lambda: shown(dock, "an error"), timeout=2000)
+    qtbot.waitUntil(lambda: shown(dock, "an error"), timeout=scaled_ms(2000))
     assert block_colour(dock, "plain info") is None
     assert block_colour(dock, "a warning") == WARNING_COLOUR
     assert block_colour(dock, "an error") == ERROR_COLOUR
@@ -70,7 +72,7 @@ def test_tracebacks_are_shown_whole(qtbot, dock):
         raise RuntimeError("boom")
     except RuntimeError:
         log.exception("it failed")
-    qtbot.waitUntil(lambda: shown(dock, "RuntimeError: boom"), timeout=2000)
+    qtbot.waitUntil(lambda: shown(dock, "RuntimeError: boom"), timeout=scaled_ms(2000))
     assert "Traceback (most recent call last)" in dock.plain_text()
     assert block_colour(dock, "RuntimeError: boom") == ERROR_COLOUR
 
@@ -85,8 +87,8 @@ def test_records_from_other_threads_arrive_in_the_gui_thread(qtbot, dock):
     worker = threading.Thread(target=lambda: log.warning("from a worker"), name="worker")
     worker.start()
     worker.join()
-    qtbot.waitUntil(lambda: shown(dock, "from a worker"), timeout=2000)
-    qtbot.waitUntil(lambda: bool(threads), timeout=2000)
+    qtbot.waitUntil(lambda: shown(dock, "from a worker"), timeout=scaled_ms(2000))
+    qtbot.waitUntil(lambda: bool(threads), timeout=scaled_ms(2000))
     assert threads == [threading.main_thread()]
 
 
@@ -115,7 +117,7 @@ def test_detach_removes_the_handler_and_restores_the_level(qtbot, monkeypatch):
     assert dock.handler not in logger.handlers
     assert logger.level == logging.NOTSET
     log.warning("after detach")
-    qtbot.wait(20)
+    QApplication.processEvents()  # the queued record, had the handler sent one, arrives now
     assert not shown(dock, "after detach")
 
 
