@@ -10,6 +10,7 @@ from app.receiver.stats import DeviceState, DeviceStats
 from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
 from app.ui.devices_panel import STATE_COLUMN, DevicesPanel, state_text, suite_text
+from tests.waiting import scaled_ms
 
 
 @pytest.fixture
@@ -181,13 +182,13 @@ def test_no_key_in_the_panel(devices, registry_dir, panel, caplog):
 
 
 def test_selection_and_activation_signals(qtbot, panel):
-    with qtbot.waitSignal(panel.deviceSelected, timeout=1000) as selected:
+    with qtbot.waitSignal(panel.deviceSelected, timeout=scaled_ms(1000)) as selected:
         panel.select("porch")
     assert selected.args == ["porch"]
     item = panel.tree.currentItem()
     center = panel.tree.visualItemRect(item).center()
     qtbot.waitExposed(panel)
-    with qtbot.waitSignal(panel.deviceActivated, timeout=1000) as activated:
+    with qtbot.waitSignal(panel.deviceActivated, timeout=scaled_ms(1000)) as activated:
         # a real double click is press, release, double-click event, release
         qtbot.mouseClick(panel.tree.viewport(), Qt.MouseButton.LeftButton, pos=center)
         qtbot.mouseDClick(panel.tree.viewport(), Qt.MouseButton.LeftButton, pos=center)
@@ -202,7 +203,7 @@ def test_remove_asks_first(qtbot, monkeypatch, registry_dir, panel):
     assert Registry(registry_dir).lookup("porch") is not None
 
     dialogs.confirm = True
-    with qtbot.waitSignal(panel.deviceRemoved, timeout=1000) as removed:
+    with qtbot.waitSignal(panel.deviceRemoved, timeout=scaled_ms(1000)) as removed:
         panel.remove_button.click()
     assert removed.args == ["porch"]
     assert Registry(registry_dir).lookup("porch") is None
@@ -228,7 +229,7 @@ def test_rename_keeps_the_key_and_validates(qtbot, monkeypatch, registry_dir, pa
     assert Registry(registry_dir).lookup("porch") is not None
 
     dialogs.name = " porch2 "
-    with qtbot.waitSignal(panel.deviceRenamed, timeout=1000) as renamed:
+    with qtbot.waitSignal(panel.deviceRenamed, timeout=scaled_ms(1000)) as renamed:
         panel.rename_button.click()
     assert renamed.args == ["porch", "porch2"]
     fresh = Registry(registry_dir)
