@@ -33,6 +33,7 @@ from tests.firmware.test_provision_cli import PASSWORD, SSID, Console
 from tests.serial.images import fake_build
 from tests.serial.rom_emulator import RomEmulator
 from tests.ui.conftest import wait_until
+from tests.waiting import scaled
 
 MAC = bytes.fromhex("246f28a1b2c3")
 PageHook = Callable[[str, SetupWizard], Awaitable[None] | None]
@@ -49,7 +50,9 @@ def make_setup(services: AppServices, *ports: tuple[str, str]) -> SetupService:
         flasher_options=FlasherOptions(
             before="no-reset", after="no-reset", no_stub=True, connect_attempts=2
         ),
-        provision_options=ProvisionOptions(console_timeout=5, scan_timeout=5, wifi_timeout=10),
+        provision_options=ProvisionOptions(
+            console_timeout=scaled(5), scan_timeout=scaled(5), wifi_timeout=scaled(10)
+        ),
         on_registered=services.devices.devicesChanged.emit,
         poll_ms=200,
     )
@@ -72,7 +75,7 @@ def console(firmware_build, tmp_path):  # noqa: F811
 
 
 def run(loop, coro, timeout: float = 40):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    return loop.run_until_complete(asyncio.wait_for(coro, scaled(timeout)))
 
 
 async def _hook(on_page: PageHook | None, name: str, wizard: SetupWizard) -> None:
@@ -178,7 +181,7 @@ def test_walk_through_flash_provision_and_first_frame(qloop, qtbot, services, co
     parts = fake_build(tmp_path)
     with RomEmulator(mac=MAC) as emulator:
         setup = make_setup(services, (emulator.port, "emulated ESP32"), (console.path, "console"))
-        wizard = SetupWizard(services, setup, firmware_root=tmp_path, verify_timeout=30)
+        wizard = SetupWizard(services, setup, firmware_root=tmp_path, verify_timeout=scaled(30))
         qtbot.addWidget(wizard)
         run(qloop, walk_through(services, wizard, emulator, console, parts))
         setup.close()
