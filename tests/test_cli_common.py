@@ -19,6 +19,7 @@ from app.cli_common import (
     tcp_port,
     ws_url,
 )
+from tests.waiting import scaled
 
 UNRESOLVABLE = "nosuch.invalid"  # RFC 6761: .invalid never resolves
 NO_SERIAL = "/dev/securecam-test-no-such-port"
@@ -132,7 +133,7 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
         [sys.executable, "-m", "app", "serve", "--host", UNRESOLVABLE, "--port", "8888"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=scaled(120),
         env={**os.environ, "SECURECAM_HOME": str(tmp_path)},
     )
     assert result.returncode == 2

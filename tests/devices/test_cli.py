@@ -11,6 +11,7 @@ import pytest
 
 from app.cli import main
 from app.devices.registry import DeviceKey, Registry
+from tests.waiting import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_LINE = re.compile(r"^\s+([0-9a-f]{64})\s*$", re.MULTILINE)
@@ -261,7 +262,7 @@ def _securecam(*argv, env):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
         check=False,
     )
 

@@ -29,6 +29,7 @@ from app.serial.flasher import (
 )
 from tests.serial import images
 from tests.serial.rom_emulator import JEDEC_WINBOND_4MB, SPI_BASE, RomEmulator
+from tests.waiting import scaled
 
 MAC = bytes.fromhex("246f28a1b2c3")
 APP_OFFSET = 0x10000
@@ -343,7 +344,7 @@ def test_command_line_refusal_has_no_traceback(tmp_path):
         [sys.executable, "-m", "app", "flash", "--port", NO_PORT, str(readme)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=scaled(120),
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert result.returncode == 2

@@ -36,7 +36,7 @@ def make(tmp_path, ports: list[str], listed: list[int] | None = None) -> SetupSe
         flasher_options=FlasherOptions(
             before="no-reset", after="no-reset", no_stub=True, connect_attempts=2
         ),
-        provision_options=ProvisionOptions(console_timeout=5, scan_timeout=5),
+        provision_options=ProvisionOptions(console_timeout=scaled(5), scan_timeout=scaled(5)),
         poll_ms=50,
     )
 
