@@ -6,7 +6,6 @@ import re
 import socket
 import threading
 
-import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -20,28 +19,7 @@ from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 from app.ui.main_window import MainWindow
 from app.ui.tile import CameraTile
-from tests.ui.conftest import wait_until
-
-
-@pytest.fixture
-def services(tmp_path, qloop):
-    home = tmp_path / "home"
-    services = AppServices(home)
-    services.settings.save_receiver(ReceiverSettings(host="127.0.0.1", port=0))
-    yield services
-    qloop.run_until_complete(services.shutdown())  # also when a test failed half-way
-
-
-@pytest.fixture
-def window(services, qtbot):
-    window = MainWindow(services)
-    qtbot.addWidget(window)
-    window.show()
-    return window
-
-
-def run(loop, coro, timeout: float = 30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+from tests.ui.conftest import run, wait_until
 
 
 def message_boxes(window) -> list[QMessageBox]:

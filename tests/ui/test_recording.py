@@ -1,15 +1,11 @@
 """Recording from the window: File → Record to folder…, the status bar, and a full disk."""
 
-import asyncio
 import errno
 import os
 
-import pytest
-
-from app.services.app_services import AppServices
-from app.services.settings import ReceiverSettings
 from app.ui.main_window import MainWindow
-from tests.waiting import scaled, wait_until
+from tests.ui.conftest import run
+from tests.waiting import wait_until
 
 
 class FullDisk:
@@ -22,26 +18,6 @@ class FullDisk:
         self.calls += 1
         os.write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-@pytest.fixture
-def services(tmp_path, qloop):
-    services = AppServices(tmp_path / "home")
-    services.settings.save_receiver(ReceiverSettings(host="127.0.0.1", port=0))
-    yield services
-    qloop.run_until_complete(services.shutdown())  # also when a test failed half-way
-
-
-@pytest.fixture
-def window(services, qtbot):
-    window = MainWindow(services)
-    qtbot.addWidget(window)
-    window.show()
-    return window
-
-
-def run(loop, coro, timeout: float = 30):
-    return loop.run_until_complete(asyncio.wait_for(coro, scaled(timeout)))
 
 
 def jpegs(folder) -> list:
