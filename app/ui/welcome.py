@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 _INTRO = (
     "Live video from ESP32-CAM modules, encrypted and authenticated end to end.<br>"
@@ -11,7 +11,7 @@ _INTRO = (
 )
 _INTRO_NO_REGISTRY = (
     "Live video from ESP32-CAM modules, encrypted and authenticated end to end.<br>"
-    "No camera is listed because the device registry cannot be read (see above)."
+    "No camera is listed until it can be read: the Devices panel says why."
 )
 
 
@@ -27,14 +27,23 @@ class WelcomePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self)
+        # In a short window the routes scroll instead of squeezing their wrapped hints.
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        content = QWidget()
+        scroll.setWidget(content)
+        layout = QVBoxLayout(content)
         layout.addStretch(1)
         title = QLabel("<h1>Welcome to SecureCam</h1>")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(title)
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
-        self.problem_label.setMaximumWidth(640)
+        self.problem_label.setFixedWidth(560)  # a fixed width gives wrapped text its height
         self.problem_label.setStyleSheet("color: #c62828; font-weight: bold;")
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem_label.hide()
@@ -61,8 +70,14 @@ class WelcomePanel(QWidget):
         layout.addStretch(2)
 
     def set_problem(self, text: str | None) -> None:
-        """Show `text` (None: no problem, a plain first run) above the three routes."""
-        self.problem_label.setText(text or "")
+        """Show `text` (None: no problem, a plain first run) above the three routes.
+
+        Only its headline, up to the first colon, is shown; the whole text is the tooltip
+        (the Devices panel and the dialog show it in full).
+        """
+        headline = (text or "").split(":", 1)[0].rstrip(".")
+        self.problem_label.setText(f"{headline}." if text else "")
+        self.problem_label.setToolTip(text or "")
         self.problem_label.setVisible(text is not None)
         self.intro.setText(_INTRO if text is None else _INTRO_NO_REGISTRY)
 
@@ -74,7 +89,7 @@ class WelcomePanel(QWidget):
         layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
         label = QLabel(hint)
         label.setWordWrap(True)
-        label.setMaximumWidth(420)
+        label.setFixedWidth(420)  # a fixed width gives wrapped text its height
         label.setStyleSheet("color: palette(mid); margin-bottom: 12px;")
         layout.addWidget(label, 0, Qt.AlignmentFlag.AlignHCenter)
         return button
