@@ -40,6 +40,7 @@ from app.receiver.admission import Admission
 from app.receiver.connection import CLOSE_DEADLINE_S, GuardedConnection
 from app.receiver.delivery import LatestFrames
 from app.receiver.stats import DeviceState, DeviceStats
+from app.tasks import spawn
 from app.wsio import SessionLink
 
 log = logging.getLogger("securecam.receiver")
@@ -145,7 +146,6 @@ class Receiver:
         self._admission: Admission[GuardedConnection] = Admission(self.limits.max_connections)
         self._cameras: dict[GuardedConnection, _Camera] = {}
         self._live: dict[str, _Camera] = {}
-        self._background: set[asyncio.Future[None]] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._listeners: list[Listener] = []
         self._sinks: list[FrameSink] = []
@@ -170,7 +170,7 @@ class Receiver:
             logger=_WEBSOCKETS_LOG,
         )
         self._requested_port = self._server.sockets[0].getsockname()[1]  # keep it after stop()
-        self._watcher = asyncio.create_task(self._watch_registry(), name="registry watch")
+        self._watcher = spawn(self._watch_registry(), name="registry watch")
         log.info("listening on ws://%s:%d%s", self.host or "*", self.port, CAMERA_PATH)
 
     async def stop(self) -> None:
@@ -327,17 +327,7 @@ class Receiver:
         if camera is None:
             connection.abort(code, reason)
         else:
-            self._in_background(self._reject(camera, code, reason))
-
-    def _in_background(self, closing: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(closing)
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
-
-    def _background_done(self, task: asyncio.Future[None]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("closing a connection failed", exc_info=task.exception())
+            spawn(self._reject(camera, code, reason), name=f"closing {connection.peer}")
 
     # -- per connection ----------------------------------------------------------------------
 
@@ -454,8 +444,9 @@ class Receiver:
                 CloseCode.PLAIN_NOT_ALLOWED, "an encrypted session of this device is live"
             )
         if previous is not None:
-            self._in_background(
-                self._close(previous, CloseCode.REPLACED, "replaced by a newer session")
+            spawn(
+                self._close(previous, CloseCode.REPLACED, "replaced by a newer session"),
+                name=f"closing {previous.peer}",
             )
         camera.ws.confirmed = True
         self._admission.confirm(camera.ws)
@@ -470,7 +461,7 @@ class Receiver:
         )
         stats.sessions += 1
         camera.last_rx = loop.time()
-        camera.pinger = asyncio.ensure_future(self._keepalive(camera))
+        camera.pinger = spawn(self._keepalive(camera), name=f"keepalive {camera.peer}")
         level = logging.INFO if suite == "noise" else logging.WARNING
         log.log(
             level,
