@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.errors import SecureCamError
 from app.protocol.hello import is_valid_device_id, validate_device_id
 
 log = logging.getLogger("securecam.devices")
@@ -44,7 +45,7 @@ _T = TypeVar("_T")
 _Stamp = tuple[int, int, int]
 
 
-class RegistryError(Exception):
+class RegistryError(SecureCamError):
     """The registry cannot be read or written, or a request contradicts its contents."""
 
 

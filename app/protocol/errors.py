@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from app.errors import SecureCamError
+
 
 class CloseCode(IntEnum):
     """WebSocket close codes SecureCam uses; 4000-4999 are reserved for applications."""
@@ -30,7 +32,7 @@ class CloseCode(IntEnum):
     SERVER_REJECTED = 4015  # the camera refuses the receiver's handshake answer
 
 
-class ProtocolError(Exception):
+class ProtocolError(SecureCamError):
     """The peer broke the protocol; close the connection with `code` and the short `reason`.
 
     `reason` goes to the peer; `detail` (default: the reason) goes only to the local log, so

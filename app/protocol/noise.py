@@ -13,6 +13,8 @@ from Crypto.Cipher import AES
 from Crypto.Hash import HMAC, SHA256
 from Crypto.Protocol import DH
 
+from app.errors import SecureCamError
+
 DHLEN = 32
 HASHLEN = 32
 TAGLEN = 16
@@ -20,7 +22,7 @@ MAX_MESSAGE = 65535
 _MAX_NONCE = 2**64 - 1  # reserved by the spec: never used to encrypt
 
 
-class NoiseError(Exception):
+class NoiseError(SecureCamError):
     """A handshake or transport message could not be processed."""
 
 

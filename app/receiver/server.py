@@ -19,6 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from app.protocol.endpoints import CAMERA_PATH, DEFAULT_PORT
 from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.hello import Suite
 from app.protocol.limits import Limits
@@ -48,8 +49,6 @@ log = logging.getLogger("securecam.receiver")
 _WEBSOCKETS_LOG = logging.getLogger("securecam.websockets")
 _WEBSOCKETS_LOG.setLevel(logging.WARNING)
 
-DEFAULT_PORT = 8888
-CAMERA_PATH = "/camera"
 # Fast first pings so the clock offset is known before the first frames, then a steady pace.
 _PING_BURST_S = (0.02, 0.05, 0.1, 0.2)
 

@@ -1,0 +1,35 @@
+"""The one root of every error SecureCam raises on purpose, and the user-facing kind.
+
+Branches, each documented where it lives:
+
+- `app.protocol.errors.ProtocolError`: a peer broke the wire protocol (close code + reason);
+  `app.protocol.errors.InvalidState`: a session method called in a state that forbids it;
+  `app.protocol.noise.NoiseError` (and `DecryptError`): the Noise layer refused a message.
+- `app.devices.registry.RegistryError` (`UnknownDevice`, `DeviceExists`): the device registry.
+- `app.serial.flasher.FlashError` (`FlashCancelled`, `FlashInputError`): flashing a board.
+- `app.serial.provisioner.ProvisionError` and its kinds: provisioning a board.
+- `app.serial.improv` errors: the Improv serial console and SecureCam's extension to it.
+
+Catch `SecureCamError` to handle anything the app raises deliberately; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class SecureCamError(Exception):
+    """Root of every error SecureCam raises on purpose."""
+
+
+class UserError(SecureCamError):
+    """An error a person can act on: `message` says what happened, `guidance` what to do.
+
+    The window and the command line show both as they are, without a traceback.
+    """
+
+    def __init__(self, message: str, guidance: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.guidance = guidance
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.guidance}" if self.guidance else self.message
