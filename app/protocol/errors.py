@@ -44,3 +44,8 @@ class ProtocolError(SecureCamError):
         self.code = code
         self.reason = reason
         self.detail = detail or reason
+
+
+class InvalidState(SecureCamError):
+    """A session method was called in a state that forbids it (e.g. sending before the
+    handshake or after the close): a bug in the caller, never the peer's doing."""

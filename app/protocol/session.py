@@ -16,7 +16,7 @@ from enum import Enum
 
 from app.protocol import records
 from app.protocol.clock import ClockSync
-from app.protocol.errors import CloseCode, ProtocolError
+from app.protocol.errors import CloseCode, InvalidState, ProtocolError
 from app.protocol.hello import Hello, Suite, parse_hello
 from app.protocol.limits import Limits
 from app.protocol.noise import (
@@ -104,9 +104,44 @@ Event = (
 
 
 class State(Enum):
-    HANDSHAKE = "handshake"
-    TRANSPORT = "transport"
-    CLOSED = "closed"
+    """Where a session is. Every change goes through the TRANSITIONS table below."""
+
+    HANDSHAKE = "handshake"  # waiting for the peer's handshake message
+    TRANSPORT = "transport"  # keys exist, but nothing has shown the peer holds them yet
+    CONFIRMED = "confirmed"  # an authentic record arrived: the peer holds this session's keys
+    CLOSED = "closed"  # closed by either side or by a violation; no input is processed
+
+
+class Input(Enum):
+    """What moves a session from one state to another."""
+
+    HANDSHAKE_DONE = "handshake done"
+    AUTHENTIC_RECORD = "authentic record"
+    CLOSE = "close"  # a local close, or the peer's CLOSE record
+    VIOLATION = "violation"  # the peer broke the protocol (a ProtocolError)
+
+
+# The one place session states change (h11-style): state -> input -> next state. An input a
+# state does not list raises InvalidState.
+TRANSITIONS: dict[State, dict[Input, State]] = {
+    State.HANDSHAKE: {
+        Input.HANDSHAKE_DONE: State.TRANSPORT,
+        Input.CLOSE: State.CLOSED,
+        Input.VIOLATION: State.CLOSED,
+    },
+    State.TRANSPORT: {
+        Input.AUTHENTIC_RECORD: State.CONFIRMED,
+        Input.CLOSE: State.CLOSED,
+        Input.VIOLATION: State.CLOSED,
+    },
+    State.CONFIRMED: {
+        Input.AUTHENTIC_RECORD: State.CONFIRMED,
+        Input.CLOSE: State.CLOSED,
+        Input.VIOLATION: State.CLOSED,
+    },
+    State.CLOSED: {Input.CLOSE: State.CLOSED, Input.VIOLATION: State.CLOSED},
+}
+_SENDING = frozenset({State.TRANSPORT, State.CONFIRMED})  # states with keys to seal records
 
 
 class _Channel:
@@ -116,6 +151,7 @@ class _Channel:
         self.clock_source = clock
         self.clock = ClockSync()
         self.state = State.HANDSHAKE
+        self.confirmed = False  # reached CONFIRMED at some point (stays True once closed)
         self.suite: Suite | None = None
         self._send: CipherState | None = None
         self._recv: CipherState | None = None
@@ -134,7 +170,8 @@ class _Channel:
         return out
 
     def send_ping(self) -> None:
-        self._require_transport()
+        """Queue a PING; raises InvalidState before the handshake or after the close."""
+        self._require_keys()
         ping_id = self._next_ping_id
         self._next_ping_id = (ping_id + 1) & 0xFFFFFFFF
         now = self.clock_source()
@@ -145,13 +182,28 @@ class _Channel:
 
     def close(self, code: int, reason: str) -> None:
         """Queue an authenticated CLOSE (when keys exist) and stop accepting input."""
-        if self.state is State.TRANSPORT:
+        if self.state in _SENDING:
             self._queue(records.encode(records.Close(code, reason)))
-        self.state = State.CLOSED
+        self._advance(Input.CLOSE)
 
-    def _require_transport(self) -> None:
-        if self.state is not State.TRANSPORT:
-            raise RuntimeError(f"session is in state {self.state.value}, not transport")
+    @property
+    def can_send(self) -> bool:
+        """True once keys exist and until the close: records can be sealed."""
+        return self.state in _SENDING
+
+    def _advance(self, what: Input) -> None:
+        """Move to the state TRANSITIONS gives; raises InvalidState if it gives none."""
+        following = TRANSITIONS[self.state].get(what)
+        if following is None:
+            raise InvalidState(f"session is {self.state.value}: cannot take {what.value}")
+        self.state = following
+        if following is State.CONFIRMED:
+            self.confirmed = True
+
+    def _require_keys(self) -> None:
+        """Raises InvalidState unless the session can seal records."""
+        if self.state not in _SENDING:
+            raise InvalidState(f"session is {self.state.value}: nothing can be sent")
 
     def _queue(self, record: bytes | bytearray) -> None:
         self._outgoing.append(
@@ -184,7 +236,7 @@ class _Channel:
                 sample = self.clock.add(sent, record.responder_time_us, rx_us)
                 return [] if sample is None else [ClockUpdated(sample.offset_us, sample.rtt_us)]
             case records.Close():
-                self.state = State.CLOSED
+                self._advance(Input.CLOSE)
                 return [PeerClosed(record.code, record.reason)]
         return None
 
@@ -207,7 +259,6 @@ class ReceiverSession(_Channel):
         self.device_id: str | None = None  # set once the registry knows the hello's device
         self.credentials: Credentials | None = None
         self.session_id = next(_session_ids)  # tells sessions apart, e.g. for recordings
-        self.confirmed = False
         self.frames_rejected = 0
 
     def receive(self, message: bytes, rx_us: int | None = None) -> list[Event]:
@@ -222,13 +273,14 @@ class ReceiverSession(_Channel):
         except ProtocolError as exc:
             # A violation loses the frame being rebuilt, or the frame the bad message carried.
             partial = self._reassembler.abort()
-            if self.state is State.TRANSPORT and (partial or exc.code in _FRAME_ERRORS):
+            if self.state in _SENDING and (partial or exc.code in _FRAME_ERRORS):
                 self.frames_rejected += 1
-            self.state = State.CLOSED
+            self._advance(Input.VIOLATION)
             raise
 
     def send_control(self, control: records.Control) -> None:
-        self._require_transport()
+        """Queue a CONTROL; raises InvalidState unless the session has keys."""
+        self._require_keys()
         self._queue(records.encode(control))
 
     def _handshake(self, message: bytes) -> list[Event]:
@@ -279,17 +331,17 @@ class ReceiverSession(_Channel):
                     else f"handshake failed for {hello.device_id!r} (wrong key?)",
                 ) from None
             self._send, self._recv = noise.split()
-        self.state = State.TRANSPORT
+        self._advance(Input.HANDSHAKE_DONE)
         self.send_ping()  # start clock sync before the first frame arrives
         return [HandshakeComplete(hello.device_id, hello.suite)]
 
     def _transport(self, message: bytes, rx_us: int) -> list[Event]:
         record = self._open(message)
         events: list[Event] = []
-        if not self.confirmed:  # authentic and well-formed: the peer holds this session's keys
-            self.confirmed = True
+        if self.state is State.TRANSPORT:  # authentic and well-formed: the peer holds the keys
             assert self.device_id is not None and self.suite is not None
             events.append(SessionConfirmed(self.device_id, self.suite))
+        self._advance(Input.AUTHENTIC_RECORD)
         common = self._common(record, rx_us)
         if common is not None:
             return events + common
@@ -358,6 +410,7 @@ class CameraSession(_Channel):
             if self.state is State.HANDSHAKE:
                 return self._handshake(message)
             record = self._open(message)
+            self._advance(Input.AUTHENTIC_RECORD)
             common = self._common(record, rx_us)
             if common is not None:
                 return common
@@ -367,7 +420,7 @@ class CameraSession(_Channel):
                 CloseCode.MALFORMED_RECORD, f"{type(record).__name__} is not for the camera"
             )
         except ProtocolError:
-            self.state = State.CLOSED
+            self._advance(Input.VIOLATION)
             raise
 
     def send_frame(
@@ -378,13 +431,14 @@ class CameraSession(_Channel):
         *,
         chunk_data: int = records.MAX_CHUNK_DATA,
     ) -> None:
-        """Queue one frame's chunks, stamped with the send time now."""
-        self._require_transport()
+        """Queue one frame's chunks, stamped with the send time now; raises InvalidState."""
+        self._require_keys()
         for record in chunk_records(jpeg, seq, capture_us, self.clock_source(), chunk_data):
             self._queue(record)
 
     def send_status(self, status: records.Status) -> None:
-        self._require_transport()
+        """Queue a STATUS; raises InvalidState unless the session has keys."""
+        self._require_keys()
         self._queue(records.encode(status))
 
     def _handshake(self, message: bytes) -> list[Event]:
@@ -400,6 +454,6 @@ class CameraSession(_Channel):
                 ) from None
             self._send, self._recv = self._noise.split()
             self._noise = None  # drop handshake secrets as soon as they are spent
-        self.state = State.TRANSPORT
+        self._advance(Input.HANDSHAKE_DONE)
         assert self.suite is not None
         return [HandshakeComplete(self.device_id, self.suite)]

@@ -32,7 +32,6 @@ from app.protocol.session import (
     PeerClosed,
     ReceiverSession,
     SessionConfirmed,
-    State,
     StatusReceived,
     monotonic_us,
 )
@@ -245,7 +244,7 @@ class Receiver:
         False if it is not connected, or its connection closed while the control was sent.
         """
         camera = self._live.get(device)
-        if camera is None or camera.session.state is not State.TRANSPORT:
+        if camera is None or not camera.session.can_send:
             return False
         if control.suite == Suite.PLAIN:
             loop = asyncio.get_running_loop()
@@ -489,7 +488,7 @@ class Receiver:
                 if not next_ping or now >= next_ping[0]:
                     if next_ping:
                         next_ping.pop(0)
-                    if camera.session.state is not State.TRANSPORT:
+                    if not camera.session.can_send:
                         return  # closing: the connection's own task reports why
                     camera.session.send_ping()
                     await camera.link.flush()

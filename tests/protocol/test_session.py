@@ -5,19 +5,21 @@ import random
 import pytest
 
 from app.protocol import records
-from app.protocol.errors import CloseCode, ProtocolError
+from app.protocol.errors import CloseCode, InvalidState, ProtocolError
 from app.protocol.hello import Suite
 from app.protocol.limits import Limits
 from app.protocol.noise import MAX_MESSAGE
 from app.protocol.reassembly import chunk_records
 from app.protocol.records import MAX_CHUNK_DATA, Control, Status
 from app.protocol.session import (
+    TRANSITIONS,
     CameraSession,
     ClockUpdated,
     ControlReceived,
     Credentials,
     FrameReceived,
     HandshakeComplete,
+    Input,
     PeerClosed,
     ReceiverSession,
     SessionConfirmed,
@@ -132,8 +134,8 @@ def test_noise_handshake_completes_on_both_sides_and_confirms_with_the_first_rec
         ClockUpdated(offset_us=999_900, rtt_us=400),
     ]
     assert camera_events == [HandshakeComplete(DEVICE, Suite.NOISE)]
-    assert pair.receiver.state is State.TRANSPORT
-    assert pair.camera.state is State.TRANSPORT
+    assert pair.receiver.state is State.CONFIRMED
+    assert pair.camera.state is State.CONFIRMED  # the receiver's first PING proved its keys
     assert pair.receiver.device_id == DEVICE
     assert pair.receiver.confirmed
     assert pair.receiver.clock.offset_us == 999_900
@@ -365,7 +367,7 @@ def test_an_unsolicited_pong_is_ignored():
     pair.handshake()
     _inject(pair.camera, records.Pong(999, 0, 123))
     assert pair.to_receiver() == []
-    assert pair.receiver.state is State.TRANSPORT
+    assert pair.receiver.state is State.CONFIRMED
 
 
 def test_outgoing_order_is_preserved_when_a_pong_is_queued_between_frames():
@@ -413,7 +415,7 @@ def test_close_record_from_the_receiver_gives_peer_closed_and_closes_the_camera(
     pair.receiver.close(CloseCode.REPLACED, "newer session")
     assert pair.to_camera() == [PeerClosed(4013, "newer session")]
     assert pair.camera.state is State.CLOSED
-    with pytest.raises(RuntimeError):
+    with pytest.raises(InvalidState):
         pair.camera.send_frame(b"x", 1, 0)
 
 
@@ -427,9 +429,9 @@ def test_after_close_the_receiver_accepts_and_sends_nothing_more():
     assert pair.receiver.state is State.CLOSED
     assert pair.to_receiver() == []
     assert pair.receiver.receive(b"garbage") == []
-    with pytest.raises(RuntimeError):
+    with pytest.raises(InvalidState):
         pair.receiver.send_control(Control())
-    with pytest.raises(RuntimeError):
+    with pytest.raises(InvalidState):
         pair.receiver.send_ping()
     pair.receiver.close(CloseCode.NORMAL, "again")
     assert pair.receiver.data_to_send() == []
@@ -441,9 +443,9 @@ def test_after_close_the_camera_accepts_and_sends_nothing_more():
     pair.receiver.send_control(Control(1, 2, 3))
     pair.camera.close(CloseCode.NORMAL, "bye")
     assert pair.to_camera() == []
-    with pytest.raises(RuntimeError):
+    with pytest.raises(InvalidState):
         pair.camera.send_status(STATUS)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(InvalidState):
         pair.camera.send_ping()
 
 
@@ -791,9 +793,9 @@ def test_a_rejected_camera_ignores_everything_after():
 
 def test_camera_sessions_refuse_to_send_before_the_handshake():
     camera = CameraSession(DEVICE, PSK, clock=FakeClock())
-    with pytest.raises(RuntimeError, match="handshake"):
+    with pytest.raises(InvalidState, match="session is handshake: nothing can be sent"):
         camera.send_frame(b"x", 1, 0)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(InvalidState):
         camera.send_status(STATUS)
 
 
@@ -837,3 +839,36 @@ def test_repr_and_error_messages_never_contain_the_key():
     assert texts
     for text in texts:
         assert not _leaks(text), text
+
+
+@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize("what", list(Input))
+def test_the_transition_table_decides_every_state_change(state, what):
+    session = CameraSession(DEVICE, PSK, clock=FakeClock())
+    session.state = state
+    following = TRANSITIONS[state].get(what)
+    if following is None:
+        with pytest.raises(InvalidState, match=f"session is {state.value}: cannot take"):
+            session._advance(what)
+        assert session.state is state
+    else:
+        session._advance(what)
+        assert session.state is following
+        assert session.confirmed is (following is State.CONFIRMED)
+
+
+def test_confirmed_is_a_state_a_session_reaches_only_through_an_authentic_record():
+    pair = Pair()
+    pair.camera.start()
+    pair.to_receiver()
+    assert pair.receiver.state is State.TRANSPORT and not pair.receiver.confirmed
+    pair.camera.receive(pair.receiver.data_to_send()[0])  # the handshake answer
+    pair.camera.send_status(STATUS)
+    pair.to_receiver()
+    assert pair.receiver.state is State.CONFIRMED and pair.receiver.confirmed
+    pair.receiver.close(CloseCode.NORMAL, "bye")
+    # Closed, but it remembers that the peer had proved its keys (the receiver reports on it).
+    assert pair.receiver.state is State.CLOSED and pair.receiver.confirmed
+    assert not pair.receiver.can_send
+    with pytest.raises(InvalidState, match="session is closed: nothing can be sent"):
+        pair.receiver.send_ping()
