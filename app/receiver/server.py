@@ -39,7 +39,7 @@ from app.protocol.timeline import Frame
 from app.receiver.admission import Admission
 from app.receiver.connection import CLOSE_DEADLINE_S, GuardedConnection
 from app.receiver.delivery import LatestFrames
-from app.receiver.stats import DeviceState, DeviceStats
+from app.receiver.stats import DeviceStats
 from app.tasks import spawn
 from app.wsio import SessionLink
 
@@ -449,15 +449,8 @@ class Receiver:
         camera.ws.confirmed = True
         self._admission.confirm(camera.ws)
         self._live[device] = camera
-        stats = self.device_stats(device)
         suite = session.suite.name.lower()
-        stats.state, stats.suite, stats.peer, stats.reason = (
-            DeviceState.LIVE,
-            suite,
-            camera.peer,
-            None,
-        )
-        stats.sessions += 1
+        self.device_stats(device).went_live(suite, camera.peer)
         camera.last_rx = loop.time()
         camera.pinger = spawn(self._keepalive(camera), name=f"keepalive {camera.peer}")
         level = logging.INFO if suite == "noise" else logging.WARNING
@@ -518,8 +511,7 @@ class Receiver:
                 stats.frames_rejected += session.frames_rejected
                 # A rejected newcomer must not mark the genuine, live camera as rejected.
                 if self._live.get(device) in (None, camera):
-                    stats.state = DeviceState.REJECTED
-                    stats.reason = f"{code.name.lower()}: {detail}"
+                    stats.was_rejected(f"{code.name.lower()}: {detail}")
         self._note_refusal(camera.peer, device, code, detail)
 
     def _note_refusal(self, peer: str, device: str | None, code: CloseCode, detail: str) -> None:
@@ -573,9 +565,7 @@ class Receiver:
         if device is None or self._live.get(device) is not camera:
             return
         del self._live[device]
-        stats = self.stats[device]
-        if stats.state is DeviceState.LIVE:
-            stats.state = DeviceState.OFFLINE
+        self.stats[device].went_offline()
         self._emit(DeviceDisconnected(device, *camera.ended))
 
     def _count_drop(self, device: str) -> None:

@@ -14,6 +14,11 @@ RING_SIZE = 2048  # about 80 s at 25 fps: enough for plots, bounded per camera
 
 
 class DeviceState(Enum):
+    """What the app shows about a device. The receiver changes it only through DeviceStats's
+    `went_live`, `was_rejected` and `went_offline`; CONNECTING is the window's own (a tile
+    waiting for a first frame), never set by the receiver, since an unconfirmed handshake may
+    be a replay."""
+
     OFFLINE = "offline"
     CONNECTING = "connecting"
     LIVE = "live"
@@ -66,6 +71,22 @@ class DeviceStats:
     @property
     def connected(self) -> bool:
         return self.state is DeviceState.LIVE
+
+    # -- the only writers of `state` ---------------------------------------------------------
+
+    def went_live(self, suite: str, peer: str) -> None:
+        """A confirmed session of this device became the live one."""
+        self.state, self.suite, self.peer, self.reason = DeviceState.LIVE, suite, peer, None
+        self.sessions += 1
+
+    def was_rejected(self, reason: str) -> None:
+        """A session that had proved the key was closed for a violation."""
+        self.state, self.reason = DeviceState.REJECTED, reason
+
+    def went_offline(self) -> None:
+        """The live session ended; a rejection stays shown until the next live session."""
+        if self.state is DeviceState.LIVE:
+            self.state = DeviceState.OFFLINE
 
     def add_frame(self, timeline: FrameTimeline) -> None:
         self.frames_received += 1
