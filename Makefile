@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-test lint venv clean firmware-host firmware-test
+.PHONY: run test bench bench-test lint typecheck venv clean firmware-host firmware-test
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,19 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check app tests main.py
+	$(PY) -m ruff format --check app tests main.py
+
+# mypy --strict on the non-GUI core; which packages, and the untyped third-party modules, are
+# set in pyproject.toml ([tool.mypy]).
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 # The firmware core is built and unit-tested in C first; the Python suite then includes its
 # interop and console tests (tests/firmware). No test depends on this machine's speed: on a
 # slow or busy one, stretch every timeout, e.g. `make test SECURECAM_TEST_TIMEOUT_SCALE=3`.
-test: $(STAMP) lint firmware-host
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+# Branch coverage of app/ is printed at the end (files fully covered are left out).
+test: $(STAMP) lint typecheck firmware-host
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 firmware-host:
 	$(MAKE) -C firmware/host test
@@ -44,4 +51,4 @@ bench-test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m bench tests/bench $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .coverage .mypy_cache
