@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="also start N simulated cameras in-process (default 1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from app import serve as serve_cli
     from app.devices import cli as device_cli
-    from app.receiver import cli as serve_cli
     from app.serial import cli as flash_cli
     from app.serial import provision_cli
     from app.sim import cli as sim_cli

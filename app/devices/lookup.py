@@ -12,6 +12,22 @@ from app.protocol.session import Credentials
 log = logging.getLogger("securecam.devices")
 
 
+Lookup = Callable[[str], Credentials | None]
+
+
+def first_known(*lookups: Lookup) -> Lookup:
+    """A lookup asking each of `lookups` in turn (e.g. the demo registry, then the user's)."""
+
+    def lookup(name: str) -> Credentials | None:
+        for each in lookups:
+            found = each(name)
+            if found is not None:
+                return found
+        return None
+
+    return lookup
+
+
 def credentials_lookup(registry: Registry) -> Callable[[str], Credentials | None]:
     """A lookup that sees registry edits made while the receiver runs.
 

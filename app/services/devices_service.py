@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from app.devices.lookup import credentials_lookup
+from app.devices.lookup import Lookup, credentials_lookup, first_known
 from app.devices.registry import Device, Registry, RegistryError
 from app.protocol.session import Credentials
 
@@ -46,8 +46,8 @@ class DevicesService(QObject):
         super().__init__(parent)
         self.registry = registry
         self._user_lookup = credentials_lookup(registry)
+        self._lookup: Lookup = self._user_lookup
         self._demo: Registry | None = None
-        self._demo_lookup = None
         self.registry_problem: str | None = None
         self.check_registry()
 
@@ -73,15 +73,16 @@ class DevicesService(QObject):
 
     def set_demo_registry(self, demo: Registry | None) -> None:
         self._demo = demo
-        self._demo_lookup = None if demo is None else credentials_lookup(demo)
+        self._lookup = (
+            self._user_lookup
+            if demo is None
+            else first_known(credentials_lookup(demo), self._user_lookup)
+        )
         self.devicesChanged.emit()
 
     def lookup(self, name: str) -> Credentials | None:
-        if self._demo_lookup is not None:
-            found = self._demo_lookup(name)
-            if found is not None:
-                return found
-        return self._user_lookup(name)
+        """The demo registry's credentials for `name`, else the user's."""
+        return self._lookup(name)
 
     def entries(self) -> list[DeviceEntry]:
         out: dict[str, DeviceEntry] = {}

@@ -1,4 +1,8 @@
-"""`securecam serve`: the headless receiver, with JSON-lines stats and optional recording."""
+"""`securecam serve`: the headless receiver, with JSON-lines stats, recording and demo cameras.
+
+It sits one floor above the receiver: it wires the receiver, the registry, the recorder and,
+with `--demo`, simulated cameras together. The receiver itself knows nothing of the simulator.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,14 @@ from pathlib import Path
 from typing import TextIO
 
 from app.cli_common import common_options, listen_host, listen_port
-from app.devices.lookup import credentials_lookup
+from app.devices.lookup import credentials_lookup, first_known
 from app.devices.registry import Registry, RegistryError
 from app.paths import config_dir
+from app.protocol.endpoints import CAMERA_PATH, DEFAULT_PORT, local_camera_url
 from app.protocol.limits import Limits
-from app.protocol.session import Credentials, monotonic_us
+from app.protocol.session import monotonic_us
 from app.receiver.recorder import Recorder
-from app.receiver.server import CAMERA_PATH, DEFAULT_PORT, Receiver
+from app.receiver.server import Receiver
 from app.sim.demo import DemoFleet
 
 log = logging.getLogger("securecam.serve")
@@ -83,11 +88,7 @@ def run(args: argparse.Namespace) -> int:
     fleet = DemoFleet(args.demo) if args.demo > 0 else None
     lookup = credentials_lookup(registry)
     if fleet is not None:
-        user_lookup, demo_lookup = lookup, credentials_lookup(fleet.registry)
-
-        def lookup(name: str) -> Credentials | None:
-            return demo_lookup(name) or user_lookup(name)
-
+        lookup = first_known(credentials_lookup(fleet.registry), lookup)
     receiver = Receiver(lookup, host=args.host, port=args.port, limits=limits)
     try:
         with _stats_stream(args.stats_json) as stats_out:
@@ -146,8 +147,7 @@ async def serve(
     await receiver.start()
     known = [] if fleet is None else list(fleet.names)
     if fleet is not None:
-        host = "127.0.0.1" if receiver.host in ("0.0.0.0", "::", "", None) else receiver.host
-        fleet.start(f"ws://{host}:{receiver.port}{CAMERA_PATH}")
+        fleet.start(local_camera_url(receiver.host, receiver.port))
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
