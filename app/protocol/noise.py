@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from Crypto.Cipher import AES
 from Crypto.Hash import HMAC, SHA256
+from Crypto.Cipher._mode_gcm import GcmMode
 from Crypto.Protocol import DH
 
 from app.errors import SecureCamError
@@ -101,7 +102,7 @@ class CipherState:
     def has_key(self) -> bool:
         return self._key is not None
 
-    def encrypt_with_ad(self, ad: bytes, plaintext: bytes | memoryview) -> bytes:
+    def encrypt_with_ad(self, ad: bytes, plaintext: bytes | bytearray | memoryview) -> bytes:
         if self._key is None:
             return bytes(plaintext)
         cipher = self._next_cipher()
@@ -130,14 +131,15 @@ class CipherState:
         self.n += 1
         return plaintext
 
-    def _next_cipher(self):  # noqa: ANN202 - pycryptodome's GCM object has no public type
+    def _next_cipher(self) -> GcmMode:
         cipher = self._cipher()
         self.n += 1
         return cipher
 
-    def _cipher(self):  # noqa: ANN202 - pycryptodome's GCM object has no public type
+    def _cipher(self) -> GcmMode:
         if self.n >= _MAX_NONCE:
             raise NoiseError("nonce space exhausted; rekey by starting a new session")
+        assert self._key is not None  # callers pass plaintext through without a key
         return AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self.n), mac_len=TAGLEN)
 
     def __repr__(self) -> str:

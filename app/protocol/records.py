@@ -211,7 +211,10 @@ def parse(message: bytes | memoryview) -> Record:
         return Control(frame_size, quality, fps_cap, suite)
     if kind == RecordType.STATUS:
         fields, firmware = _with_text(_STATUS, data, "status")
-        return Status(*fields[1:-1], firmware=firmware)
+        rssi, frame_size, quality, fps_cap, width, height, heap, psram, uptime = fields[1:-1]
+        return Status(
+            rssi, frame_size, quality, fps_cap, width, height, heap, psram, uptime, firmware
+        )
     if kind == RecordType.CLOSE:
         (_, code, _), reason = _with_text(_CLOSE, data, "close")
         return Close(code, reason)
