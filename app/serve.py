@@ -31,7 +31,7 @@ from app.receiver.recorder import Recorder
 from app.receiver.server import Receiver
 from app.sim.demo import DemoFleet
 
-log = logging.getLogger("securecam.serve")
+log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 1.0
 
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-log = logging.getLogger("securecam.tasks")
+log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _running: set[asyncio.Task[Any]] = set()

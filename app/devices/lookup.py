@@ -9,7 +9,7 @@ from app.devices.registry import Registry, RegistryError
 from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.session import Credentials
 
-log = logging.getLogger("securecam.devices")
+log = logging.getLogger(__name__)
 
 
 Lookup = Callable[[str], Credentials | None]

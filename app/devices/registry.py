@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from app.errors import SecureCamError
 from app.protocol.hello import is_valid_device_id, validate_device_id
 
-log = logging.getLogger("securecam.devices")
+log = logging.getLogger(__name__)
 
 KEY_SIZE = 32
 REGISTRY_FILE = "devices.json"

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from app.protocol.timeline import Frame
 
-log = logging.getLogger("securecam.recorder")
+log = logging.getLogger(__name__)
 QUEUE_FRAMES = 64  # about 2.5 MB of VGA frames in flight, whatever the disk does
 SESSION_NAME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 DIR_MODE = 0o700

@@ -43,10 +43,7 @@ from app.receiver.stats import DeviceStats
 from app.tasks import spawn
 from app.wsio import SessionLink
 
-log = logging.getLogger("securecam.receiver")
-# websockets logs every open and close at INFO; ours already says what matters.
-_WEBSOCKETS_LOG = logging.getLogger("securecam.websockets")
-_WEBSOCKETS_LOG.setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 # Fast first pings so the clock offset is known before the first frames, then a steady pace.
 _PING_BURST_S = (0.02, 0.05, 0.1, 0.2)
@@ -165,7 +162,6 @@ class Receiver:
             ping_interval=None,  # liveness comes from authenticated pings and the idle timeout
             open_timeout=self.limits.handshake_timeout_s,
             close_timeout=CLOSE_DEADLINE_S,
-            logger=_WEBSOCKETS_LOG,
         )
         self._requested_port = self._server.sockets[0].getsockname()[1]  # keep it after stop()
         self._watcher = spawn(self._watch_registry(), name="registry watch")

@@ -21,6 +21,7 @@ firmware 0x10000); `find_build` locates ``firmware/.pio/build/esp32cam``.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,8 @@ from esptool.loader import ESPLoader
 from esptool.util import flash_size_bytes
 
 from app.serial import image as image_check
+
+log = logging.getLogger(__name__)
 
 ROM_BAUD = 115200
 DEFAULT_BAUD = 460800

@@ -13,6 +13,7 @@ The firmware side is firmware/lib/securecam_core/src/sc_console.c; byte formats 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import deque
@@ -24,6 +25,8 @@ from typing import Any, Protocol, TypeVar
 from app.devices.registry import KEY_SIZE, DeviceKey
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import is_valid_device_id
+
+log = logging.getLogger(__name__)
 
 HEADER = b"IMPROV"
 VERSION = 1

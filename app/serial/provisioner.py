@@ -42,7 +42,7 @@ from app.serial.improv import (
     encode_wifi_settings,
 )
 
-log = logging.getLogger("securecam.serial.provision")
+log = logging.getLogger(__name__)
 
 DEFAULT_SERVER_PORT = 8888  # app.receiver.server.DEFAULT_PORT, without importing the server
 DEFAULT_FRAME_SIZE = FrameSize.VGA

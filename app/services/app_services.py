@@ -16,7 +16,7 @@ from app.services.receiver_service import ReceiverService
 from app.services.settings import Settings
 from app.sim.demo import DemoFleet
 
-log = logging.getLogger("securecam.ui")
+log = logging.getLogger(__name__)
 
 
 class AppServices(QObject):

@@ -21,7 +21,7 @@ from app.receiver.stats import DeviceStats, latency_summary
 from app.services.receiver_service import ReceiverService
 from app.tasks import spawn
 
-log = logging.getLogger("securecam.ui.comparison")
+log = logging.getLogger(__name__)
 
 SUITES = ("plain", "noise")
 BLOCKS = 4  # per suite

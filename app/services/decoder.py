@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage
 from app.protocol.session import monotonic_us
 from app.protocol.timeline import Frame
 
-log = logging.getLogger("securecam.decoder")
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)

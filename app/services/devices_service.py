@@ -11,7 +11,7 @@ from app.devices.lookup import Lookup, credentials_lookup, first_known
 from app.devices.registry import Device, Registry, RegistryError
 from app.protocol.session import Credentials
 
-log = logging.getLogger("securecam.ui.devices")
+log = logging.getLogger(__name__)
 
 REGISTRY_FIX = (
     "Until it can be read, every camera is refused. Restore the file from a backup or "

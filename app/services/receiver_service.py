@@ -28,7 +28,7 @@ from app.receiver.server import (
 from app.receiver.stats import DeviceStats
 from app.services.decoder import FrameDecoder
 
-log = logging.getLogger("securecam.ui.receiver")
+log = logging.getLogger(__name__)
 
 
 class ReceiverService(QObject):

@@ -44,7 +44,7 @@ from app.serial.provisioner import (
 )
 from app.tasks import spawn
 
-log = logging.getLogger("securecam.ui.setup")
+log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 POLL_MS = 1000

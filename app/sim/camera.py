@@ -37,7 +37,7 @@ from app.protocol.session import (
 from app.sim.sources import FrameSource, SyntheticSource
 from app.wsio import SessionLink
 
-log = logging.getLogger("securecam.sim")
+log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 5.0
 HANDSHAKE_TIMEOUT_S = 5.0  # for the answer to the hello, as the firmware waits (4006)

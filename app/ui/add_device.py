@@ -25,7 +25,7 @@ from app.protocol.hello import validate_device_id
 from app.services.devices_service import DevicesService
 from app.services.network import camera_url_note, camera_urls
 
-log = logging.getLogger("securecam.ui.devices")
+log = logging.getLogger(__name__)
 
 NAME_PAGE = 0
 RESULT_PAGE = 1

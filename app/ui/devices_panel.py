@@ -30,7 +30,7 @@ from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
 from app.ui.tile import failed_attempts_text
 
-log = logging.getLogger("securecam.ui.devices")
+log = logging.getLogger(__name__)
 
 NAME_COLUMN, STATE_COLUMN, SUITE_COLUMN = range(3)
 _NAME_ROLE = Qt.ItemDataRole.UserRole

@@ -37,7 +37,7 @@ from app.ui.tile import TileInfo
 from app.ui.wall import CameraWall
 from app.ui.welcome import WelcomePanel
 
-log = logging.getLogger("securecam.ui")
+log = logging.getLogger(__name__)
 
 INFO_REFRESH_MS = 250
 STATUS_REFRESH_MS = 1000

@@ -54,7 +54,7 @@ from app.services.network import lan_addresses
 from app.services.setup_service import SetupService
 from app.ui.tile import CameraTile, TileInfo
 
-log = logging.getLogger("securecam.ui.setup")
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOT_DIAGRAM = ROOT / "resources" / "esp32cam-boot-mode.svg"
