@@ -362,7 +362,7 @@ class ReceiverSession(_Channel):
         assert self.device_id is not None and self.suite is not None
         timeline = FrameTimeline(
             device=self.device_id,
-            suite=self.suite.name.lower(),
+            suite=self.suite,
             seq=assembled.seq,
             size=len(assembled.data),
             device_capture_us=assembled.capture_us,

@@ -1,8 +1,43 @@
-"""A frame's timeline from device capture to pixels on screen, and the frame itself."""
+"""A frame's timeline from device capture to pixels on screen, and the frame itself.
+
+`FrameTimeline` is also the one home of the latency arithmetic: the per-stage durations
+(`stage_ms`, `device_ms` … `paint_ms`) and the capture-to-X latencies (`latency_to`,
+`to_decrypted_ms` …). The plots, the CSV export, comparison runs and the benches read these
+instead of subtracting stamps themselves. Durations are milliseconds (float); None where a stamp
+they need is missing (not decoded or painted yet, or the clock offset still unknown).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
+
+from app.protocol.hello import Suite
+
+
+class Stage(Enum):
+    """The steps of a frame's journey, in pipeline order; their durations sum to capture→painted.
+
+    The values are the stable names used in files (CSV columns `<value>_ms`).
+    """
+
+    DEVICE = "device"  # capture → send, on the camera's clock
+    NETWORK = "network"  # send → last byte received (needs the clock offset)
+    DECRYPT = "decrypt"  # last byte → decrypted (reassembly and decryption)
+    DECODE = "decode"  # decrypted → decoded (JPEG)
+    PAINT = "paint"  # decoded → painted on screen
+
+
+class Mark(Enum):
+    """App-clock stamps a capture-to-X latency can end at; values are their stable names."""
+
+    DECRYPTED = "decrypted"
+    DECODED = "decoded"
+    PAINTED = "painted"
+
+
+def _ms(start_us: int | None, end_us: int | None) -> float | None:
+    return None if start_us is None or end_us is None else (end_us - start_us) / 1000.0
 
 
 @dataclass(slots=True)
@@ -16,7 +51,7 @@ class FrameTimeline:
     """
 
     device: str
-    suite: str
+    suite: Suite
     seq: int
     size: int
     device_capture_us: int
@@ -28,6 +63,8 @@ class FrameTimeline:
     clock_error_us: int | None = None
     decoded_us: int | None = None
     painted_us: int | None = None
+
+    # -- device times on the app's clock -----------------------------------------------------
 
     @property
     def capture_us(self) -> int | None:
@@ -43,12 +80,95 @@ class FrameTimeline:
             return None
         return self.device_send_us - self.clock_offset_us
 
+    # -- stages ------------------------------------------------------------------------------
+
+    @property
+    def device_ms(self) -> float:
+        """Capture → send on the camera (its own clock: known without the offset)."""
+        return (self.device_send_us - self.device_capture_us) / 1000.0
+
+    @property
+    def network_ms(self) -> float | None:
+        """Send → last byte received."""
+        return _ms(self.sent_us, self.last_rx_us)
+
+    @property
+    def decrypt_ms(self) -> float:
+        """Last byte received → decrypted."""
+        return (self.decrypted_us - self.last_rx_us) / 1000.0
+
+    @property
+    def decode_ms(self) -> float | None:
+        """Decrypted → decoded."""
+        return _ms(self.decrypted_us, self.decoded_us)
+
+    @property
+    def paint_ms(self) -> float | None:
+        """Decoded → painted."""
+        return _ms(self.decoded_us, self.painted_us)
+
+    def stage_ms(self, stage: Stage) -> float | None:
+        """The duration of one `stage` (see the properties of the same names)."""
+        if stage is Stage.DEVICE:
+            return self.device_ms
+        if stage is Stage.NETWORK:
+            return self.network_ms
+        if stage is Stage.DECRYPT:
+            return self.decrypt_ms
+        if stage is Stage.DECODE:
+            return self.decode_ms
+        return self.paint_ms
+
+    def stages_ms(self) -> dict[Stage, float | None]:
+        """Every stage's duration, in pipeline order; they sum to `to_painted_ms` when known."""
+        return {stage: self.stage_ms(stage) for stage in Stage}
+
+    # The first byte splits network + decrypt differently (what the benches report).
+
+    @property
+    def transit_ms(self) -> float | None:
+        """Send → first byte received."""
+        return _ms(self.sent_us, self.first_rx_us)
+
+    @property
+    def receive_ms(self) -> float:
+        """First byte received → decrypted (the rest of the transfer, reassembly, decryption)."""
+        return (self.decrypted_us - self.first_rx_us) / 1000.0
+
+    # -- capture → X -------------------------------------------------------------------------
+
     def latency_ms(self, end_us: int | None) -> float | None:
         """Milliseconds from capture to `end_us` (e.g. `decrypted_us`), if both are known."""
-        capture = self.capture_us
-        if capture is None or end_us is None:
-            return None
-        return (end_us - capture) / 1000.0
+        return _ms(self.capture_us, end_us)
+
+    def mark_us(self, mark: Mark) -> int | None:
+        """The app-clock stamp of `mark`, if it happened."""
+        if mark is Mark.DECRYPTED:
+            return self.decrypted_us
+        if mark is Mark.DECODED:
+            return self.decoded_us
+        return self.painted_us
+
+    def latency_to(self, mark: Mark) -> float | None:
+        """Capture → `mark`, in milliseconds."""
+        return self.latency_ms(self.mark_us(mark))
+
+    @property
+    def to_decrypted_ms(self) -> float | None:
+        return self.latency_ms(self.decrypted_us)
+
+    @property
+    def to_decoded_ms(self) -> float | None:
+        return self.latency_ms(self.decoded_us)
+
+    @property
+    def to_painted_ms(self) -> float | None:
+        return self.latency_ms(self.painted_us)
+
+    @property
+    def to_shown_ms(self) -> float | None:
+        """Capture → painted once painted, capture → decrypted until then (a tile's figure)."""
+        return self.latency_ms(self.decrypted_us if self.painted_us is None else self.painted_us)
 
 
 @dataclass(slots=True)

@@ -52,7 +52,7 @@ _PING_BURST_S = (0.02, 0.05, 0.1, 0.2)
 @dataclass(frozen=True, slots=True)
 class DeviceConnected:
     device: str
-    suite: str
+    suite: Suite
     peer: str
 
 
@@ -445,17 +445,17 @@ class Receiver:
         camera.ws.confirmed = True
         self._admission.confirm(camera.ws)
         self._live[device] = camera
-        suite = session.suite.name.lower()
+        suite = session.suite
         self.device_stats(device).went_live(suite, camera.peer)
         camera.last_rx = loop.time()
         camera.pinger = spawn(self._keepalive(camera), name=f"keepalive {camera.peer}")
-        level = logging.INFO if suite == "noise" else logging.WARNING
+        level = logging.INFO if suite is Suite.NOISE else logging.WARNING
         log.log(
             level,
             "device %s connected from %s (%s)",
             device,
             camera.peer,
-            "encrypted" if suite == "noise" else "PLAIN, INSECURE",
+            "encrypted" if suite is Suite.NOISE else "PLAIN, INSECURE",
         )
         self._emit(DeviceConnected(device, suite, camera.peer))
 

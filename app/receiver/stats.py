@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from app.protocol.hello import Suite
 from app.protocol.records import Status
 from app.protocol.timeline import FrameTimeline
 
@@ -50,7 +51,7 @@ class DeviceStats:
     """Everything the receiver knows about one device's stream; updated on the event loop."""
 
     device: str
-    suite: str | None = None
+    suite: Suite | None = None
     state: DeviceState = DeviceState.OFFLINE
     peer: str | None = None
     reason: str | None = None  # why it was last rejected or closed
@@ -74,7 +75,7 @@ class DeviceStats:
 
     # -- the only writers of `state` ---------------------------------------------------------
 
-    def went_live(self, suite: str, peer: str) -> None:
+    def went_live(self, suite: Suite, peer: str) -> None:
         """A confirmed session of this device became the live one."""
         self.state, self.suite, self.peer, self.reason = DeviceState.LIVE, suite, peer, None
         self.sessions += 1
@@ -102,11 +103,11 @@ class DeviceStats:
             count += 1
         return count * 1_000_000 / window_us
 
-    def latencies_ms(self, suite: str | None = None) -> list[float]:
+    def latencies_ms(self, suite: Suite | None = None) -> list[float]:
         """Capture-to-decrypted latency of the frames in the ring whose clock offset was known."""
         out = []
         for timeline in self.timelines:
-            if suite is None or timeline.suite == suite:
+            if suite is None or timeline.suite is suite:
                 value = timeline.latency_ms(timeline.decrypted_us)
                 if value is not None:
                     out.append(value)
@@ -117,7 +118,7 @@ class DeviceStats:
         status = self.status
         return {
             "device": self.device,
-            "suite": self.suite,
+            "suite": None if self.suite is None else self.suite.name.lower(),
             "state": self.state.value,
             "connected": self.connected,
             "peer": self.peer,

@@ -456,7 +456,7 @@ async def test_c_camera_streams_200_frames_bit_exact(
         (0, 0, 0, switch_request, switch_expected),
     ]
     stats = receiver.stats[device]
-    assert stats.suite == suite.name.lower()
+    assert stats.suite is suite
     assert stats.frames_received == len(frames) and stats.frames_rejected == 0
     status = stats.status
     assert status is not None and status.rssi_dbm == -42 and status.free_heap == 170_000

@@ -202,7 +202,7 @@ def test_plain_suite_frames_travel_in_cleartext_and_arrive_intact():
     assert message.endswith(jpeg)
     (event,) = pair.receiver.receive(message)
     assert event.frame.jpeg == jpeg
-    assert event.frame.timeline.suite == "plain"
+    assert event.frame.timeline.suite is Suite.PLAIN
 
 
 def test_noise_suite_frames_do_not_carry_the_jpeg_in_cleartext():
@@ -253,7 +253,7 @@ def test_frames_arrive_bit_exact_with_their_timeline(size, chunk_data, chunks):
     last_rx = 1_000_500 + 100 * (chunks - 1)
     assert (timeline.device, timeline.suite, timeline.seq, timeline.size) == (
         DEVICE,
-        "noise",
+        Suite.NOISE,
         7,
         size,
     )

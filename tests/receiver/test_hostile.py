@@ -282,7 +282,7 @@ class Arena:
         return [
             record
             for record in self.caplog.records
-            if record.name == "securecam.receiver" and record.levelno == logging.WARNING
+            if record.name == "app.receiver.server" and record.levelno == logging.WARNING
         ]
 
     # -- assertions ------------------------------------------------------------------------
@@ -328,7 +328,7 @@ class Arena:
         assert not [e for e in self.of_type(ConnectionRejected) if e.device == "good"]
         for record in self.caplog.records:
             assert record.levelno < logging.ERROR, f"unexpected error log: {record.getMessage()}"
-            if record.name == "securecam.sim":
+            if record.name == "app.sim.camera":
                 assert record.levelno < logging.WARNING, record.getMessage()
 
     async def assert_rejected(
@@ -387,7 +387,7 @@ StartArena = Callable[..., Awaitable[Arena]]
 @pytest.fixture
 async def start_arena(caplog: pytest.LogCaptureFixture) -> AsyncIterator[StartArena]:
     """Start a receiver with `limits` and a good camera streaming into it."""
-    caplog.set_level(logging.INFO, logger="securecam")
+    caplog.set_level(logging.INFO, logger="app")
     arenas: list[Arena] = []
 
     async def start(limits: Limits = FAST) -> Arena:
@@ -520,9 +520,9 @@ async def test_plain_suite_is_accepted_for_a_device_that_allows_it(arena):
     await cam.send_frame(jpeg, 1)
     await arena.wait_for(lambda: arena.frames_of("plain-ok"), "the plain frame")
     assert arena.frames_of("plain-ok") == [jpeg]
-    assert DeviceConnected("plain-ok", "plain", cam.peer) in arena.events
+    assert DeviceConnected("plain-ok", Suite.PLAIN, cam.peer) in arena.events
     stats = arena.receiver.device_stats("plain-ok")
-    assert stats.state is DeviceState.LIVE and stats.suite == "plain"
+    assert stats.state is DeviceState.LIVE and stats.suite is Suite.PLAIN
 
     cam.session.close(CloseCode.NORMAL, "done")
     await cam.flush()
@@ -992,7 +992,7 @@ async def test_a_plain_switch_request_expires_and_never_lets_a_later_plain_hello
         "an encrypted session of this device is live",
         device="plain-ok",
     )
-    assert cam.ws.close_code is None and arena.receiver.device_stats("plain-ok").suite == "noise"
+    assert cam.ws.close_code is None and arena.receiver.device_stats("plain-ok").suite is Suite.NOISE
 
 
 async def test_a_plain_switch_request_belongs_to_the_session_it_was_sent_to(arena):
@@ -1011,7 +1011,7 @@ async def test_a_plain_switch_request_belongs_to_the_session_it_was_sent_to(aren
     result = await closed(intruder.ws)
     assert result.code == CloseCode.PLAIN_NOT_ALLOWED
     assert second.ws.close_code is None
-    assert arena.receiver.device_stats("plain-ok").suite == "noise"
+    assert arena.receiver.device_stats("plain-ok").suite is Suite.NOISE
 
 
 async def test_the_frame_that_confirms_a_session_reaches_the_frame_sinks(arena):

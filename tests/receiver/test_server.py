@@ -80,7 +80,7 @@ async def test_several_cameras_in_both_suites_deliver_every_frame_bit_exact(rece
     for name in DEVICES:
         stats = receiver.stats[name]
         assert stats.frames_received == 40 and stats.frames_rejected == 0
-        assert stats.suite == ("plain" if DEVICES[name].allow_plain else "noise")
+        assert stats.suite is (Suite.PLAIN if DEVICES[name].allow_plain else Suite.NOISE)
         assert stats.bytes == sum(len(f) for f in expected[name])
 
 
@@ -261,7 +261,7 @@ async def test_a_plain_session_cannot_evict_a_live_encrypted_one_unless_asked(re
     )
     await intruder.run()
     assert intruder.stats.last_close[0] == CloseCode.PLAIN_NOT_ALLOWED
-    assert receiver.stats["cam1"].suite == "noise" and receiver.stats["cam1"].sessions == 1
+    assert receiver.stats["cam1"].suite is Suite.NOISE and receiver.stats["cam1"].sessions == 1
     assert receiver.stats["cam1"].connected
     genuine.stop()
     await task

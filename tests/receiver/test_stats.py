@@ -2,6 +2,7 @@
 
 import json
 
+from app.protocol.hello import Suite
 from app.protocol.records import Status
 from app.protocol.timeline import FrameTimeline
 from app.receiver.stats import RING_SIZE, DeviceState, DeviceStats, latency_summary, percentile
@@ -10,7 +11,7 @@ from app.receiver.stats import RING_SIZE, DeviceState, DeviceStats, latency_summ
 def timeline(seq: int, rx_us: int, latency_us: int, offset: int | None = 0) -> FrameTimeline:
     return FrameTimeline(
         "cam",
-        "noise",
+        Suite.NOISE,
         seq,
         1000,
         rx_us - latency_us,
@@ -67,7 +68,7 @@ def test_the_ring_is_bounded():
 
 
 def test_snapshot_is_json_ready_with_the_documented_fields():
-    stats = DeviceStats("cam", suite="noise", state=DeviceState.LIVE)
+    stats = DeviceStats("cam", suite=Suite.NOISE, state=DeviceState.LIVE)
     stats.status = Status(-60, 5, 12, 25, 640, 480, 100_000, 0, 3, "fw 1.0")
     stats.add_frame(timeline(1, 1_000_000, 3_000))
     snap = json.loads(json.dumps(stats.snapshot(now_us=1_000_000)))

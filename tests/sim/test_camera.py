@@ -153,22 +153,22 @@ async def test_a_suite_control_reconnects_in_that_suite_and_plain_lasts_one_sess
         )
         task = asyncio.create_task(sim.run())
 
-        async def wait_for(suite: str, sessions: int) -> None:
+        async def wait_for(suite: Suite, sessions: int) -> None:
             def live() -> bool:
                 stats = receiver.stats.get("cam")
                 now = None if stats is None else (stats.connected, stats.suite, stats.sessions)
                 return now == (True, suite, sessions)
 
-            await wait_until(live, message=f"{suite} session {sessions} live")
+            await wait_until(live, message=f"{suite.name.lower()} session {sessions} live")
 
-        await wait_for("noise", 1)
+        await wait_for(Suite.NOISE, 1)
         assert await receiver.send_control("cam", Control(suite=Suite.PLAIN))
-        await wait_for("plain", 2)
+        await wait_for(Suite.PLAIN, 2)
         assert await receiver.send_control("cam", Control(suite=Suite.NOISE))
-        await wait_for("noise", 3)
+        await wait_for(Suite.NOISE, 3)
         assert await receiver.send_control("cam", Control(suite=Suite.PLAIN))
-        await wait_for("plain", 4)
+        await wait_for(Suite.PLAIN, 4)
         await receiver.disconnect("cam", CloseCode.GOING_AWAY, "test")  # plain session ends
-        await wait_for("noise", 5)
+        await wait_for(Suite.NOISE, 5)
         sim.stop()
         await asyncio.wait_for(task, scaled(5))
