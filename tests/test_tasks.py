@@ -24,7 +24,7 @@ async def test_a_failure_is_logged_once_and_handed_to_on_error(caplog):
 
     assert [type(e) for e in errors] == [ValueError]
     assert str(errors[0]) == "camera gone"
-    logged = [r for r in caplog.records if r.name == "securecam.tasks"]
+    logged = [r for r in caplog.records if r.name == "app.tasks"]
     assert len(logged) == 1
     assert logged[0].levelno == logging.ERROR
     assert "switch suites" in logged[0].getMessage()
@@ -59,7 +59,7 @@ async def test_cancellation_is_not_a_failure(caplog):
     await asyncio.wait([task])
     await asyncio.sleep(0)
     assert errors == []
-    assert not [r for r in caplog.records if r.name == "securecam.tasks"]
+    assert not [r for r in caplog.records if r.name == "app.tasks"]
 
 
 async def test_a_failing_error_handler_is_logged_too(caplog):
@@ -69,7 +69,7 @@ async def test_a_failing_error_handler_is_logged_too(caplog):
     task = spawn(fail("first"), name="job", on_error=broken_handler)
     await asyncio.wait([task])
     await asyncio.sleep(0)
-    messages = [r.getMessage() for r in caplog.records if r.name == "securecam.tasks"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "app.tasks"]
     assert len(messages) == 2
     assert "ValueError: first" in messages[0]
     assert "error handler of task 'job' failed" in messages[1]

@@ -463,13 +463,13 @@ def test_lookup_notices_a_deleted_file(tmp_path):
 
 
 def test_changes_are_logged_with_name_and_fingerprint_but_never_the_key(tmp_path, caplog):
-    caplog.set_level(logging.DEBUG, logger="securecam.devices")
+    caplog.set_level(logging.DEBUG, logger="app.devices.registry")
     registry = Registry(tmp_path)
     device = registry.add("cam1", key=DeviceKey(KEY_BYTES))
     registry.set_allow_plain("cam1", True)
     registry.rename("cam1", "cam2")
     registry.remove("cam2")
-    records = [r for r in caplog.records if r.name == "securecam.devices"]
+    records = [r for r in caplog.records if r.name == "app.devices.registry"]
     assert len(records) == 4
     for record in records:
         message = record.getMessage()

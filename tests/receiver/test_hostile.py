@@ -282,7 +282,7 @@ class Arena:
         return [
             record
             for record in self.caplog.records
-            if record.name == "securecam.receiver" and record.levelno == logging.WARNING
+            if record.name == "app.receiver.server" and record.levelno == logging.WARNING
         ]
 
     # -- assertions ------------------------------------------------------------------------
@@ -328,7 +328,7 @@ class Arena:
         assert not [e for e in self.of_type(ConnectionRejected) if e.device == "good"]
         for record in self.caplog.records:
             assert record.levelno < logging.ERROR, f"unexpected error log: {record.getMessage()}"
-            if record.name == "securecam.sim":
+            if record.name == "app.sim.camera":
                 assert record.levelno < logging.WARNING, record.getMessage()
 
     async def assert_rejected(
@@ -387,7 +387,7 @@ StartArena = Callable[..., Awaitable[Arena]]
 @pytest.fixture
 async def start_arena(caplog: pytest.LogCaptureFixture) -> AsyncIterator[StartArena]:
     """Start a receiver with `limits` and a good camera streaming into it."""
-    caplog.set_level(logging.INFO, logger="securecam")
+    caplog.set_level(logging.INFO, logger="app")
     arenas: list[Arena] = []
 
     async def start(limits: Limits = FAST) -> Arena:

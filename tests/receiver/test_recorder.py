@@ -278,7 +278,7 @@ async def test_a_full_disk_stops_recording_while_the_camera_keeps_streaming(
     assert str(root) in recorder.stopped_reason
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, errors
-    assert errors[0].name == "securecam.recorder" and str(root) in errors[0].getMessage()
+    assert errors[0].name == "app.receiver.recorder" and str(root) in errors[0].getMessage()
     written = files(root)
     assert recorder.frames_written == len(written) == 10  # the half-written eleventh is gone
     assert {p.read_bytes() for p in written} <= set(source.frames)

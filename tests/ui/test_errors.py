@@ -70,7 +70,7 @@ def test_install_and_uninstall_restore_the_hooks(qapp):
 
 
 def test_two_rapid_errors_are_logged_and_shown_once(qtbot, dialogs, caplog):
-    caplog.set_level(logging.ERROR, logger="securecam.ui")
+    caplog.set_level(logging.ERROR, logger="app.ui.errors")
     with hooks() as reporter:
         raise_and_hook(ValueError("first failure"))
         raise_and_hook(KeyError("second failure"))
@@ -84,7 +84,7 @@ def test_two_rapid_errors_are_logged_and_shown_once(qtbot, dialogs, caplog):
     assert "1 more error occurred meanwhile" in text
     assert "Traceback (most recent call last)" in details
     assert "raise_and_hook" in details
-    logged = [r for r in caplog.records if r.name == "securecam.ui" and r.exc_info]
+    logged = [r for r in caplog.records if r.name == "app.ui.errors" and r.exc_info]
     assert [r.exc_info[0] for r in logged] == [ValueError, KeyError]
 
 
