@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,13 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     if args.command is None:
         from app.ui.run import run_app  # Qt loads only for the window
 
-        return run_app(args)
+        return run_app(args)  # sets up logging itself, with the log file
+    setup_logging(verbose=args.verbose)
     return int(args.handler(args) or 0)

@@ -2,7 +2,7 @@
 
 `install_exception_hooks` replaces `sys.excepthook` and `threading.excepthook`; install
 `asyncio_exception_handler` with `loop.set_exception_handler`. Every error is logged (logger
-"securecam.ui", with its traceback); the dialog opens in the GUI thread (queued, never from
+"app.ui.errors", with its traceback); the dialog opens in the GUI thread (queued, never from
 inside the failing slot, never with a nested event loop), one at a time: errors arriving while
 one is pending or open are only logged and counted, and an error identical to one closed less
 than `REPEAT_QUIET_S` seconds ago is only logged.
@@ -26,7 +26,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
-log = logging.getLogger("securecam.ui")
+log = logging.getLogger(__name__)
 
 REPEAT_QUIET_S = 30.0
 DIALOG_TITLE = "SecureCam: unexpected error"

@@ -1,27 +1,18 @@
-"""The log dock (records of the "securecam" logger, from any thread) and the rotating log file."""
+"""The log dock: the app's records (see app/logs.py for which), from any thread, coloured."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-from logging.handlers import RotatingFileHandler
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QDockWidget, QPlainTextEdit, QWidget
 
-LOGGER_NAME = "securecam"
+from app.logs import APP_LOGGER, CONSOLE_FORMAT, add_handler, remove_handler
+
 MAX_BLOCKS = 5000
-LOG_FILE = "securecam.log"
-LOG_FILE_BYTES = 1024 * 1024
-LOG_FILE_BACKUPS = 5
 WARNING_COLOUR = QColor("#b35c00")
 ERROR_COLOUR = QColor("#c62828")
-
-_DOCK_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
 
 
 def level_colour(levelno: int) -> QColor | None:
@@ -46,7 +37,7 @@ class QtLogHandler(logging.Handler):
     def __init__(self, level: int = logging.INFO) -> None:
         super().__init__(level)
         self.emitter = _Emitter()
-        self.setFormatter(logging.Formatter(_DOCK_FORMAT, "%H:%M:%S"))
+        self.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -58,18 +49,14 @@ class QtLogHandler(logging.Handler):
 
 
 class LogDock(QDockWidget):
-    """Shows the "securecam" logger's records at `level` and above; `detach()` unhooks it.
+    """Shows the collected loggers' records at `level` and above; `detach()` unhooks it.
 
-    The handler is also removed when the dock is destroyed, so it never outlives the widget.
+    If the "app" logger would drop records at `level` (no `setup_logging` call, as in tests),
+    the dock lowers it and `detach()` undoes that. The handler is also removed when the dock is
+    destroyed, so it never outlives the widget.
     """
 
-    def __init__(
-        self,
-        parent: QWidget | None = None,
-        *,
-        logger_name: str = LOGGER_NAME,
-        level: int = logging.INFO,
-    ) -> None:
+    def __init__(self, parent: QWidget | None = None, *, level: int = logging.INFO) -> None:
         super().__init__("Log", parent)
         self.setObjectName("LogDock")  # for saveState/restoreState
         self.text = QPlainTextEdit()
@@ -79,20 +66,20 @@ class LogDock(QDockWidget):
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.setWidget(self.text)
 
-        self.logger = logging.getLogger(logger_name)
+        self.logger = logging.getLogger(APP_LOGGER)
         self.handler = QtLogHandler(level)
         self.handler.emitter.record.connect(self.append_record, Qt.ConnectionType.QueuedConnection)
         self._level_set: int | None = None
         if self.logger.getEffectiveLevel() > level:
             self._level_set = level
             self.logger.setLevel(level)
-        self.logger.addHandler(self.handler)
-        logger, handler = self.logger, self.handler
-        self.destroyed.connect(lambda: logger.removeHandler(handler))
+        add_handler(self.handler)
+        handler = self.handler
+        self.destroyed.connect(lambda: remove_handler(handler))
 
     def detach(self) -> None:
         """Stop receiving records and undo the logger level change, if this dock made one."""
-        self.logger.removeHandler(self.handler)
+        remove_handler(self.handler)
         if self._level_set is not None and self.logger.level == self._level_set:
             self.logger.setLevel(logging.NOTSET)
         self._level_set = None
@@ -117,48 +104,3 @@ class LogDock(QDockWidget):
     def plain_text(self) -> str:
         """Everything shown, as plain text."""
         return self.text.toPlainText()
-
-
-class _FileHandler(RotatingFileHandler):
-    """Marks the handlers `install_file_logging` added, so they can be found and removed."""
-
-
-def install_file_logging(
-    directory: Path,
-    *,
-    max_bytes: int = LOG_FILE_BYTES,
-    backups: int = LOG_FILE_BACKUPS,
-    logger_name: str = LOGGER_NAME,
-) -> Path:
-    """Log INFO and above of `logger_name` to `directory/securecam.log`, rotated; its path.
-
-    `directory` is created private (0700). Installing the same file twice adds one handler.
-    Raises OSError if the directory or file cannot be created.
-    """
-    directory = Path(directory)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # not ours to change: the file is still written
-        os.chmod(directory, 0o700)
-    path = directory / LOG_FILE
-    logger = logging.getLogger(logger_name)
-    for existing in logger.handlers:
-        if isinstance(existing, _FileHandler) and Path(existing.baseFilename) == path.absolute():
-            return path
-    handler = _FileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter(_FILE_FORMAT))
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    return path
-
-
-def uninstall_file_logging(path: Path | None = None, *, logger_name: str = LOGGER_NAME) -> None:
-    """Remove and close the file handler writing `path` (every one when None)."""
-    logger = logging.getLogger(logger_name)
-    for handler in list(logger.handlers):
-        if not isinstance(handler, _FileHandler):
-            continue
-        if path is None or Path(handler.baseFilename) == Path(path).absolute():
-            logger.removeHandler(handler)
-            handler.close()

@@ -13,17 +13,20 @@ import qasync
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.logs import setup_logging
 from app.paths import config_dir, log_dir
 from app.services.app_services import AppServices
 from app.ui.errors import asyncio_exception_handler, install_exception_hooks
-from app.ui.log_dock import install_file_logging
 from app.ui.main_window import MainWindow
 
-log = logging.getLogger("securecam.ui")
+log = logging.getLogger(__name__)
 
 
 def run_app(args: argparse.Namespace) -> int:
-    """Open the window (with `args.demo` demo cameras) and run until it is closed."""
+    """Open the window (with `args.demo` demo cameras) and run until it is closed.
+
+    Records go to stderr and the rotating log file (app/logs.py) as well as the log dock.
+    """
     if no_display():
         print(
             "securecam: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY "
@@ -37,7 +40,7 @@ def run_app(args: argparse.Namespace) -> int:
     app.setApplicationName("SecureCam")
     app.setQuitOnLastWindowClosed(False)  # the loop must outlive the window to shut down
     override = getattr(args, "config_dir", None)
-    log_path = install_file_logging(log_dir(override))
+    log_path = setup_logging(verbose=getattr(args, "verbose", False), log_dir=log_dir(override))
     log.info("logging to %s", log_path)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -1,7 +1,6 @@
-"""The log dock shows "securecam" records from any thread; the log file rotates."""
+"""The log dock shows the app's records (and websockets' warnings) from any thread, coloured."""
 
 import logging
-import stat
 import threading
 
 import pytest
@@ -14,12 +13,10 @@ from app.ui.log_dock import (
     MAX_BLOCKS,
     WARNING_COLOUR,
     LogDock,
-    install_file_logging,
-    uninstall_file_logging,
 )
 from tests.waiting import scaled_ms
 
-log = logging.getLogger("securecam.test")
+log = logging.getLogger("app.test")
 
 
 @pytest.fixture
@@ -44,15 +41,19 @@ def block_colour(dock, text):
     raise AssertionError(f"{text!r} not shown")
 
 
-def test_shows_info_and_above_of_securecam_only(qtbot, dock):
+def test_shows_info_and_above_of_the_app_and_warnings_of_websockets(qtbot, dock):
     log.debug("a debug line")
     logging.getLogger("elsewhere").warning("not ours")
+    logging.getLogger("websockets.server").info("connection open")
+    logging.getLogger("websockets.server").warning("websockets warns")
     log.info("camera porch connected")
     qtbot.waitUntil(lambda: shown(dock, "camera porch connected"), timeout=scaled_ms(2000))
     text = dock.plain_text()
-    assert "INFO securecam.test: camera porch connected" in text
+    assert "INFO app.test: camera porch connected" in text
+    assert "WARNING websockets.server: websockets warns" in text
     assert "a debug line" not in text
     assert "not ours" not in text
+    assert "connection open" not in text
     assert dock.text.isReadOnly()
     assert dock.text.maximumBlockCount() == MAX_BLOCKS
 
@@ -105,7 +106,7 @@ def test_old_blocks_are_dropped(dock):
 
 
 def test_detach_removes_the_handler_and_restores_the_level(qtbot, monkeypatch):
-    logger = logging.getLogger("securecam")
+    logger = logging.getLogger("app")
     monkeypatch.setattr(logger, "level", logging.NOTSET)
     monkeypatch.setattr(logging.getLogger(), "level", logging.WARNING)
     logger.manager._clear_cache()
@@ -122,48 +123,11 @@ def test_detach_removes_the_handler_and_restores_the_level(qtbot, monkeypatch):
 
 
 def test_a_deleted_dock_leaves_no_handler(qtbot):
-    logger = logging.getLogger("securecam")
-    before = list(logger.handlers)
+    loggers = [logging.getLogger("app"), logging.getLogger("websockets")]
+    before = [list(logger.handlers) for logger in loggers]
     dock = LogDock()
     handler = dock.handler
-    assert handler in logger.handlers
+    assert all(handler in logger.handlers for logger in loggers)
     shiboken6.delete(dock)
-    assert handler not in logger.handlers
-    assert logger.handlers == before
+    assert [list(logger.handlers) for logger in loggers] == before
     log.error("nobody listens")  # must not raise
-
-
-def test_file_logging_writes_privately(tmp_path):
-    directory = tmp_path / "logs"
-    path = install_file_logging(directory)
-    try:
-        assert path == directory / "securecam.log"
-        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-        assert install_file_logging(directory) == path  # no second handler
-        handlers = [
-            h for h in logging.getLogger("securecam").handlers if hasattr(h, "baseFilename")
-        ]
-        assert len(handlers) == 1
-        log.info("written to the file")
-        log.debug("not written")
-        for handler in handlers:
-            handler.flush()
-        text = path.read_text()
-        assert "INFO securecam.test [MainThread]: written to the file" in text
-        assert "not written" not in text
-    finally:
-        uninstall_file_logging(path)
-    assert not any(hasattr(h, "baseFilename") for h in logging.getLogger("securecam").handlers)
-
-
-def test_file_logging_rotates(tmp_path):
-    path = install_file_logging(tmp_path / "logs", max_bytes=300, backups=2)
-    try:
-        for i in range(40):
-            log.info("line %02d of the rotation test", i)
-    finally:
-        uninstall_file_logging(path)
-    names = sorted(p.name for p in path.parent.iterdir())
-    assert names == ["securecam.log", "securecam.log.1", "securecam.log.2"]
-    assert all(p.stat().st_size <= 300 for p in path.parent.iterdir())
-    assert "line 39" in path.read_text()
