@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.protocol.hello import is_valid_device_id
 from app.protocol.session import monotonic_us
+from app.resources import BOOT_MODE_DIAGRAM, read_resource
 from app.serial.flasher import (
     DEFAULT_BAUD,
     FALLBACK_BAUD,
@@ -57,7 +58,6 @@ from app.ui.tile import CameraTile, TileInfo
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-BOOT_DIAGRAM = ROOT / "resources" / "esp32cam-boot-mode.svg"
 VERIFY_TIMEOUT_S = 90.0
 ERROR_STYLE = "color: #c62828;"
 OK_STYLE = "color: #2e7d32; font-weight: bold;"
@@ -166,7 +166,8 @@ class IdentifyPage(QWizardPage):
         self.mac = _label()
         self.flash_size = _label()
         self.guidance = _label(style=ERROR_STYLE)
-        self.diagram = QSvgWidget(str(BOOT_DIAGRAM))
+        self.diagram = QSvgWidget()
+        self.diagram.load(read_resource(BOOT_MODE_DIAGRAM))  # package data, not a checkout path
         renderer = self.diagram.renderer()
         renderer.setAspectRatioMode(Qt.AspectRatioMode.KeepAspectRatio)
         self.diagram.setMinimumSize(360, 200)
