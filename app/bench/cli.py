@@ -10,11 +10,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.bench import BenchError
 from app.bench.core import CoreSettings, run_core
 from app.bench.gui import DEFAULT_CAMERAS as GUI_CAMERAS
 from app.bench.gui import PIN_MODES, GuiSettings, run_gui
+from app.bench.host import plan_cpus
 from app.bench.report import load_average, machine, render, targets
-from app.bench.throughput import BenchError, FleetSettings, plan_cpus, run_fleet
+from app.bench.results import BenchReport, to_json
+from app.bench.throughput import FleetSettings, run_fleet
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 
@@ -101,19 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     # Pin first, so the core figures are taken on the same CPU as the receiver's.
     plan = plan_cpus()
     progress(plan.note)
-    result: dict = {
-        "version": 1,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": host,
-        "cpus": plan.to_json(),
-        "core": None,
-        "fleet": None,
-        "gui": None,
-    }
+    report = BenchReport(
+        version=1,
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=host,
+        cpus=plan.record(),
+    )
     try:
         if not args.skip_core:
             settings = CoreSettings.quick() if args.quick else CoreSettings()
-            result["core"] = run_core(settings, progress)
+            report.core = run_core(settings, progress)
         if not args.skip_fleet:
             fleet = FleetSettings(
                 cameras=args.cameras,
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 size=args.frame_size,
                 frames=10 if args.quick else 50,
             )
-            result["fleet"] = asyncio.run(run_fleet(fleet, plan, progress))
+            report.fleet = asyncio.run(run_fleet(fleet, plan, progress))
         if not args.skip_gui:
             gui = GuiSettings(
                 cameras=args.gui_cameras or ((1, 16) if args.quick else GUI_CAMERAS),
@@ -137,16 +137,16 @@ def main(argv: list[str] | None = None) -> int:
                 frames=10 if args.quick else 50,
                 pin=args.gui_pin,
             )
-            result["gui"] = run_gui(gui, plan, progress)
+            report.gui = run_gui(gui, plan, progress)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
-    result["load_average_after"] = load_average()
-    result["targets"] = targets(result)
-    result["duration_s"] = round(time.monotonic() - started, 1)
-    print(render(result))
+    report.load_average_after = load_average()
+    report.targets = targets(report)
+    report.duration_s = round(time.monotonic() - started, 1)
+    print(render(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        args.json.write_text(json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n")
         progress(f"wrote {args.json}")
     return 0

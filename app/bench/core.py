@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from app.bench import BenchError
+from app.bench.results import CoreResult, FigureSummary
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.noise import CipherState
@@ -71,27 +73,23 @@ class Figure:
     target_us: float | None = None
     note: str | None = None
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> FigureSummary:
         ordered = sorted(self.samples_ns)
         median_us = percentile(ordered, 50) / 1000
-        result: dict[str, object] = {
-            "label": self.label,
-            "samples": len(ordered),
-            "median_us": round(median_us, 2),
-            "p99_us": round(percentile(ordered, 99) / 1000, 2),
-            "mean_us": round(sum(ordered) / len(ordered) / 1000, 2),
-            "min_us": round(ordered[0] / 1000, 2),
-            "bytes": None if self.item_bytes is None else round(self.item_bytes),
-            "chunks": self.chunks,
-            # bytes per microsecond is MB/s (10^6 bytes per second)
-            "mb_per_s": None if self.item_bytes is None else round(self.item_bytes / median_us, 1),
-        }
-        if self.target_us is not None:
-            result["target_us"] = self.target_us
-            result["target_met"] = median_us <= self.target_us
-        if self.note:
-            result["note"] = self.note
-        return result
+        return FigureSummary(
+            label=self.label,
+            samples=len(ordered),
+            median_us=round(median_us, 2),
+            p99_us=round(percentile(ordered, 99) / 1000, 2),
+            mean_us=round(sum(ordered) / len(ordered) / 1000, 2),
+            min_us=round(ordered[0] / 1000, 2),
+            bytes=None if self.item_bytes is None else round(self.item_bytes),
+            chunks=self.chunks,
+            mb_per_s=None if self.item_bytes is None else round(self.item_bytes / median_us, 1),
+            target_us=self.target_us,
+            target_met=None if self.target_us is None else median_us <= self.target_us,
+            note=self.note or None,
+        )
 
 
 def connect(suite: Suite = Suite.NOISE) -> tuple[CameraSession, ReceiverSession]:
@@ -110,7 +108,7 @@ def connect(suite: Suite = Suite.NOISE) -> tuple[CameraSession, ReceiverSession]
     for message in camera.data_to_send():  # pong, status
         events += receiver.receive(message)
     if not any(isinstance(event, SessionConfirmed) for event in events):
-        raise RuntimeError("benchmark session did not confirm")
+        raise BenchError("benchmark session did not confirm")
     return camera, receiver
 
 
@@ -132,17 +130,17 @@ def time_receive(
     samples = []
     for index, (messages, jpeg) in enumerate(zip(sealed, jpegs, strict=True)):
         elapsed = 0
-        events: list = []
+        events: Sequence[object] = ()
         for message in messages:
             start = clock()
             events = receiver.receive(message, rx_us)
             elapsed += clock() - start
         samples.append(elapsed)
         if not events or not isinstance(events[-1], FrameReceived):
-            raise RuntimeError("benchmark frame was not reassembled")
+            raise BenchError("benchmark frame was not reassembled")
         data = events[-1].frame.jpeg
         if len(data) != len(jpeg) or (index == 0 and data != jpeg):
-            raise RuntimeError("benchmark frame came out different from what was sent")
+            raise BenchError("benchmark frame came out different from what was sent")
     return samples
 
 
@@ -277,8 +275,8 @@ def bench_handshake(count: int) -> list[int]:
 
 def run_core(
     settings: CoreSettings | None = None, progress: Callable[[str], None] | None = None
-) -> dict[str, object]:
-    """Run every core figure; returns a JSON-ready dict."""
+) -> CoreResult:
+    """Run every core figure."""
     settings = settings or CoreSettings()
     say = progress or (lambda _: None)
     say("rendering synthetic VGA and UXGA frames")
@@ -385,10 +383,10 @@ def run_core(
                 note="not used by the app; what the same decryption costs in OpenSSL",
             )
         )
-    return {
-        "vga_frame_bytes": round(vga_bytes),
-        "vga_frames": len(vga),
-        "uxga_frame_bytes": round(uxga_bytes),
-        "uxga_frames": len(uxga),
-        "figures": {figure.key: figure.summary() for figure in figures},
-    }
+    return CoreResult(
+        vga_frame_bytes=round(vga_bytes),
+        vga_frames=len(vga),
+        uxga_frame_bytes=round(uxga_bytes),
+        uxga_frames=len(uxga),
+        figures={figure.key: figure.summary() for figure in figures},
+    )

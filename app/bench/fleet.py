@@ -11,6 +11,9 @@ one JSON object per line:
   ``{"event": "stopped", ...}`` after ``stop`` (or end of stdin).
 
 Warnings are collected and reported in the final line instead of being printed.
+
+`CameraProcess` is the other end: the benchmark starts this module with it and reads its
+lines as `Snapshot`s.
 """
 
 from __future__ import annotations
@@ -18,21 +21,87 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
-import os
 import sys
 import time
+from dataclasses import dataclass, field
 
+from app.bench import BenchError
+from app.bench.host import child_env, cpu_list, parse_cpus, pin
+from app.bench.results import OMIT_NONE, from_json, to_json
+from app.protocol.endpoints import CAMERA_PATH
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.session import monotonic_us
+from app.protocol.timeline import FrameTimeline
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 
 CONNECT_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
+READY_TIMEOUT_S = 60.0  # the benchmark's wait for "ready": beyond the cameras' own timeout
+REPLY_TIMEOUT_S = 15.0
 _MAX_WARNINGS = 20
+
+
+@dataclass(slots=True)
+class CameraCounts:
+    frames_sent: int
+    frames_skipped: int
+    bytes_sent: int
+    connects: int
+    connected: bool
+    last_close: list[int | str] | None  # [close code, reason]
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One line from the camera process: its clocks and counters at one moment."""
+
+    event: str  # "ready", "snapshot" or "stopped"
+    wall_us: int  # this machine's monotonic clock
+    cpu_s: float  # the camera process's CPU time
+    connected: int
+    frames_sent: int
+    frames_skipped: int
+    bytes_sent: int
+    cameras: dict[str, CameraCounts]
+    # "ready" only: each camera's device clock zero on this machine's monotonic clock.
+    boot_us: dict[str, int] | None = field(default=None, metadata=OMIT_NONE)
+    # "stopped" only: task errors and the warnings logged (count, first few).
+    errors: list[str] | None = field(default=None, metadata=OMIT_NONE)
+    warnings: int | None = field(default=None, metadata=OMIT_NONE)
+    warning_messages: list[str] | None = field(default=None, metadata=OMIT_NONE)
+
+    def camera_problems(self) -> dict[str, list[int | str] | None]:
+        """How each camera that did not stay on its one connection last closed."""
+        return {
+            name: camera.last_close
+            for name, camera in self.cameras.items()
+            if camera.connects != 1 or camera.last_close is not None
+        }
+
+    def true_timeline(self, timeline: FrameTimeline) -> FrameTimeline | None:
+        """`timeline` with its camera's true clock offset ("ready" line's boot times) in place
+        of the receiver's estimate: its latencies are then exact. None for an unknown camera."""
+        boot = (self.boot_us or {}).get(timeline.device)
+        if boot is None:
+            return None
+        # The device clock reads app clock - boot, so device minus app clock is -boot.
+        return dataclasses.replace(timeline, clock_offset_us=-boot, clock_error_us=0)
+
+    def offset_error_us(self, timeline: FrameTimeline) -> int | None:
+        """How far the receiver's clock-offset estimate for `timeline` was from the truth."""
+        true = self.true_timeline(timeline)
+        if true is None or timeline.clock_offset_us is None or true.clock_offset_us is None:
+            return None
+        return abs(timeline.clock_offset_us - true.clock_offset_us)
+
+    def cpu_percent_since(self, first: Snapshot) -> float:
+        """The camera process's CPU time from `first` to this one, in % of one core."""
+        return (self.cpu_s - first.cpu_s) / ((self.wall_us - first.wall_us) / 1e6) * 100
 
 
 class _Collect(logging.Handler):
@@ -47,48 +116,33 @@ class _Collect(logging.Handler):
             self.messages.append(f"{record.name}: {record.getMessage()}")
 
 
-def pin(cpus: set[int]) -> bool:
-    """Pin this process to `cpus`; False where the OS does not allow or support it."""
-    if not cpus or not hasattr(os, "sched_setaffinity"):
-        return False
-    try:
-        os.sched_setaffinity(0, cpus)
-    except OSError:
-        return False
-    return True
-
-
-def _parse_cpus(text: str) -> set[int]:
-    return {int(part) for part in text.split(",") if part.strip()}
-
-
-def _write(obj: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
+def _write(snapshot: Snapshot) -> None:
+    sys.stdout.write(json.dumps(to_json(snapshot)) + "\n")
     sys.stdout.flush()
 
 
-def _snapshot(event: str, cameras: list[SimulatedCamera]) -> dict[str, object]:
+def _snapshot(event: str, cameras: list[SimulatedCamera]) -> Snapshot:
     per_camera = {
-        camera.device_id: {
-            "frames_sent": camera.stats.frames_sent,
-            "frames_skipped": camera.stats.frames_skipped,
-            "bytes_sent": camera.stats.bytes_sent,
-            "connects": camera.stats.connects,
-            "connected": camera.connected.is_set(),
-            "last_close": camera.stats.last_close,
-        }
+        camera.device_id: CameraCounts(
+            camera.stats.frames_sent,
+            camera.stats.frames_skipped,
+            camera.stats.bytes_sent,
+            camera.stats.connects,
+            camera.connected.is_set(),
+            None if camera.stats.last_close is None else list(camera.stats.last_close),
+        )
         for camera in cameras
     }
-    return {
-        "event": event,
-        "wall_us": monotonic_us(),
-        "cpu_s": time.process_time(),
-        "connected": sum(camera.connected.is_set() for camera in cameras),
-        "frames_sent": sum(camera.stats.frames_sent for camera in cameras),
-        "frames_skipped": sum(camera.stats.frames_skipped for camera in cameras),
-        "bytes_sent": sum(camera.stats.bytes_sent for camera in cameras),
-        "cameras": per_camera,
-    }
+    return Snapshot(
+        event,
+        monotonic_us(),
+        time.process_time(),
+        sum(camera.connected.is_set() for camera in cameras),
+        sum(camera.stats.frames_sent for camera in cameras),
+        sum(camera.stats.frames_skipped for camera in cameras),
+        sum(camera.stats.bytes_sent for camera in cameras),
+        per_camera,
+    )
 
 
 async def _run(args: argparse.Namespace, warnings: _Collect) -> None:
@@ -130,7 +184,7 @@ async def _run(args: argparse.Namespace, warnings: _Collect) -> None:
     ready = _snapshot("ready", cameras)
     # The device clock of each camera in this machine's monotonic microseconds: lets the
     # benchmark check the receiver's clock-sync estimate against the truth.
-    ready["boot_us"] = {c.device_id: monotonic_us() - c.device_clock() for c in cameras}
+    ready.boot_us = {c.device_id: monotonic_us() - c.device_clock() for c in cameras}
     _write(ready)
 
     while True:
@@ -146,20 +200,125 @@ async def _run(args: argparse.Namespace, warnings: _Collect) -> None:
         task.cancel()
     errors = [repr(t.exception()) for t in done if not t.cancelled() and t.exception()]
     final = _snapshot("stopped", cameras)
-    final["errors"] = errors
-    final["warnings"] = warnings.count
-    final["warning_messages"] = warnings.messages
+    final.errors = errors
+    final.warnings = warnings.count
+    final.warning_messages = warnings.messages
     _write(final)
+
+
+class CameraProcess:
+    """The benchmark's end of a `python -m app.bench.fleet` process and its line protocol."""
+
+    def __init__(self, process: asyncio.subprocess.Process, suite: Suite) -> None:
+        self.process = process
+        self.suite = suite
+
+    @classmethod
+    async def start(
+        cls,
+        url: str,
+        suite: Suite,
+        fps: float,
+        size: FrameSize,
+        frames: int,
+        cpus: set[int],
+    ) -> CameraProcess:
+        """Start the cameras' process (pinned to `cpus`, if any); it waits for `send_devices`."""
+        command = [
+            sys.executable,
+            "-m",
+            "app.bench.fleet",
+            "--url",
+            url,
+            "--suite",
+            suite.name.lower(),
+            "--fps",
+            str(fps),
+            "--size",
+            size.name.lower(),
+            "--frames",
+            str(frames),
+        ]
+        if cpus:
+            command += ["--cpus", cpu_list(cpus)]
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=child_env(),
+            limit=2**20,
+        )
+        return cls(process, suite)
+
+    async def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def send_devices(self, keys: dict[str, bytes]) -> Snapshot:
+        """Hand over the devices (name: PSK) through stdin; returns the "ready" snapshot.
+
+        Raises:
+            BenchError: if the process exited or did not answer in time, or no camera connected.
+        """
+        devices = [{"name": name, "psk": psk.hex()} for name, psk in keys.items()]
+        await self.send(json.dumps({"devices": devices}))
+        ready = await self.expect("ready", READY_TIMEOUT_S)
+        if ready.connected == 0:
+            suite = self.suite.name.lower()
+            raise BenchError(f"no camera connected ({len(keys)} cameras, {suite})")
+        return ready
+
+    async def expect(self, event: str, timeout: float = REPLY_TIMEOUT_S) -> Snapshot:
+        """The next line, which must be `event`.
+
+        Raises:
+            BenchError: if the process exited, sent something else or nothing within `timeout`.
+        """
+        assert self.process.stdout is not None
+        try:
+            async with asyncio.timeout(timeout):
+                line = await self.process.stdout.readline()
+        except TimeoutError:
+            raise BenchError(f"camera process did not send {event!r} within {timeout} s") from None
+        if not line:
+            code = await self.process.wait()
+            raise BenchError(f"camera process exited with status {code} before {event!r}")
+        try:
+            snapshot = from_json(Snapshot, json.loads(line))
+        except ValueError as exc:
+            raise BenchError(f"camera process sent a line that is not a snapshot: {exc}") from None
+        if snapshot.event != event:
+            raise BenchError(f"camera process sent {snapshot.event!r}, not {event!r}")
+        return snapshot
+
+    async def snapshot(self) -> Snapshot:
+        await self.send("snapshot")
+        return await self.expect("snapshot")
+
+    async def stop(self) -> Snapshot | None:
+        """Stop the cameras; their final snapshot, or None if the process could not say."""
+        final = None
+        with contextlib.suppress(BenchError, ConnectionError):
+            await self.send("stop")
+            final = await self.expect("stopped")
+        with contextlib.suppress(ProcessLookupError):
+            async with asyncio.timeout(REPLY_TIMEOUT_S):
+                await self.process.wait()
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        return final
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.bench.fleet", description=__doc__)
-    parser.add_argument("--url", required=True, help="ws://host:port/camera")
+    parser.add_argument("--url", required=True, help=f"ws://host:port{CAMERA_PATH}")
     parser.add_argument("--suite", choices=["noise", "plain"], default="noise")
     parser.add_argument("--fps", type=float, default=25.0)
     parser.add_argument("--size", default="vga", help="frame size name, e.g. vga")
     parser.add_argument("--frames", type=int, default=50, help="distinct pre-rendered frames")
-    parser.add_argument("--cpus", type=_parse_cpus, default=set(), help="pin to these CPUs, e.g. 1")
+    parser.add_argument("--cpus", type=parse_cpus, default=set(), help="pin to these CPUs, e.g. 1")
     args = parser.parse_args(argv)
     pin(args.cpus)
     warnings = _Collect()

@@ -4,6 +4,7 @@ Structure and sanity only, never speed. The `bench`-marked tests start the app w
 simulated cameras for a short window and are left out of the default run.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from app.bench import gui
-from app.bench.throughput import CpuPlan
+from app.bench.gui import GuiSettings, gui_cpus, orchestrate, run_gui
+from app.bench.host import CpuPlan
+from app.bench.report import render_gui
+from app.bench.results import BenchReport, GuiError, GuiRun, from_json, to_json
 from tests.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
+SAVED = Path(__file__).parent / "data" / "quick-report.json"
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +117,14 @@ def test_every_camera_count_ran_in_its_own_process_and_painted(bench):
     assert section["largest_holding"] in (None, 1, 2)
 
 
-def _row(cameras: int, holds: bool) -> dict:
-    return {"cameras": cameras, "holds": holds}
+def _saved() -> BenchReport:
+    return from_json(BenchReport, json.loads(SAVED.read_text()))
+
+
+def _row(cameras: int, holds: bool) -> GuiRun:
+    row = _saved().gui.configs[0]
+    assert isinstance(row, GuiRun)
+    return dataclasses.replace(row, cameras=cameras, holds=holds, process_s=None)
 
 
 @pytest.mark.parametrize(
@@ -136,55 +146,70 @@ def test_stops_after_the_first_failure_above_the_target(
         calls.append(cameras)
         return _row(cameras, cameras not in fails)
 
-    monkeypatch.setattr(gui, "run_one", fake)
+    monkeypatch.setattr(orchestrate, "run_one", fake)
     plan = CpuPlan({0}, {1}, True, "")
-    section = gui.run_gui(gui.GuiSettings(), plan)
+    section = run_gui(GuiSettings(), plan)
     assert calls == ran
-    assert section["largest_holding"] == largest
-    assert section["largest_holding_all_below"] == contiguous
-    assert section["stopped_after"] == stopped
-    assert section["cpus"]["app"] == [0] and section["cpus"]["cameras"] == [1]
+    assert section.largest_holding == largest
+    assert section.largest_holding_all_below == contiguous
+    assert section.stopped_after == stopped
+    assert section.cpus.app == [0] and section.cpus.cameras == [1]
 
 
 def test_pin_modes():
     plan = CpuPlan({0}, {1}, True, "")
-    assert gui.gui_cpus(plan, "one")[:2] == ({0}, {1})
-    assert gui.gui_cpus(plan, "shared")[:2] == ({0, 1}, {1})
+    assert gui_cpus(plan, "one")[:2] == ({0}, {1})
+    assert gui_cpus(plan, "shared")[:2] == ({0, 1}, {1})
     single = CpuPlan({0}, {0}, True, "")
-    assert gui.gui_cpus(single, "one")[:2] == ({0}, {0})
+    assert gui_cpus(single, "one")[:2] == ({0}, {0})
+
+
+def _child(monkeypatch, returncode: int, stdout: str, stderr: str) -> None:
+    def run(*args, **kwargs):
+        return subprocess.CompletedProcess(args, returncode, stdout=stdout, stderr=stderr)
+
+    monkeypatch.setattr(orchestrate.subprocess, "run", run)
 
 
 def test_a_crashing_run_becomes_an_error_row(monkeypatch):
-    def crash(*args, **kwargs):
-        return subprocess.CompletedProcess(args, 1, stdout="", stderr="boom\n")
-
-    monkeypatch.setattr(gui.subprocess, "run", crash)
-    row = gui.run_one(3, gui.GuiSettings(), {0}, {1})
-    assert row["cameras"] == 3 and row["holds"] is False
-    assert "boom" in row["error"]
-    lines = gui.render_gui(
-        {
-            "settings": {**_settings(), "cameras": [3]},
-            "cpus": {"app": [0], "cameras": [1], "note": "test"},
-            "configs": [row],
-            "largest_holding": None,
-            "largest_holding_all_below": None,
-            "stopped_after": None,
-        }
+    _child(monkeypatch, 1, "", "boom\n")
+    row = orchestrate.run_one(3, GuiSettings(), {0}, {1})
+    assert isinstance(row, GuiError)
+    assert row.cameras == 3 and row.holds is False
+    assert "boom" in row.error
+    gui = _saved().gui
+    gui = dataclasses.replace(
+        gui, configs=[row], largest_holding=None, largest_holding_all_below=None
     )
+    lines = render_gui(gui)
     assert any("ERROR" in line for line in lines)
 
 
-def _settings() -> dict:
-    return {
-        "seconds": 1.0,
-        "warmup_s": 0.5,
-        "fps": 25.0,
-        "frame_size": "vga",
-        "window_size": [1600, 1000],
-        "target_cameras": 16,
-        "latency_p99_target_ms": 100.0,
-    }
+def test_a_child_row_is_read_with_its_run_time_and_stderr(monkeypatch):
+    printed = _row(2, True)
+    _child(monkeypatch, 0, "starting\n" + json.dumps(to_json(printed)) + "\n", "a warning\n")
+    row = orchestrate.run_one(2, GuiSettings(), {0}, {1})
+    assert isinstance(row, GuiRun) and row.holds and row.error is None
+    assert row.process_s is not None and row.stderr_tail == ["a warning"]
+    assert row.latency == printed.latency
+
+
+def test_a_child_that_fails_after_its_row_is_an_error(monkeypatch):
+    _child(monkeypatch, 1, json.dumps(to_json(_row(2, True))) + "\n", "")
+    row = orchestrate.run_one(2, GuiSettings(), {0}, {1})
+    assert row.error == "exit status 1"
+    assert any("ERROR: exit status 1" in line for line in render_gui(_gui_with(row)))
+
+
+def test_a_child_error_row_keeps_its_message(monkeypatch):
+    printed = json.dumps({"cameras": 2, "holds": False, "error": "no camera connected"})
+    _child(monkeypatch, 2, printed + "\n", "")
+    row = orchestrate.run_one(2, GuiSettings(), {0}, {1})
+    assert isinstance(row, GuiError) and row.error == "no camera connected"
+
+
+def _gui_with(row):
+    return dataclasses.replace(_saved().gui, configs=[row])
 
 
 def test_bad_camera_count_is_refused():

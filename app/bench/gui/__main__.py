@@ -1,0 +1,5 @@
+import sys
+
+from app.bench.gui.measure import main
+
+sys.exit(main())
