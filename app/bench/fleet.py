@@ -314,7 +314,7 @@ class CameraProcess:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.bench.fleet", description=__doc__)
     parser.add_argument("--url", required=True, help=f"ws://host:port{CAMERA_PATH}")
-    parser.add_argument("--suite", choices=["noise", "plain"], default="noise")
+    parser.add_argument("--suite", choices=[s.name.lower() for s in Suite], default="noise")
     parser.add_argument("--fps", type=float, default=25.0)
     parser.add_argument("--size", default="vga", help="frame size name, e.g. vga")
     parser.add_argument("--frames", type=int, default=50, help="distinct pre-rendered frames")
