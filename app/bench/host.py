@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.bench.results import Cpus, OtherLoad
+from app.logs import COLLECTED, add_handler, remove_handler
 
 # The checkout the benchmark runs from, put on a child's PYTHONPATH so it imports the same app.
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -135,22 +136,18 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-# The loggers whose records a run collects instead of printing: the app's module tree ("app",
-# every module logs to getLogger(__name__)) and the websockets library's.
-LOG_TREES = ("app", "websockets")
-
-
 @contextlib.contextmanager
 def collecting(handler: logging.Handler) -> Iterator[None]:
-    """Inside: the app's and websockets' records go to `handler` only, none is printed."""
-    loggers = [logging.getLogger(name) for name in LOG_TREES]
+    """Inside: the loggers `app.logs` collects (the app's "app" tree and websockets') send
+    their records to `handler` only; none is printed."""
+    loggers = [logging.getLogger(name) for name in COLLECTED]
     propagate = [logger.propagate for logger in loggers]
+    add_handler(handler)
     for logger in loggers:
-        logger.addHandler(handler)
         logger.propagate = False
     try:
         yield
     finally:
+        remove_handler(handler)
         for logger, before in zip(loggers, propagate, strict=True):
-            logger.removeHandler(handler)
             logger.propagate = before
