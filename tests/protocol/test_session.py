@@ -26,78 +26,10 @@ from app.protocol.session import (
     State,
     StatusReceived,
 )
+from tests.helpers import DEVICE, OFFSET, PSK, FakeClock, Pair
 
-PSK = bytes.fromhex("8f3a61c2d94e07b5a1c8e2f3049d6b7e5a2c1f08e7d6c5b4a3928170f6e5d4c3")
 OTHER_PSK = bytes.fromhex("11" * 32)
-DEVICE = "cam1"
-OFFSET = 1_000_000  # the camera's clock runs one second ahead of the app's
 STATUS = Status(-61, 6, 12, 25, 800, 600, 123_456, 4_000_000, 3_600, "fw 1.2.3")
-
-
-class FakeClock:
-    """A microsecond clock that only moves when the test moves it."""
-
-    def __init__(self, now: int = 0) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-class Pair:
-    """A camera and a receiver wired together by hand, message by message."""
-
-    def __init__(
-        self,
-        suite: Suite = Suite.NOISE,
-        *,
-        allow_plain: bool = False,
-        camera_psk: bytes | None = PSK,
-        receiver_psk: bytes = PSK,
-        limits: Limits | None = None,
-        registry: dict[str, Credentials] | None = None,
-    ) -> None:
-        self.rclock = FakeClock(10_000)
-        self.cclock = FakeClock(10_000 + OFFSET)
-        self.registry = (
-            {DEVICE: Credentials(DEVICE, receiver_psk, allow_plain)}
-            if registry is None
-            else registry
-        )
-        self.receiver = ReceiverSession(self.registry.get, limits, clock=self.rclock)
-        self.camera = CameraSession(DEVICE, camera_psk, suite, clock=self.cclock)
-        self.sent_by_camera: list[bytes] = []
-
-    def camera_output(self) -> list[bytes]:
-        out = self.camera.data_to_send()
-        self.sent_by_camera += out
-        return out
-
-    def to_receiver(self, rx_us: int | None = None) -> list:
-        events = []
-        for message in self.camera_output():
-            events += self.receiver.receive(message, rx_us)
-        return events
-
-    def to_camera(self) -> list:
-        events = []
-        for message in self.receiver.data_to_send():
-            events += self.camera.receive(message)
-        return events
-
-    def handshake(self) -> tuple[list, list]:
-        """Hello and Noise message 1, the answer and the first ping, then the pong.
-
-        Ping leaves at app time 10,000, is answered 100 µs later on the camera's clock and its
-        pong arrives at app time 10,400: the clock estimate is 999,900 with an RTT of 400.
-        """
-        self.camera.start()
-        receiver_events = self.to_receiver()
-        self.cclock.now = 10_100 + OFFSET
-        camera_events = self.to_camera()  # answer, then ping: the camera queues a pong
-        self.rclock.now = 10_400
-        receiver_events += self.to_receiver()
-        return receiver_events, camera_events
 
 
 def _inject(session, record) -> None:
