@@ -150,7 +150,7 @@ def compute() -> Example:
 
 def _encrypted(ex: Example) -> None:
     cam_clock, app_clock = ManualClock(CAMERA_T_HELLO), ManualClock(APP_T_HELLO)
-    credentials = Credentials(DEVICE, PSK)
+    credentials_for = {DEVICE: Credentials(DEVICE, PSK)}.get
     created: list[HandshakeState] = []
     with fixed_ephemerals(created):
         camera = session_module.CameraSession(DEVICE, PSK, Suite.NOISE, clock=cam_clock)
@@ -159,8 +159,7 @@ def _encrypted(ex: Example) -> None:
         camera.start()
         first = _only(camera.data_to_send())
         h_msg1 = camera_hs.handshake_hash
-        receiver = ReceiverSession(lambda name: credentials if name == DEVICE else None)
-        receiver.clock_source = app_clock
+        receiver = ReceiverSession(credentials_for, clock=app_clock)
         events = receiver.receive(first, APP_T_HELLO)
     assert events == [HandshakeComplete(DEVICE, Suite.NOISE)]
     app_hs = created[1]
@@ -251,8 +250,7 @@ def _plain(ex: Example) -> None:
     cam_clock, app_clock = ManualClock(CAMERA_T_HELLO), ManualClock(APP_T_HELLO)
     credentials = Credentials(DEVICE, PSK, allow_plain=True)
     camera = session_module.CameraSession(DEVICE, None, Suite.PLAIN, clock=cam_clock)
-    receiver = ReceiverSession(lambda name: credentials if name == DEVICE else None)
-    receiver.clock_source = app_clock
+    receiver = ReceiverSession({DEVICE: credentials}.get, clock=app_clock)
     camera.start()
     hello = _only(camera.data_to_send())
     assert receiver.receive(hello, APP_T_HELLO) == [HandshakeComplete(DEVICE, Suite.PLAIN)]
