@@ -27,8 +27,8 @@ from app.services.settings import ReceiverSettings  # noqa: E402
 from app.ui.setup_wizard import SetupWizard  # noqa: E402
 from tests.firmware.test_provision_cli import Console  # noqa: E402
 from tests.serial.rom_emulator import RomEmulator  # noqa: E402
-from tests.ui.conftest import wait_until  # noqa: E402
 from tests.ui.test_setup_wizard import fake_build, make_setup, walk_through  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 

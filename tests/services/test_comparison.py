@@ -8,20 +8,10 @@ from websockets.exceptions import ConnectionClosedOK
 from websockets.frames import Close
 
 from app.protocol.records import Control
-from app.receiver.server import Receiver
 from app.receiver.stats import DeviceState
 from app.services.comparison import ComparisonError, ComparisonService
 from app.services.receiver_service import ReceiverService
-from tests.ui.conftest import qloop  # noqa: F401  (fixture)
 from tests.waiting import scaled, wait_until
-
-
-@pytest.fixture
-def receiver(qloop):  # noqa: F811
-    service = ReceiverService(lambda name: None)
-    service._receiver = Receiver(lambda name: None)  # never started: just the stats it keeps
-    yield service
-    service.close()
 
 
 def live(receiver: ReceiverService, name: str, suite: str = "noise"):
@@ -35,7 +25,7 @@ def run(loop, coro, timeout: float = 10):
 
 
 def test_a_connection_closed_while_sending_control_is_false_not_an_exception(
-    qloop,  # noqa: F811
+    qloop,
     receiver,
     monkeypatch,
 ):
@@ -48,7 +38,7 @@ def test_a_connection_closed_while_sending_control_is_false_not_an_exception(
     assert run(qloop, receiver.send_control("cam", Control(suite=1))) is False
 
 
-def test_a_camera_that_never_comes_back_ends_the_run_with_a_reason(qloop, receiver):  # noqa: F811
+def test_a_camera_that_never_comes_back_ends_the_run_with_a_reason(qloop, receiver):
     stats = live(receiver, "cam")
     comparison = ComparisonService(receiver)
     comparison.switch_timeout_s = 0.3
@@ -66,7 +56,7 @@ def test_a_camera_that_never_comes_back_ends_the_run_with_a_reason(qloop, receiv
 
 
 def test_an_unexpected_error_is_logged_and_still_ends_the_run(
-    qloop,  # noqa: F811
+    qloop,
     receiver,
     monkeypatch,
     caplog,
@@ -93,7 +83,7 @@ def test_an_unexpected_error_is_logged_and_still_ends_the_run(
     assert unhandled == []
 
 
-def test_a_second_run_is_refused_with_a_comparison_error(qloop, receiver):  # noqa: F811
+def test_a_second_run_is_refused_with_a_comparison_error(qloop, receiver):
     live(receiver, "cam")
     comparison = ComparisonService(receiver)
     comparison.start("cam", 8)

@@ -14,11 +14,9 @@ import serial
 from app.devices.registry import Registry
 from app.serial.ports import port_info
 from app.services.setup_service import FlasherOptions, ProvisionOptions, SetupService
-from tests.firmware.conftest import firmware_build  # noqa: F401  (fixture)
 from tests.firmware.test_provision_cli import Console
 from tests.serial import images
 from tests.serial.rom_emulator import RomEmulator
-from tests.ui.conftest import qloop  # noqa: F401  (fixture)
 from tests.waiting import scaled, wait_until
 
 
@@ -46,14 +44,14 @@ def run(loop, coro, timeout: float = 30):
 
 
 @pytest.fixture
-def console(firmware_build, tmp_path):  # noqa: F811
+def console(firmware_build, tmp_path):
     started = Console(firmware_build / "securecam-console", tmp_path / "camera.cfg")
     yield started
     if started.proc.poll() is None:
         started.stop()
 
 
-def test_hot_plug_emits_ports_changed(qloop, tmp_path):  # noqa: F811
+def test_hot_plug_emits_ports_changed(qloop, tmp_path):
     ports: list[str] = []
     listed: list[int] = []
     setup = make(tmp_path, ports, listed)
@@ -77,7 +75,7 @@ def test_hot_plug_emits_ports_changed(qloop, tmp_path):  # noqa: F811
     setup.close()
 
 
-def test_identify_and_flash_report_on_the_gui_thread(qloop, tmp_path):  # noqa: F811
+def test_identify_and_flash_report_on_the_gui_thread(qloop, tmp_path):
     image = tmp_path / "merged.bin"
     image.write_bytes(images.merged())
     with RomEmulator() as emu:
@@ -111,7 +109,7 @@ def test_identify_and_flash_report_on_the_gui_thread(qloop, tmp_path):  # noqa: 
     assert bytes(emu.flash[:total]) == image.read_bytes()
 
 
-def test_cancel_leaves_the_port_usable(qloop, tmp_path):  # noqa: F811
+def test_cancel_leaves_the_port_usable(qloop, tmp_path):
     image = tmp_path / "merged.bin"
     # Random contents do not compress: many blocks, each taking the emulated chip 50 ms.
     image.write_bytes(images.merged(images.build_parts(app_size=256 * 1024)))
@@ -135,7 +133,7 @@ def test_cancel_leaves_the_port_usable(qloop, tmp_path):  # noqa: F811
         setup.close()
 
 
-def test_scan_lists_the_console_networks(qloop, tmp_path, console):  # noqa: F811
+def test_scan_lists_the_console_networks(qloop, tmp_path, console):
     setup = make(tmp_path, [console.path])
     got: list[list[str]] = []
     setup.networksScanned.connect(lambda networks: got.append([n.ssid for n in networks]))

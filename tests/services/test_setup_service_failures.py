@@ -8,12 +8,11 @@ import logging
 
 from app.devices.registry import Registry
 from app.services.setup_service import SetupService
-from tests.ui.conftest import qloop  # noqa: F401  (fixture)
 from tests.waiting import scaled, wait_until
 
 
 def test_an_unexpected_error_in_a_job_reaches_the_failure_signal(
-    qloop,  # noqa: F811
+    qloop,
     tmp_path,
     monkeypatch,
     caplog,

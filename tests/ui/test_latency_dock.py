@@ -13,13 +13,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from app.protocol.timeline import FrameTimeline
-from app.receiver.server import Receiver
 from app.receiver.stats import RING_SIZE, DeviceState, DeviceStats, latency_summary
 from app.services.comparison import ComparisonResult, ComparisonService
 from app.services.receiver_service import ReceiverService
 from app.ui.latency_dock import CSV_COLUMNS, LatencyDock
 from app.ui.plots import ENCRYPTED_COLOURS, PLAIN_COLOURS, format_ms
-from tests.ui.conftest import wait_until
+from tests.waiting import wait_until
 
 NOW = 5_000_000_000  # app clock, µs
 OFFSET = 123_456_789  # device clock minus app clock
@@ -80,14 +79,6 @@ def fill(
             None if skip_paint else rng.randrange(2_000, 16_000),
         )
         stats.add_frame(make_timeline(stats.device, suite, i, capture, stages))
-
-
-@pytest.fixture
-def receiver(qapp):
-    service = ReceiverService(lambda name: None)
-    service._receiver = Receiver(lambda name: None)  # never started: just the stats it keeps
-    yield service
-    service.close()
 
 
 def add_device(receiver: ReceiverService, name: str, suite: str, live: bool = True) -> DeviceStats:

@@ -19,7 +19,8 @@ from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 from app.ui.main_window import MainWindow
 from app.ui.tile import CameraTile
-from tests.ui.conftest import run, wait_until
+from tests.helpers import run
+from tests.waiting import wait_until
 
 
 def message_boxes(window) -> list[QMessageBox]:

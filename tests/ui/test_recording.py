@@ -4,7 +4,7 @@ import errno
 import os
 
 from app.ui.main_window import MainWindow
-from tests.ui.conftest import run
+from tests.helpers import run
 from tests.waiting import wait_until
 
 

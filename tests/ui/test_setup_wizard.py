@@ -28,12 +28,10 @@ from app.ui.setup_wizard import (
     VERIFY_PAGE,
     SetupWizard,
 )
-from tests.firmware.conftest import firmware_build  # noqa: F401  (fixture)
 from tests.firmware.test_provision_cli import PASSWORD, SSID, Console
 from tests.serial.images import fake_build
 from tests.serial.rom_emulator import RomEmulator
-from tests.ui.conftest import wait_until
-from tests.waiting import scaled
+from tests.waiting import scaled, wait_until
 
 MAC = bytes.fromhex("246f28a1b2c3")
 PageHook = Callable[[str, SetupWizard], Awaitable[None] | None]
@@ -67,7 +65,7 @@ def services(tmp_path, qloop):
 
 
 @pytest.fixture
-def console(firmware_build, tmp_path):  # noqa: F811
+def console(firmware_build, tmp_path):
     started = Console(firmware_build / "securecam-console", tmp_path / "camera.cfg")
     yield started
     if started.proc.poll() is None:
