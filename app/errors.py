@@ -6,9 +6,12 @@ Branches, each documented where it lives:
   `app.protocol.errors.InvalidState`: a session method called in a state that forbids it;
   `app.protocol.noise.NoiseError` (and `DecryptError`): the Noise layer refused a message.
 - `app.devices.registry.RegistryError` (`UnknownDevice`, `DeviceExists`): the device registry.
-- `app.serial.flasher.FlashError` (`FlashCancelled`, `FlashInputError`): flashing a board.
-- `app.serial.provisioner.ProvisionError` and its kinds: provisioning a board.
-- `app.serial.improv` errors: the Improv serial console and SecureCam's extension to it.
+- `app.serial.flasher.FlashError` (`FlashCancelled`, `FlashInputError`): flashing a board
+  (a `UserError`); `app.serial.image.ImageError`: an image that must not be written.
+- `app.serial.provisioner.ProvisionError` (`ProvisionCancelled`, `NameTaken`, `ConsoleTimeout`,
+  `WifiConnectError`, `VerificationError`): provisioning a board (a `UserError`).
+- `app.serial.improv_codec.ImprovError` (`ImprovErrorState`, `ExtensionError`,
+  `ImprovProtocolError`, `ImprovTimeout`): the Improv serial console and SecureCam's extension.
 
 Catch `SecureCamError` to handle anything the app raises deliberately; anything else is a bug.
 """

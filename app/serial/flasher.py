@@ -36,6 +36,8 @@ from esptool import cmds
 from esptool.loader import ESPLoader
 from esptool.util import flash_size_bytes
 
+from app.errors import UserError
+from app.resources import BOOT_MODE_DIAGRAM, resource
 from app.serial import image as image_check
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,6 @@ ROM_BAUD = 115200
 DEFAULT_BAUD = 460800
 FALLBACK_BAUD = ROM_BAUD
 BUILD_ENV = "esp32cam"
-BOOT_MODE_DIAGRAM = "resources/esp32cam-boot-mode.svg"
 
 # (file name, flash offset, required) for a PlatformIO Arduino/ESP-IDF build of the ESP32.
 BUILD_LAYOUT: tuple[tuple[str, int, bool], ...] = (
@@ -60,17 +61,13 @@ ProgressCallback = Callable[[int, int], None]
 _esptool_lock = threading.Lock()  # esptool's logger is process-global: one flasher at a time
 
 
-class FlashError(Exception):
-    """Flashing failed: `message` says what happened, `guidance` what the user can do."""
+class FlashError(UserError):
+    """Flashing failed: `message` says what happened, `guidance` what the user can do;
+    `retryable` marks a transfer failure worth retrying at a lower baud rate."""
 
     def __init__(self, message: str, guidance: str = "", *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.guidance = guidance
-        self.retryable = retryable  # a transfer failure worth retrying at a lower baud rate
-
-    def __str__(self) -> str:
-        return f"{self.message}\n{self.guidance}" if self.guidance else self.message
+        super().__init__(message, guidance)
+        self.retryable = retryable
 
 
 class FlashCancelled(FlashError):
@@ -205,7 +202,7 @@ GUIDANCE_WIRING = (
 GUIDANCE_BOOT_MODE = (
     "The board booted its flash instead of waiting for new firmware. Connect IO0 to GND"
     " (on an ESP32-CAM-MB: hold IO0), press and release RESET, then try again; remove the"
-    f" jumper after flashing. See the diagram {BOOT_MODE_DIAGRAM}."
+    f" jumper after flashing. See the diagram {resource(BOOT_MODE_DIAGRAM)}."
 )
 GUIDANCE_MD5 = (
     "The data read back from flash does not match the image: the flash was corrupted while"
@@ -456,7 +453,7 @@ class Flasher:
                 try:
                     port.open()
                     esp = cmds.detect_chip(
-                        port,  # type: ignore[arg-type]  # esptool accepts an open port
+                        port,  # esptool accepts an open port as well as a path
                         ROM_BAUD,
                         connect_mode=self.before,
                         connect_attempts=self.connect_attempts,

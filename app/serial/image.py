@@ -39,6 +39,8 @@ from esptool.targets import CHIP_DEFS
 from esptool.targets.esp32 import ESP32ROM
 from esptool.util import FatalError
 
+from app.errors import SecureCamError
+
 MB = 1024 * 1024
 DEFAULT_FLASH_SIZE = 4 * MB  # the AI-Thinker ESP32-CAM
 SECTOR = 0x1000
@@ -46,6 +48,7 @@ SECTOR = 0x1000
 ESP_IMAGE_MAGIC = 0xE9
 ESP32_CHIP_ID = ESP32ROM.IMAGE_CHIP_ID  # 0x0000
 CHIP_ID_OFFSET = 12  # byte 4 of the 16-byte extended header that follows the 8-byte header
+APPEND_DIGEST_OFFSET = 23  # its last byte: 0 or 1 (esptool raises a bare RuntimeError else)
 BOOTLOADER_OFFSET = ESP32ROM.BOOTLOADER_FLASH_OFFSET  # 0x1000
 PARTITION_TABLE_OFFSET = 0x8000
 PARTITION_TABLE_MAGIC = b"\xaa\x50"
@@ -66,8 +69,11 @@ _CHIP_NAMES = {
 }
 
 
-class ImageError(ValueError):
-    """An image is unusable; the message is one line that names the file and the problem."""
+class ImageError(SecureCamError):
+    """An image is unusable; the message is one line that names the file and the problem.
+
+    `app.serial.flasher` turns it into a `FlashInputError` for the user.
+    """
 
 
 class Kind(Enum):
@@ -253,19 +259,22 @@ def _is_otadata_partition(partition: Partition) -> bool:
 
 def _esp_image(data: bytes, name: str) -> ESP32FirmwareImage:
     """Parse an ESP32 image with esptool and verify chip id, checksum and digest."""
-    if len(data) < CHIP_ID_OFFSET + 2:
+    if len(data) <= APPEND_DIGEST_OFFSET:
         raise ImageError(f"{name} is not a valid ESP32 image (truncated header)")
     (chip_id,) = struct.unpack_from("<H", data, CHIP_ID_OFFSET)
     if chip_id != ESP32_CHIP_ID:
         chip = _CHIP_NAMES.get(chip_id)
         what = f"an {chip} image" if chip else "an image for an unknown chip"
         raise ImageError(f"{name} is {what} (chip id {chip_id}), not for the ESP32 (chip id 0)")
+    bad_header = f"{name} is not a valid ESP32 image (truncated or bad header)"
+    if data[APPEND_DIGEST_OFFSET] not in (0, 1):
+        raise ImageError(bad_header)
     try:
         image = LoadFirmwareImage("esp32", data)
     except FatalError as exc:
         raise ImageError(f"{name} is not a valid ESP32 image ({exc})") from None
-    except (struct.error, RuntimeError, ValueError, TypeError):
-        raise ImageError(f"{name} is not a valid ESP32 image (truncated or bad header)") from None
+    except (struct.error, ValueError, TypeError):
+        raise ImageError(bad_header) from None
     if image.checksum != image.calculate_checksum():
         raise ImageError(f"{name} is a damaged ESP32 image (checksum mismatch)")
     if image.append_digest and image.stored_digest != image.calc_digest:

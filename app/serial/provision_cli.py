@@ -10,17 +10,20 @@ import argparse
 import getpass
 import sys
 import threading
+from collections.abc import Callable
 
 from app.cli_common import common_options, host_port, serial_port
 from app.devices.registry import Registry
 from app.paths import config_dir
-from app.protocol.framesize import FrameSize
+from app.protocol.endpoints import DEFAULT_PORT
+from app.serial import camera_settings
+from app.serial.camera_settings import CameraSettings, Setting
 from app.serial.provisioner import (
-    DEFAULT_FPS_CAP,
-    DEFAULT_JPEG_QUALITY,
-    DEFAULT_SERVER_PORT,
+    DEFAULT_TIMEOUTS,
     NameTaken,
     ProvisionError,
+    ProvisionRequest,
+    ProvisionTimeouts,
     Step,
     provision,
 )
@@ -53,27 +56,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=host_port,
         metavar="HOST[:PORT]",
         help="where the camera streams to (default: this computer's first LAN address, "
-        f"port {DEFAULT_SERVER_PORT})",
+        f"port {DEFAULT_PORT})",
     )
-    parser.add_argument(
-        "--frame-size",
-        type=_frame_size,
-        default=FrameSize.VGA,
-        metavar="SIZE",
-        help="camera resolution: " + ", ".join(s.name.lower() for s in FrameSize) + " (vga)",
-    )
-    parser.add_argument(
-        "--quality",
-        type=int,
-        default=DEFAULT_JPEG_QUALITY,
-        help=f"JPEG quality 4-63, lower is better ({DEFAULT_JPEG_QUALITY})",
-    )
-    parser.add_argument(
-        "--fps",
-        type=int,
-        default=DEFAULT_FPS_CAP,
-        help=f"frame-rate cap 1-254, 255 for none ({DEFAULT_FPS_CAP})",
-    )
+    defaults = CameraSettings()
+    for name, setting in camera_settings.described():  # one option per camera setting
+        default = getattr(defaults, name)
+        parser.add_argument(
+            setting.option,
+            dest=name,
+            type=_parser(setting),
+            default=default,
+            help=f"{setting.describe()} ({setting.show(default)})",
+        )
     parser.add_argument(
         "--replace",
         action="store_true",
@@ -82,9 +76,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--timeout",
         type=float,
-        default=10.0,
+        default=DEFAULT_TIMEOUTS.console,
         metavar="SECONDS",
-        help="how long to wait for the camera's console (10)",
+        help=f"how long to wait for the camera's console ({DEFAULT_TIMEOUTS.console:g})",
     )
     parser.add_argument(
         "--no-reboot", dest="reboot", action="store_false", help="do not restart the camera"
@@ -92,15 +86,28 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(handler=run)
 
 
-def _frame_size(text: str) -> FrameSize:
-    try:
-        return FrameSize(int(text)) if text.isdigit() else FrameSize.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _parser(setting: Setting) -> Callable[[str], object]:
+    """An argparse `type` for `setting`: its own parser, with its range in the error."""
+
+    def parse(text: str) -> object:
+        try:
+            return setting.parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a {setting.label} ({setting.range_text()})"
+            ) from None
+
+    return parse
+
+
+def camera(args: argparse.Namespace) -> CameraSettings:
+    """The camera settings the command line gives (each option's default otherwise)."""
+    return CameraSettings(**{name: getattr(args, name) for name, _ in camera_settings.described()})
 
 
 def parse_server(text: str | None) -> tuple[str, int]:
-    """HOST[:PORT] (default port 8888); None means this computer's first IPv4 LAN address."""
+    """HOST[:PORT] (default: DEFAULT_PORT); None means this computer's first IPv4 LAN
+    address."""
     if text is None:
         from app.services.network import lan_addresses  # Qt networking: load only if needed
 
@@ -109,10 +116,10 @@ def parse_server(text: str | None) -> tuple[str, int]:
             raise ValueError(
                 "this computer has no LAN address the camera could reach: give --server HOST"
             )
-        return ipv4[0], DEFAULT_SERVER_PORT
+        return ipv4[0], DEFAULT_PORT
     host, sep, port_text = text.strip().rpartition(":")
     if not sep:
-        return text.strip(), DEFAULT_SERVER_PORT
+        return text.strip(), DEFAULT_PORT
     if not host or ":" in host:
         raise ValueError("--server: HOST[:PORT] with a DNS name or IPv4 address (no IPv6)")
     try:
@@ -158,25 +165,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = provision(
             args.port,
+            ProvisionRequest(
+                name=args.name,
+                ssid=args.wifi_ssid,
+                password=password,
+                server_host=server_host,
+                server_port=server_port,
+                camera=camera(args),
+            ),
             registry=registry,
-            name=args.name,
-            ssid=args.wifi_ssid,
-            password=password,
-            server_host=server_host,
-            server_port=server_port,
-            frame_size=args.frame_size,
-            jpeg_quality=args.quality,
-            fps_cap=args.fps,
             replace=args.replace,
             reboot=args.reboot,
             on_step=show,
             cancel=threading.Event(),
-            timeout=args.timeout,
+            timeouts=ProvisionTimeouts(console=args.timeout),
         )
-    except NameTaken:
+    except NameTaken as exc:
         return _error(
-            f"a device named {args.name!r} is already registered: choose another name, or add "
-            "--replace to give it a new key (its current key then stops working)"
+            f"{exc.message}: choose another name, or add --replace to give it a new key (its"
+            " current key then stops working)"
         )
     except ProvisionError as exc:
         return _error(str(exc))

@@ -1,9 +1,10 @@
 """Provision a SecureCam camera over USB serial: registry entry, Wi-Fi, server, name and key.
 
 `provision` is the one procedure behind `securecam provision` and the setup wizard
-(docs/PROVISIONING.md section 9). It is all or nothing on the app's side: if any step fails or
-is cancelled after the device was registered, the registry entry is removed again (or, with
-`replace=True`, the previous entry is put back), and a port it opened is always closed.
+(docs/PROVISIONING.md section 9); what the camera is given is one `ProvisionRequest`. It is
+all or nothing on the app's side: if any step fails or is cancelled after the device was
+registered, the registry entry is removed again (or, with `replace=True`, the previous entry
+is put back), and a port it opened is always closed.
 
 The key is never logged, never put in an exception and never passed to `on_step`: only its
 fingerprint is, and the camera's copy is checked by comparing fingerprints.
@@ -20,40 +21,67 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from app.devices.registry import Device, DeviceExists, DeviceKey, Registry, RegistryError
-from app.protocol.framesize import FrameSize
+from app.errors import UserError
+from app.protocol.endpoints import DEFAULT_PORT
 from app.protocol.hello import is_valid_device_id
-from app.serial.improv import (
-    DEFAULT_BAUDRATE,
+from app.serial import camera_settings
+from app.serial.camera_settings import CameraSettings
+from app.serial.improv import DEFAULT_BAUDRATE, ImprovClient, SerialLike, open_port
+from app.serial.improv_codec import (
+    DEVICE_NAME_RULE,
     CameraConfig,
+    ConfigUpdate,
     DeviceInfo,
     ErrorCode,
     ExtensionError,
-    ImprovClient,
     ImprovError,
-    ImprovProtocolError,
+    ImprovErrorState,
     ImprovTimeout,
     Network,
-    SerialLike,
-    encode_config_fields,
+    encode_config,
     encode_wifi_settings,
 )
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SERVER_PORT = 8888  # app.receiver.server.DEFAULT_PORT, without importing the server
-DEFAULT_FRAME_SIZE = FrameSize.VGA
-DEFAULT_JPEG_QUALITY = 12
-DEFAULT_FPS_CAP = 25
-CONSOLE_TIMEOUT = 10.0  # a camera reset by opening the port boots in about a second
-COMMAND_TIMEOUT = 5.0
-WIFI_TIMEOUT = 30.0
-SCAN_TIMEOUT = 30.0
-
 PortArg = str | SerialLike | ImprovClient
+
+GUIDANCE_WIFI = (
+    "Check the password, and that the network is 2.4 GHz (the ESP32 cannot use 5 GHz) and in range."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionRequest:
+    """What a camera is given: its name, the Wi-Fi network, the receiver and its picture.
+
+    `name` is the device's registry name too. The password never appears in the repr.
+    """
+
+    name: str
+    ssid: str
+    password: str = field(repr=False)
+    server_host: str
+    server_port: int = DEFAULT_PORT
+    camera: CameraSettings = field(default_factory=CameraSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionTimeouts:
+    """Seconds to wait: for the console to answer at all (a camera reset by opening the port
+    boots in about a second), for each command, for joining Wi-Fi, for a Wi-Fi scan."""
+
+    console: float = 10.0
+    command: float = 5.0
+    wifi: float = 30.0
+    scan: float = 30.0
+
+
+DEFAULT_TIMEOUTS = ProvisionTimeouts()
 
 
 class Step(Enum):
@@ -75,11 +103,12 @@ class Step(Enum):
 StepCallback = Callable[[Step, str], None]
 
 
-class ProvisionError(Exception):
-    """Provisioning failed; the message is for the user and never contains the key.
+class ProvisionError(UserError):
+    """Provisioning failed: `message` says what happened, `guidance` (maybe empty) what to
+    do. Neither ever holds the key or the Wi-Fi password.
 
     `rollback_failed` is True when the registry could not be put back as it was (the message
-    then says what to remove by hand).
+    then says what to check by hand).
     """
 
     rollback_failed: bool = False
@@ -134,8 +163,6 @@ def _client(
     if not isinstance(port, str):
         yield ImprovClient(port, timeout=command_timeout)
         return
-    from app.serial.improv import open_port
-
     try:
         client = open_port(port, baudrate=baudrate, timeout=command_timeout, exclusive=True)
     except Exception as exc:  # serial.SerialException and OSError
@@ -164,26 +191,26 @@ def _wait_for_console(
         if remaining <= 0:
             heard = len(client.reader.lines)
             hint = (
-                f"it printed {heard} line(s) of other output: is SecureCam firmware flashed?"
+                f"It printed {heard} line(s) of other output: is SecureCam firmware flashed?"
                 if heard
-                else "nothing was received: wrong port, camera not powered, or held in reset"
+                else "Nothing was received: wrong port, camera not powered, or held in reset."
             )
             raise ConsoleTimeout(
-                f"no SecureCam console answered on {port_name} within {timeout:g} s ({hint})"
+                f"no SecureCam console answered on {port_name} within {timeout:g} s", hint
             )
         try:
             client.request_state(timeout=min(1.0, remaining))
             return
         except ImprovTimeout:
             continue
-        except ImprovError as exc:
+        except ImprovErrorState as exc:
             # Boot noise may corrupt a request: "invalid RPC" means try again.
             if exc.code in (ErrorCode.INVALID_RPC, ErrorCode.UNKNOWN):
                 continue
             raise ProvisionError(
                 f"the device on {port_name} is not a SecureCam camera: {exc}"
             ) from None
-        except ImprovProtocolError as exc:
+        except ImprovError as exc:
             raise ProvisionError(f"the device on {port_name} answered garbage: {exc}") from exc
 
 
@@ -197,8 +224,7 @@ def _port_name(port: PortArg) -> str:
 def scan_networks(
     port: PortArg,
     *,
-    timeout: float = SCAN_TIMEOUT,
-    console_timeout: float = CONSOLE_TIMEOUT,
+    timeouts: ProvisionTimeouts = DEFAULT_TIMEOUTS,
     cancel: threading.Event | None = None,
 ) -> list[Network]:
     """The Wi-Fi networks the camera sees, strongest first, one entry per SSID.
@@ -206,16 +232,16 @@ def scan_networks(
     Opens (and closes) the port when given a path. Raises ProvisionError subclasses.
     """
     port_name = _port_name(port)
-    with _client(port, command_timeout=COMMAND_TIMEOUT) as client:
-        _wait_for_console(client, console_timeout, cancel, port_name)
+    with _client(port, command_timeout=timeouts.command) as client:
+        _wait_for_console(client, timeouts.console, cancel, port_name)
         _check_cancel(cancel)
         try:
-            networks = client.scan(timeout=timeout)
+            networks = client.scan(timeout=timeouts.scan)
         except ImprovTimeout:
             raise ProvisionError(
-                f"the camera did not finish its Wi-Fi scan in {timeout:g} s"
+                f"the camera did not finish its Wi-Fi scan in {timeouts.scan:g} s"
             ) from None
-        except (ImprovError, ImprovProtocolError) as exc:
+        except ImprovError as exc:
             raise ProvisionError(f"Wi-Fi scan failed: {exc}") from exc
     best: dict[str, Network] = {}
     for network in networks:
@@ -224,41 +250,60 @@ def scan_networks(
     return sorted(best.values(), key=lambda n: -n.rssi)
 
 
+def check_request(request: ProvisionRequest) -> None:
+    """Check everything about `request` that can be checked without the camera.
+
+    Raises:
+        ProvisionError: naming the first bad field (the device's own rules).
+    """
+    if not is_valid_device_id(request.name):
+        raise ProvisionError(DEVICE_NAME_RULE)
+    try:
+        encode_wifi_settings(request.ssid, request.password)
+        encode_config(_update(request))
+    except ValueError as exc:
+        raise ProvisionError(str(exc)) from None
+
+
+def _update(request: ProvisionRequest, key: DeviceKey | None = None) -> ConfigUpdate:
+    """What SC_SET_CONFIG sends for `request` (the key once it is registered)."""
+    return ConfigUpdate(
+        server_host=request.server_host,
+        server_port=request.server_port,
+        device_name=request.name,
+        key=key,
+        camera=request.camera,
+    )
+
+
 def provision(
     port: PortArg,
+    request: ProvisionRequest,
     *,
     registry: Registry,
-    name: str,
-    ssid: str,
-    password: str,
-    server_host: str,
-    server_port: int = DEFAULT_SERVER_PORT,
-    frame_size: FrameSize | int | None = DEFAULT_FRAME_SIZE,
-    jpeg_quality: int | None = DEFAULT_JPEG_QUALITY,
-    fps_cap: int | None = DEFAULT_FPS_CAP,
     replace: bool = False,
     reboot: bool = True,
     on_step: StepCallback | None = None,
     cancel: threading.Event | None = None,
-    timeout: float = CONSOLE_TIMEOUT,
-    command_timeout: float = COMMAND_TIMEOUT,
-    wifi_timeout: float = WIFI_TIMEOUT,
+    timeouts: ProvisionTimeouts = DEFAULT_TIMEOUTS,
 ) -> ProvisionResult:
-    """Register `name` with a fresh key and give the camera on `port` everything it needs.
+    """Register `request.name` with a fresh key and give the camera on `port` everything in
+    `request`.
 
     `port` is a device path (opened at 115200 baud, exclusively, and always closed again), an
-    open pyserial-like object or an ImprovClient (left open). Camera settings given as None
-    are left as the camera has them. `timeout` bounds the wait for the console to answer.
+    open pyserial-like object or an ImprovClient (left open).
 
-    Steps: check the settings and that `name` is free (DeviceExists refused before the port
-    is touched, unless `replace`), wait for the console, read its device information,
-    register the device, send the Wi-Fi settings (Improv), then server, name, key and
-    camera settings (extension), read the configuration back and compare it (the key by
-    fingerprint), and reboot the camera so it starts with it.
+    Steps: check the request and that the name is free (refused before the port is touched,
+    unless `replace`), wait for the console, read its device information, register the
+    device, send the Wi-Fi settings (Improv), then server, name, key and camera settings
+    (extension), read the configuration back and compare it (the key by fingerprint), and
+    reboot the camera (unless not `reboot`) so it starts with it.
 
-    Raises ProvisionError (NameTaken, ConsoleTimeout, WifiConnectError, VerificationError,
-    ProvisionCancelled) with the registry as it was before the call.
+    Raises:
+        ProvisionError: (NameTaken, ConsoleTimeout, WifiConnectError, VerificationError,
+            ProvisionCancelled) with the registry as it was before the call.
     """
+    name = request.name
 
     def step(which: Step, message: str) -> None:
         log.debug("provision %s: %s", name, message)
@@ -267,41 +312,26 @@ def provision(
 
     # -- check everything that can be checked without the camera --------------------------
     step(Step.CHECK, "checking the settings")
-    if not is_valid_device_id(name):
-        raise ProvisionError(
-            "device name: 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    try:
-        encode_wifi_settings(ssid, password)
-        encode_config_fields(
-            server_host=server_host,
-            server_port=server_port,
-            device_name=name,
-            frame_size=frame_size,
-            jpeg_quality=jpeg_quality,
-            fps_cap=fps_cap,
-        )
-    except ValueError as exc:
-        raise ProvisionError(str(exc)) from None
+    check_request(request)
     try:
         previous = registry.lookup(name)
     except RegistryError as exc:
         raise ProvisionError(str(exc)) from exc
     if previous is not None and not replace:
         raise NameTaken(
-            f"a device named {name!r} is already registered: choose another name, or "
-            "replace it (its current key then stops working)"
+            f"a device named {name!r} is already registered",
+            "Choose another name, or replace it (its current key then stops working).",
         )
     _check_cancel(cancel)
 
     port_name = _port_name(port)
     step(Step.OPEN, f"opening {port_name}")
-    with _client(port, command_timeout=command_timeout) as client:
+    with _client(port, command_timeout=timeouts.command) as client:
         step(Step.CONSOLE, "waiting for the camera's console")
-        _wait_for_console(client, timeout, cancel, port_name)
+        _wait_for_console(client, timeouts.console, cancel, port_name)
         try:
             info = client.device_info()
-        except (ImprovError, ImprovProtocolError, ImprovTimeout) as exc:
+        except ImprovError as exc:
             raise ProvisionError(f"reading the camera's device information failed: {exc}") from None
         step(Step.INFO, f"found {info.firmware} {info.version} on {info.hardware}")
         if info.firmware != "securecam-fw":
@@ -318,27 +348,15 @@ def provision(
             f"with a new key (fingerprint {device.key.fingerprint})",
         )
         try:
-            config = _configure(
-                client,
-                device,
-                ssid=ssid,
-                password=password,
-                server_host=server_host,
-                server_port=server_port,
-                frame_size=frame_size,
-                jpeg_quality=jpeg_quality,
-                fps_cap=fps_cap,
-                wifi_timeout=wifi_timeout,
-                cancel=cancel,
-                step=step,
-            )
+            config = _configure(client, device, request, timeouts.wifi, cancel, step)
         except BaseException as exc:
             step(Step.ROLLBACK, f"undoing the registration of {name!r}")
             problem = _unregister(registry, device, previous)
             if problem is not None:
                 if isinstance(exc, ProvisionError):
                     exc.rollback_failed = True
-                    exc.args = (f"{exc}; {problem}",)
+                    exc.message = f"{exc.message}; {problem}"
+                    exc.args = (exc.message,)
                 log.error("%s", problem)
             else:
                 log.warning("provisioning %s failed; registry entry undone", name)
@@ -352,7 +370,7 @@ def provision(
             try:
                 client.reboot()
                 rebooted = True
-            except (ImprovError, ExtensionError, ImprovProtocolError, ImprovTimeout) as exc:
+            except ImprovError as exc:
                 # Everything is stored and verified: the camera uses it at its next start.
                 log.warning("camera %s did not confirm the reboot: %s", name, exc)
                 step(Step.REBOOT, "the camera did not confirm the restart: power-cycle it")
@@ -410,80 +428,64 @@ def _unregister(registry: Registry, device: Device, previous: Device | None) -> 
 def _configure(
     client: ImprovClient,
     device: Device,
-    *,
-    ssid: str,
-    password: str,
-    server_host: str,
-    server_port: int,
-    frame_size: FrameSize | int | None,
-    jpeg_quality: int | None,
-    fps_cap: int | None,
+    request: ProvisionRequest,
     wifi_timeout: float,
     cancel: threading.Event | None,
     step: StepCallback,
 ) -> CameraConfig:
     """Wi-Fi, then the extension settings, then the read-back check; the verified config."""
+    ssid = request.ssid
     _check_cancel(cancel)
     step(Step.WIFI, f"joining Wi-Fi network {ssid!r} (this can take a while)")
     try:
-        client.provision_wifi(ssid, password, timeout=wifi_timeout)
-    except ImprovError as exc:
+        client.provision_wifi(ssid, request.password, timeout=wifi_timeout)
+    except ImprovErrorState as exc:
         if exc.code == ErrorCode.UNABLE_TO_CONNECT:
             raise WifiConnectError(
-                f"the camera could not connect to Wi-Fi network {ssid!r}: check the password, "
-                "and that the network is 2.4 GHz (the ESP32 cannot use 5 GHz) and in range"
+                f"the camera could not connect to Wi-Fi network {ssid!r}", GUIDANCE_WIFI
             ) from None
         raise ProvisionError(f"sending the Wi-Fi settings failed: {exc}") from None
     except ImprovTimeout:
         raise WifiConnectError(
-            f"the camera did not report on joining Wi-Fi network {ssid!r} within {wifi_timeout:g} s"
+            f"the camera did not report on joining Wi-Fi network {ssid!r} within "
+            f"{wifi_timeout:g} s",
+            GUIDANCE_WIFI,
         ) from None
-    except ImprovProtocolError as exc:
+    except ImprovError as exc:
         raise ProvisionError(f"sending the Wi-Fi settings failed: {exc}") from None
 
     _check_cancel(cancel)
-    step(Step.CONFIGURE, f"setting server {server_host}:{server_port}, name and key")
+    step(
+        Step.CONFIGURE, f"setting server {request.server_host}:{request.server_port}, name and key"
+    )
     try:
-        client.set_config(
-            server_host=server_host,
-            server_port=server_port,
-            device_name=device.name,
-            key=device.key,
-            frame_size=frame_size,
-            jpeg_quality=jpeg_quality,
-            fps_cap=fps_cap,
-        )
+        client.set_config(_update(request, device.key))
     except ExtensionError as exc:  # its detail names the field, never the value
         raise ProvisionError(f"the camera refused its configuration: {exc}") from None
-    except ImprovError as exc:
+    except ImprovErrorState as exc:
         if exc.code == ErrorCode.UNKNOWN_RPC:
             raise ProvisionError(
-                "the camera does not know SecureCam's configuration commands: is its "
-                "firmware up to date?"
+                "the camera does not know SecureCam's configuration commands",
+                "Flash the camera with up-to-date SecureCam firmware.",
             ) from None
         raise ProvisionError(f"configuring the camera failed: {exc}") from None
-    except (ImprovTimeout, ImprovProtocolError) as exc:
+    except ImprovError as exc:  # a timeout or garbage
         raise ProvisionError(f"configuring the camera failed: {_reason(exc)}") from None
 
     _check_cancel(cancel)
     step(Step.VERIFY, "reading the configuration back")
     try:
         config = client.get_config()
-    except (ImprovError, ExtensionError, ImprovTimeout, ImprovProtocolError) as exc:
+    except ImprovError as exc:
         raise VerificationError(f"reading the configuration back failed: {_reason(exc)}") from None
-    expected = {
-        "Wi-Fi network": (config.wifi_ssid, ssid),
-        "server host": (config.server_host, server_host),
-        "server port": (config.server_port, server_port),
-        "device name": (config.device_name, device.name),
-        "frame size": (config.frame_size, frame_size),
-        "JPEG quality": (config.jpeg_quality, jpeg_quality),
-        "fps cap": (config.fps_cap, fps_cap),
-    }
-    for label, (got, want) in expected.items():
-        if want is None:
-            continue
-        if (int(got) != int(want)) if isinstance(want, int) else (got != want):
+    expected: list[tuple[str, object, object]] = [
+        ("Wi-Fi network", config.wifi_ssid, ssid),
+        ("server host", config.server_host, request.server_host),
+        ("server port", config.server_port, request.server_port),
+        ("device name", config.device_name, device.name),
+    ]
+    for label, got, want in expected + camera_settings.differences(config.camera, request.camera):
+        if got != want:
             raise VerificationError(f"the camera reports {label} {got!r}, not {want!r}")
     if config.key_fingerprint != device.key.fingerprint:
         raise VerificationError(

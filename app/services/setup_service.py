@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,11 +33,11 @@ from app.serial.flasher import (
 )
 from app.serial.ports import PortInfo, PortWatcher, list_ports
 from app.serial.provisioner import (
-    CONSOLE_TIMEOUT,
-    SCAN_TIMEOUT,
-    WIFI_TIMEOUT,
+    DEFAULT_TIMEOUTS,
     ProvisionError,
+    ProvisionRequest,
     ProvisionResult,
+    ProvisionTimeouts,
     Step,
     provision,
     scan_networks,
@@ -61,16 +61,6 @@ class FlasherOptions:
     connect_attempts: int = 7
 
 
-@dataclass(frozen=True)
-class ProvisionOptions:
-    """Timeouts (seconds) and camera settings passed to `provision`/`scan_networks`."""
-
-    console_timeout: float = CONSOLE_TIMEOUT
-    scan_timeout: float = SCAN_TIMEOUT
-    wifi_timeout: float = WIFI_TIMEOUT
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. frame_size, jpeg_quality
-
-
 class SetupService(QObject):
     """Ports, identify, flash, scan and provision for the setup wizard, off the GUI thread.
 
@@ -88,10 +78,10 @@ class SetupService(QObject):
     flashFinished = Signal(object)  # Identity
     flashFailed = Signal(str, str)  # message, guidance (also after cancel)
     networksScanned = Signal(list)  # list[Network], strongest first
-    scanFailed = Signal(str)
+    scanFailed = Signal(str, str)  # message, guidance
     provisionStep = Signal(str)
     provisioned = Signal(object)  # ProvisionResult
-    provisionFailed = Signal(str)
+    provisionFailed = Signal(str, str)  # message, guidance
 
     def __init__(
         self,
@@ -99,7 +89,7 @@ class SetupService(QObject):
         *,
         lister: Callable[[], list[PortInfo]] | None = None,
         flasher_options: FlasherOptions | None = None,
-        provision_options: ProvisionOptions | None = None,
+        timeouts: ProvisionTimeouts = DEFAULT_TIMEOUTS,
         on_registered: Callable[[], None] | None = None,
         poll_ms: int = POLL_MS,
         parent: QObject | None = None,
@@ -107,7 +97,7 @@ class SetupService(QObject):
         super().__init__(parent)
         self.registry = registry
         self.flasher_options = flasher_options or FlasherOptions()
-        self.provision_options = provision_options or ProvisionOptions()
+        self.timeouts = timeouts
         self._on_registered = on_registered
         self._watcher = PortWatcher(lister or list_ports)
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="setup")
@@ -249,47 +239,35 @@ class SetupService(QObject):
 
     def scan(self, port: str) -> bool:
         """Ask the camera's console for Wi-Fi networks: `networksScanned` or `scanFailed`."""
-        return self._start(self._scan(port), "Wi-Fi scan", self.scanFailed.emit)
+        return self._start(
+            self._scan(port), "Wi-Fi scan", lambda text: self.scanFailed.emit(text, "")
+        )
 
     async def _scan(self, port: str) -> None:
-        options, cancel = self.provision_options, self._cancel
+        timeouts, cancel = self.timeouts, self._cancel
         try:
             networks = await self._in_worker(
-                lambda: scan_networks(
-                    port,
-                    timeout=options.scan_timeout,
-                    console_timeout=options.console_timeout,
-                    cancel=cancel,
-                )
+                lambda: scan_networks(port, timeouts=timeouts, cancel=cancel)
             )
         except ProvisionError as exc:
-            self.scanFailed.emit(str(exc))
+            self.scanFailed.emit(exc.message, exc.guidance)
             return
         self.networksScanned.emit(networks)
 
-    def provision(
-        self,
-        port: str,
-        name: str,
-        ssid: str,
-        password: str,
-        server_host: str,
-        server_port: int,
-    ) -> bool:
-        """Register `name` and configure the camera: `provisionStep` messages, then
-        `provisioned(ProvisionResult)` or `provisionFailed(message)`; after a failure the
-        registry is as it was (the provisioner rolls back). Returns False while busy."""
+    def provision(self, port: str, request: ProvisionRequest) -> bool:
+        """Register `request.name` and give the camera on `port` everything in `request`:
+        `provisionStep` messages, then `provisioned(ProvisionResult)` or
+        `provisionFailed(message, guidance)`; after a failure the registry is as it was (the
+        provisioner rolls back). Returns False while busy."""
         return self._start(
-            self._provision(port, name, ssid, password, server_host, server_port),
+            self._provision(port, request),
             "provisioning",
-            self.provisionFailed.emit,
+            lambda text: self.provisionFailed.emit(text, ""),
         )
 
-    async def _provision(
-        self, port: str, name: str, ssid: str, password: str, host: str, server_port: int
-    ) -> None:
+    async def _provision(self, port: str, request: ProvisionRequest) -> None:
         loop = asyncio.get_running_loop()
-        options, cancel = self.provision_options, self._cancel
+        timeouts, cancel = self.timeouts, self._cancel
 
         def on_step(step: Step, message: str) -> None:  # messages never hold the key
             loop.call_soon_threadsafe(self.provisionStep.emit, message)
@@ -297,24 +275,18 @@ class SetupService(QObject):
         def work() -> ProvisionResult:
             return provision(
                 port,
+                request,
                 registry=self.registry,
-                name=name,
-                ssid=ssid,
-                password=password,
-                server_host=host,
-                server_port=server_port,
                 on_step=on_step,
                 cancel=cancel,
-                timeout=options.console_timeout,
-                wifi_timeout=options.wifi_timeout,
-                **options.extra,
+                timeouts=timeouts,
             )
 
         try:
             result = await self._in_worker(work)
         except ProvisionError as exc:
             await asyncio.sleep(0)
-            self.provisionFailed.emit(str(exc))
+            self.provisionFailed.emit(exc.message, exc.guidance)
             return
         await asyncio.sleep(0)
         if self._on_registered is not None:

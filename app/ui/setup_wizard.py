@@ -46,14 +46,14 @@ from app.serial.flasher import (
     find_build,
     load_images,
 )
-from app.serial.improv import Network
+from app.serial.improv_codec import Network
 from app.serial.ports import NO_PORT_HELP, PortInfo
-from app.serial.provisioner import ProvisionResult
+from app.serial.provisioner import ProvisionRequest, ProvisionResult
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
 from app.services.network import lan_addresses
 from app.services.setup_service import SetupService
-from app.ui.tile import CameraTile, TileInfo
+from app.ui.tile import CameraTile, TileInfo, state_label
 
 log = logging.getLogger(__name__)
 
@@ -490,8 +490,11 @@ class ConfigurePage(QWizardPage):
         self.status.setText(f"The camera sees {len(networks)} network(s).")
         self.status.setStyleSheet("")
 
-    def _scan_failed(self, message: str) -> None:
-        self.status.setText(f"Wi-Fi scan failed: {message}. Type the network name instead.")
+    def _scan_failed(self, message: str, guidance: str) -> None:
+        self.status.setText(
+            f"Wi-Fi scan failed: {message}. Type the network name instead."
+            + (f"\n{guidance}" if guidance else "")
+        )
         self.status.setStyleSheet(ERROR_STYLE)
 
     def ssid_value(self) -> str:
@@ -512,14 +515,14 @@ class ConfigurePage(QWizardPage):
             return
         self.result = None
         self.steps.clear()
-        started = self.setup.provision(
-            self.port.currentData() or "",
-            name,
-            self.ssid_value(),
-            self.password.text(),
-            self.host.currentText().strip(),
-            self.server_port.value(),
+        request = ProvisionRequest(
+            name=name,
+            ssid=self.ssid_value(),
+            password=self.password.text(),
+            server_host=self.host.currentText().strip(),
+            server_port=self.server_port.value(),
         )
+        started = self.setup.provision(self.port.currentData() or "", request)
         if started:
             self.status.setText("Provisioning …")
             self.status.setStyleSheet("")
@@ -534,8 +537,11 @@ class ConfigurePage(QWizardPage):
         self.status.setStyleSheet(OK_STYLE)
         self.completeChanged.emit()
 
-    def _failed(self, message: str) -> None:
-        self.status.setText(f"Not provisioned: {message}. Nothing was registered.")
+    def _failed(self, message: str, guidance: str = "") -> None:
+        self.status.setText(
+            f"Not provisioned: {message}. Nothing was registered."
+            + (f"\n{guidance}" if guidance else "")
+        )
         self.status.setStyleSheet(ERROR_STYLE)
         self.completeChanged.emit()
 
@@ -617,28 +623,18 @@ class VerifyPage(QWizardPage):
     def refresh(self) -> None:
         """Update the tile's overlay and the RSSI/latency line from the receiver's stats."""
         stats = self.services.receiver.stats(self.device) if self.device else None
+        info = TileInfo.from_stats(stats, monotonic_us())
+        self.tile.set_info(info)
         if stats is None:
-            self.tile.set_info(TileInfo(state="connecting"))
             self.stats.setText("Not connected yet.")
             return
-        latest = stats.timelines[-1] if stats.timelines else None
-        latency = latest.latency_ms(latest.painted_us or latest.decrypted_us) if latest else None
-        resolution = f"{stats.status.width}x{stats.status.height}" if stats.status else None
-        self.tile.set_info(
-            TileInfo(
-                state=stats.state.value,
-                reason=stats.reason,
-                suite=stats.suite if stats.connected else None,
-                fps=stats.fps(monotonic_us()),
-                latency_ms=latency,
-                resolution=resolution,
-            )
-        )
         rssi = stats.status.rssi_dbm if stats.status and stats.status.rssi_dbm else None
         parts = [
-            f"state {stats.state.value}",
+            f"state {state_label(info.state)}",
             f"Wi-Fi signal {rssi} dBm" if rssi is not None else "Wi-Fi signal unknown",
-            f"latency {latency:.0f} ms" if latency is not None else "latency unknown",
+            f"latency {info.latency_ms:.0f} ms"
+            if info.latency_ms is not None
+            else "latency unknown",
             f"{stats.frames_received} frame(s)",
         ]
         if stats.reason and not stats.connected:

@@ -18,19 +18,20 @@ import pytest
 
 from app.devices.registry import DeviceKey
 from app.protocol.framesize import FrameSize
-from app.serial.improv import (
+from app.serial.camera_settings import CameraSettings
+from app.serial.improv import ImprovClient, open_port
+from app.serial.improv_codec import (
     BadChecksum,
     Command,
+    ConfigUpdate,
     ErrorCode,
-    ImprovClient,
-    ImprovError,
+    ImprovErrorState,
     Network,
     Packet,
     PacketReader,
     PacketType,
     State,
     encode_rpc,
-    open_port,
     parse_result,
 )
 from tests.firmware.console_host import PASSWORD, SSID, HostConsole
@@ -118,14 +119,15 @@ def test_provision_over_pty(console_binary: Path, consoles: list[Console], tmp_p
     ]
 
     # The extension carries what Improv cannot: server, identity, key, camera defaults.
+    camera = CameraSettings(FrameSize.SVGA, jpeg_quality=10, fps_cap=15)
     client.set_config(
-        server_host="192.168.1.50",
-        server_port=8888,
-        device_name="cam-lab1",
-        key=KEY,
-        frame_size=FrameSize.SVGA,
-        jpeg_quality=10,
-        fps_cap=15,
+        ConfigUpdate(
+            server_host="192.168.1.50",
+            server_port=8888,
+            device_name="cam-lab1",
+            key=KEY,
+            camera=camera,
+        )
     )
     assert client.provision_wifi(SSID, PASSWORD) == SERVER_URL
     assert client.state == State.PROVISIONED
@@ -136,18 +138,13 @@ def test_provision_over_pty(console_binary: Path, consoles: list[Console], tmp_p
     assert cfg.key_fingerprint == KEY.fingerprint == "e4a5-37e2-d346-a02b"
     assert (cfg.wifi_ssid, cfg.wifi_password_set) == (SSID, True)
     assert (cfg.server_host, cfg.server_port, cfg.server_url) == ("192.168.1.50", 8888, SERVER_URL)
-    assert (cfg.device_name, cfg.frame_size, cfg.jpeg_quality, cfg.fps_cap) == (
-        "cam-lab1",
-        FrameSize.SVGA,
-        10,
-        15,
-    )
+    assert (cfg.device_name, cfg.camera) == ("cam-lab1", camera)
 
     # A corrupted packet is answered with "invalid RPC" and the console carries on.
     bad = bytearray(encode_rpc(Command.GET_STATE))
     bad[-2] ^= 0xFF  # the checksum (the last byte is the newline)
     port.write(bytes(bad))
-    with pytest.raises(ImprovError) as invalid:
+    with pytest.raises(ImprovErrorState) as invalid:
         client.request_state()
     assert invalid.value.code == ErrorCode.INVALID_RPC
     assert client.wait_ready() == State.PROVISIONED
@@ -162,7 +159,7 @@ def test_provision_over_pty(console_binary: Path, consoles: list[Console], tmp_p
     assert client.get_config() == cfg
 
     # Wrong password: Improv's "unable to connect", and the stored network is kept.
-    with pytest.raises(ImprovError) as failed:
+    with pytest.raises(ImprovErrorState) as failed:
         client.provision_wifi(SSID, "not the password")
     assert failed.value.code == ErrorCode.UNABLE_TO_CONNECT
     assert client.state == State.READY
@@ -211,7 +208,7 @@ def test_raw_improv_framing_through_noise(console_binary: Path, consoles: list[C
     assert bytes(port.received[start:]).endswith(b"\n")
     # A command from outside SecureCam's range is unknown to the device, as Improv requires.
     port.write(encode_rpc(0x42))
-    with pytest.raises(ImprovError) as unknown:
+    with pytest.raises(ImprovErrorState) as unknown:
         client.request_state()
     assert unknown.value.code == ErrorCode.UNKNOWN_RPC
     client.close()

@@ -19,10 +19,14 @@ import pytest
 
 from app.devices.registry import DeviceKey, Registry
 from app.paths import config_dir
+from app.protocol.framesize import FrameSize
 from app.serial import provision_cli
-from app.serial.improv import Network, State, open_port
+from app.serial.camera_settings import CameraSettings
+from app.serial.improv import open_port
+from app.serial.improv_codec import Network, State
 from app.serial.provisioner import (
     ProvisionCancelled,
+    ProvisionRequest,
     Step,
     provision,
     scan_networks,
@@ -134,7 +138,7 @@ def test_cli_provisions_console(console, password_file, capsys, caplog):
         9000,
         "cam-lab1",
     )
-    assert (config.frame_size, config.jpeg_quality, config.fps_cap) == (6, 10, 15)
+    assert config.camera == CameraSettings(FrameSize.SVGA, jpeg_quality=10, fps_cap=15)
 
     stored = console.stored()
     assert stored["psk"] == device.key.raw
@@ -203,14 +207,9 @@ def test_api_scan_replace_and_cancel(console):
         Network("Cafe Free", -71, False),
     ]
     steps: list[Step] = []
+    request = ProvisionRequest("cam-lab1", SSID, PASSWORD, "cam-server.lan")
     first = provision(
-        console.path,
-        registry=reg,
-        name="cam-lab1",
-        ssid=SSID,
-        password=PASSWORD,
-        server_host="cam-server.lan",
-        on_step=lambda step, _msg: steps.append(step),
+        console.path, request, registry=reg, on_step=lambda step, _msg: steps.append(step)
     )
     assert steps[0] == Step.CHECK and steps[-1] == Step.DONE
     assert Step.ROLLBACK not in steps
@@ -229,26 +228,15 @@ def test_api_scan_replace_and_cancel(console):
     with pytest.raises(ProvisionCancelled):
         provision(
             console.path,
+            request,
             registry=reg,
-            name="cam-lab1",
-            ssid=SSID,
-            password=PASSWORD,
-            server_host="cam-server.lan",
             replace=True,
             on_step=cancel_after_register,
             cancel=cancel,
         )
     assert reg.get("cam-lab1").key.fingerprint == first.fingerprint
 
-    second = provision(
-        console.path,
-        registry=reg,
-        name="cam-lab1",
-        ssid=SSID,
-        password=PASSWORD,
-        server_host="cam-server.lan",
-        replace=True,
-    )
+    second = provision(console.path, request, registry=reg, replace=True)
     assert second.replaced
     assert second.fingerprint != first.fingerprint
     assert reg.get("cam-lab1").key.fingerprint == second.fingerprint

@@ -11,9 +11,9 @@ import pytest
 import serial
 from esptool.bin_image import ESP32S3FirmwareImage
 
+from app.resources import BOOT_MODE_DIAGRAM, resource
 from app.serial import cli as flash_cli
 from app.serial.flasher import (
-    BOOT_MODE_DIAGRAM,
     GUIDANCE_BOOT_MODE,
     GUIDANCE_BUSY,
     GUIDANCE_MD5,
@@ -127,8 +127,9 @@ def test_wrong_boot_mode_gets_io0_guidance():
         _flasher(emu).flash([_app(4096, 7)])
     assert info.value.message == "Wrong boot mode detected (0x13)."
     assert info.value.guidance == GUIDANCE_BOOT_MODE
-    assert BOOT_MODE_DIAGRAM in info.value.guidance
-    assert os.path.exists(BOOT_MODE_DIAGRAM)
+    diagram = resource(BOOT_MODE_DIAGRAM)  # package data: the path works where it is installed
+    assert str(diagram) in info.value.guidance
+    assert os.path.exists(str(diagram))
 
 
 def test_md5_mismatch_retries_at_lower_baud_then_explains():

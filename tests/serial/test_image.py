@@ -159,6 +159,17 @@ def test_damaged_images_are_refused():
     assert "damaged partition table (MD5 mismatch)" in refused((0x8000, bytes(table), "p.bin"))
 
 
+def test_malformed_headers_are_refused():
+    app = bytearray(images.app())
+    app[image.APPEND_DIGEST_OFFSET] = 2  # neither 0 nor 1: esptool would raise RuntimeError
+    assert "not a valid ESP32 image (truncated or bad header)" in refused(
+        (0x10000, bytes(app), "a.bin")
+    )
+    assert "not a valid ESP32 image (truncated header)" in refused(
+        (0x10000, images.app()[: image.APPEND_DIGEST_OFFSET], "a.bin")
+    )
+
+
 def test_merged_image_contents_are_checked():
     parts = images.build_parts()
     parts["firmware.bin"] = (0x10000, images.app(image_class=ESP32S3FirmwareImage))

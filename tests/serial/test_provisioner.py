@@ -8,18 +8,22 @@ cannot be undone, an interrupt.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 import pytest
 
 from app.devices.registry import DeviceKey, Registry, RegistryError
+from app.errors import UserError
 from app.paths import config_dir
+from app.protocol.framesize import FrameSize
 from app.serial import provisioner
-from app.serial.improv import (
+from app.serial.camera_settings import CameraSettings
+from app.serial.improv import ImprovClient
+from app.serial.improv_codec import (
     EXTENSION_PREFIX,
     Command,
-    ImprovClient,
     PacketReader,
     PacketType,
     encode_packet,
@@ -29,6 +33,8 @@ from app.serial.provisioner import (
     ConsoleTimeout,
     NameTaken,
     ProvisionError,
+    ProvisionRequest,
+    ProvisionTimeouts,
     Step,
     VerificationError,
     WifiConnectError,
@@ -50,8 +56,10 @@ class FakeCamera:
         wrong_fingerprint: bool = False,
         refuse_config: bool = False,
         silent: bool = False,
+        misreport: bytes = b"",
     ) -> None:
         self.wifi_ok = wifi_ok
+        self.misreport = misreport  # a `name=value` item SC_GET_CONFIG reports instead
         self.wrong_fingerprint = wrong_fingerprint
         self.refuse_config = refuse_config
         self.silent = silent
@@ -123,21 +131,21 @@ class FakeCamera:
             if self.wrong_fingerprint:
                 fp = DeviceKey(bytes(32)).fingerprint
             f = self.fields
-            self._result(
-                command,
-                [
-                    b"OK",
-                    b"ssid=" + self.ssid,
-                    b"pass=set",
-                    b"host=" + f.get(1, b""),
-                    b"port=%d" % int.from_bytes(f.get(2, b"\x22\xb8"), "big"),
-                    b"name=" + f.get(3, b""),
-                    b"key_fp=" + fp.encode(),
-                    b"frame_size=%d" % f.get(5, b"\x05")[0],
-                    b"quality=%d" % f.get(6, b"\x0c")[0],
-                    b"fps_cap=%d" % f.get(7, b"\x19")[0],
-                ],
-            )
+            items = [
+                b"ssid=" + self.ssid,
+                b"pass=set",
+                b"host=" + f.get(1, b""),
+                b"port=%d" % int.from_bytes(f.get(2, b"\x22\xb8"), "big"),
+                b"name=" + f.get(3, b""),
+                b"key_fp=" + fp.encode(),
+                b"frame_size=%d" % f.get(5, b"\x05")[0],
+                b"quality=%d" % f.get(6, b"\x0c")[0],
+                b"fps_cap=%d" % f.get(7, b"\x19")[0],
+            ]
+            wrong = self.misreport.partition(b"=")[0] + b"="
+            items = [self.misreport if item.startswith(wrong) else item for item in items]
+            self._result(command, [b"OK", *items])
+
         elif command == Command.SC_REBOOT:
             self._result(command, [b"OK"])
 
@@ -147,19 +155,27 @@ def registry() -> Registry:
     return Registry(config_dir())
 
 
-def run(camera: object, registry: Registry, **kwargs: object) -> provisioner.ProvisionResult:
-    options: dict[object, object] = {
-        "registry": registry,
-        "name": "cam1",
-        "ssid": SSID,
-        "password": PASSWORD,
-        "server_host": "192.168.1.50",
-        # Limits the fake, which answers at once, never reaches unless the machine stalls.
-        "timeout": scaled(1.0),
-        "command_timeout": scaled(1.0),
-    }
-    options.update(kwargs)
-    return provision(camera, **options)  # type: ignore[arg-type]
+REQUEST = ProvisionRequest(name="cam1", ssid=SSID, password=PASSWORD, server_host="192.168.1.50")
+
+
+def run(
+    port: object,
+    registry: Registry,
+    *,
+    on_step: provisioner.StepCallback | None = None,
+    console_timeout: float | None = None,
+    **changes: object,
+) -> provisioner.ProvisionResult:
+    """Provision the fake with REQUEST, `changes` made to it."""
+    # Limits the fake, which answers at once, never reaches unless the machine stalls.
+    timeouts = ProvisionTimeouts(console=console_timeout or scaled(1.0), command=scaled(1.0))
+    return provision(
+        port,  # type: ignore[arg-type]
+        dataclasses.replace(REQUEST, **changes),  # type: ignore[arg-type]
+        registry=registry,
+        on_step=on_step,
+        timeouts=timeouts,
+    )
 
 
 def test_success_with_an_open_port_leaves_it_open(registry, caplog):
@@ -209,6 +225,17 @@ def test_fingerprint_mismatch_is_rolled_back(registry, caplog):
     assert sent.to_text() not in str(failed.value) + caplog.text
 
 
+def test_camera_settings_are_sent_and_read_back(registry):
+    camera = FakeCamera()
+    result = run(camera, registry, camera=CameraSettings(FrameSize.SVGA, 10, 15))
+    assert (camera.fields[5], camera.fields[6], camera.fields[7]) == (b"\x06", b"\x0a", b"\x0f")
+    assert result.config.camera == CameraSettings(FrameSize.SVGA, 10, 15)
+    registry.remove("cam1")
+    with pytest.raises(VerificationError, match="the camera reports JPEG quality 30, not 10"):
+        run(FakeCamera(misreport=b"quality=30"), registry, camera=CameraSettings(jpeg_quality=10))
+    assert registry.list() == []
+
+
 def test_refused_configuration_is_rolled_back(registry):
     with pytest.raises(ProvisionError, match="store_failed"):
         run(FakeCamera(refuse_config=True), registry)
@@ -218,7 +245,8 @@ def test_refused_configuration_is_rolled_back(registry):
 def test_wifi_failure_names_the_likely_causes(registry):
     with pytest.raises(WifiConnectError) as failed:
         run(FakeCamera(wifi_ok=False), registry)
-    assert "HomeNet" in str(failed.value) and "2.4 GHz" in str(failed.value)
+    assert "HomeNet" in failed.value.message and "2.4 GHz" in failed.value.guidance
+    assert isinstance(failed.value, UserError)  # shown to the user as it is
     assert PASSWORD not in str(failed.value)
     assert registry.list() == []
 
@@ -248,7 +276,7 @@ def test_interrupt_rolls_back_and_propagates(registry):
 def test_silent_device_times_out(registry):
     camera = FakeCamera(silent=True)
     with pytest.raises(ConsoleTimeout, match="other output"):
-        run(camera, registry, timeout=0.3)  # expected to run out: no need to stretch it
+        run(camera, registry, console_timeout=0.3)  # expected to run out: no need to stretch it
     assert registry.list() == []
 
 
@@ -256,6 +284,8 @@ def test_invalid_settings_rejected_before_the_port_is_used(registry):
     camera = FakeCamera()
     with pytest.raises(ProvisionError, match="server host"):
         run(camera, registry, server_host="not a host")
+    with pytest.raises(ProvisionError, match="JPEG quality: 4-63"):
+        run(camera, registry, camera=CameraSettings(jpeg_quality=64))
     with pytest.raises(ProvisionError, match="device name"):
         run(camera, registry, name="-bad")
     with pytest.raises(ProvisionError, match="SSID"):

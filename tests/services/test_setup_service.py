@@ -13,7 +13,8 @@ import serial
 
 from app.devices.registry import Registry
 from app.serial.ports import port_info
-from app.services.setup_service import FlasherOptions, ProvisionOptions, SetupService
+from app.serial.provisioner import ProvisionTimeouts
+from app.services.setup_service import FlasherOptions, SetupService
 from tests.firmware.test_provision_cli import Console
 from tests.serial import images
 from tests.serial.rom_emulator import RomEmulator
@@ -34,7 +35,7 @@ def make(tmp_path, ports: list[str], listed: list[int] | None = None) -> SetupSe
         flasher_options=FlasherOptions(
             before="no-reset", after="no-reset", no_stub=True, connect_attempts=2
         ),
-        provision_options=ProvisionOptions(console_timeout=scaled(5), scan_timeout=scaled(5)),
+        timeouts=ProvisionTimeouts(console=scaled(5), scan=scaled(5)),
         poll_ms=50,
     )
 

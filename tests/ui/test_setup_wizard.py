@@ -13,11 +13,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from app.protocol.framesize import FrameSize
+from app.protocol.hello import Suite
+from app.receiver.stats import DeviceState
 from app.serial.flasher import GUIDANCE_BOOT_MODE, GUIDANCE_WIRING
 from app.serial.ports import PortInfo, port_info
+from app.serial.provisioner import ProvisionTimeouts
 from app.services.app_services import AppServices
 from app.services.settings import ReceiverSettings
-from app.services.setup_service import FlasherOptions, ProvisionOptions, SetupService
+from app.services.setup_service import FlasherOptions, SetupService
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 from app.ui.setup_wizard import (
@@ -48,9 +51,7 @@ def make_setup(services: AppServices, *ports: tuple[str, str]) -> SetupService:
         flasher_options=FlasherOptions(
             before="no-reset", after="no-reset", no_stub=True, connect_attempts=2
         ),
-        provision_options=ProvisionOptions(
-            console_timeout=scaled(5), scan_timeout=scaled(5), wifi_timeout=scaled(10)
-        ),
+        timeouts=ProvisionTimeouts(console=scaled(5), scan=scaled(5), wifi=scaled(10)),
         on_registered=services.devices.devicesChanged.emit,
         poll_ms=200,
     )
@@ -166,7 +167,8 @@ async def walk_through(
         await wait_until(lambda: verify.frames > 0 and verify.tile.painted > 0, 10)
         verify.refresh()
         assert "streaming" in verify.status.text()
-        assert verify.tile.info.state == "live" and verify.tile.info.suite == "noise"
+        assert verify.tile.info.state is DeviceState.LIVE
+        assert verify.tile.info.suite is Suite.NOISE
         await _hook(on_page, "5-verify", wizard)
     finally:
         camera.stop()
