@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.devices.registry import Registry
+from app.protocol.endpoints import local_camera_url
 from app.protocol.hello import Suite
-from app.receiver.server import CAMERA_PATH
 from app.services.comparison import ComparisonService
 from app.services.devices_service import DevicesService
 from app.services.receiver_service import ReceiverService
@@ -59,10 +59,8 @@ class AppServices(QObject):
         return started
 
     def demo_url(self) -> str:
-        host = self.receiver.host
-        if host in ("0.0.0.0", "::", "", None):
-            host = "127.0.0.1"
-        return f"ws://{host}:{self.receiver.port}{CAMERA_PATH}"
+        """The URL the demo cameras (on this computer) reach the receiver at."""
+        return local_camera_url(self.receiver.host, self.receiver.port)
 
     async def start_demo(self, count: int = 1) -> None:
         await self.stop_demo()

@@ -4,6 +4,9 @@ A run alternates plain and encrypted sessions of one camera (a demo camera, or a
 allows plain) by sending CONTROL suite switches, in blocks, until each suite has delivered the
 requested number of frames. Alternating blocks spreads slow drifts (CPU load, Wi-Fi) evenly
 over both suites instead of biasing whichever ran second.
+
+A run reacts to the receiver's events (a frame arrived, the device connected or went away, the
+receiver stopped) rather than polling its stats.
 """
 
 from __future__ import annotations
@@ -11,22 +14,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from itertools import islice
 
 from PySide6.QtCore import QObject, Signal
 
 from app.protocol.hello import Suite
 from app.protocol.records import Control
-from app.protocol.timeline import FrameTimeline
+from app.protocol.timeline import FrameTimeline, Mark
 from app.receiver.stats import DeviceStats, latency_summary
 from app.services.receiver_service import ReceiverService
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-SUITES = ("plain", "noise")
+SUITES = (Suite.PLAIN, Suite.NOISE)  # the order within each block
 BLOCKS = 4  # per suite
 SWITCH_TIMEOUT_S = 10.0
-SUITE_LABELS = {"plain": "plain", "noise": "encrypted"}
+PAINT_GRACE_S = 0.1  # after the last frame: time for it to be painted (frames keep the stamp)
+SUMMARY_KEYS = ("p50", "p95", "p99", "mean")
 
 
 class ComparisonError(Exception):
@@ -37,39 +42,85 @@ class CameraLost(ComparisonError):
     """The camera went away (or the receiver stopped) during the run."""
 
 
+@dataclass(frozen=True)
+class ComparisonSummary:
+    """`latency_summary` of each suite, and encrypted / plain for each of SUMMARY_KEYS."""
+
+    suites: dict[Suite, dict[str, float | int | None]]
+    ratio: dict[str, float | None]
+
+
 @dataclass
 class ComparisonResult:
     device: str
     frames_per_suite: int
-    timelines: dict[str, list[FrameTimeline]] = field(
+    timelines: dict[Suite, list[FrameTimeline]] = field(
         default_factory=lambda: {suite: [] for suite in SUITES}
     )
     error: str | None = None
 
-    def latencies_ms(self, suite: str, stage: str = "painted") -> list[float]:
-        """Capture-to-`stage` latency ('decrypted', 'decoded' or 'painted') of one suite."""
-        out = []
-        for timeline in self.timelines[suite]:
-            value = timeline.latency_ms(getattr(timeline, f"{stage}_us"))
-            if value is not None:
-                out.append(value)
-        return out
+    def latencies_ms(self, suite: Suite, mark: Mark = Mark.PAINTED) -> list[float]:
+        """Capture-to-`mark` latency of the frames of one suite that reached `mark`."""
+        values = (timeline.latency_to(mark) for timeline in self.timelines[suite])
+        return [value for value in values if value is not None]
 
-    def summary(self, stage: str = "painted") -> dict[str, dict[str, float | int | None]]:
+    def summary(self, mark: Mark = Mark.PAINTED) -> ComparisonSummary:
         """p50/p95/p99/mean per suite, plus the encrypted/plain ratio of each."""
-        plain = latency_summary(self.latencies_ms("plain", stage))
-        noise = latency_summary(self.latencies_ms("noise", stage))
-        ratio: dict[str, float | int | None] = {}
-        for key in ("p50", "p95", "p99", "mean"):
+        suites = {suite: latency_summary(self.latencies_ms(suite, mark)) for suite in SUITES}
+        plain, noise = suites[Suite.PLAIN], suites[Suite.NOISE]
+        ratio: dict[str, float | None] = {}
+        for key in SUMMARY_KEYS:
             p, n = plain[key], noise[key]
-            ratio[key] = (
-                round(n / p, 3) if isinstance(p, float | int) and p and n is not None else None
-            )
-        return {"plain": plain, "noise": noise, "ratio": ratio}
+            ratio[key] = round(n / p, 3) if p and n is not None else None
+        return ComparisonSummary(suites, ratio)
+
+    def counts(self) -> dict[Suite, int]:
+        return {suite: len(timelines) for suite, timelines in self.timelines.items()}
+
+
+class _Watch:
+    """Wakes a run whenever the receiver reports something about its device, or stops.
+
+    `wait()` returns at the next frame, connection change, rejection or status of the device
+    (or a receiver start/stop); `clear()` before reading the state, then `wait()`, so nothing
+    that happens in between is missed.
+    """
+
+    def __init__(self, receiver: ReceiverService, device: str) -> None:
+        self._receiver = receiver
+        self._device = device
+        self._event = asyncio.Event()
+        self._on_device = self._device_event  # one bound method: connect and disconnect it
+        self._on_listening = self._event.set
+
+    def __enter__(self) -> _Watch:
+        self._receiver.deviceChanged.connect(self._on_device)
+        self._receiver.frameArrived.connect(self._on_device)
+        self._receiver.listeningChanged.connect(self._on_listening)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._receiver.deviceChanged.disconnect(self._on_device)
+        self._receiver.frameArrived.disconnect(self._on_device)
+        self._receiver.listeningChanged.disconnect(self._on_listening)
+
+    def _device_event(self, device: str) -> None:
+        if device == self._device:
+            self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 class ComparisonService(QObject):
-    """Runs one comparison at a time; `progress(done, total)` then `finished(result)`."""
+    """Runs one comparison at a time; `progress(done, total)` then `finished(result)`.
+
+    A run follows the receiver's events (`frameArrived`, `deviceChanged`, `listeningChanged`
+    of its ReceiverService); it never polls.
+    """
 
     progress = Signal(int, int)
     finished = Signal(object)  # ComparisonResult
@@ -142,94 +193,102 @@ class ComparisonService(QObject):
         result = result or ComparisonResult(device, frames_per_suite)
         total = 2 * frames_per_suite
         per_block = -(-frames_per_suite // BLOCKS)
-        try:
-            for _ in range(BLOCKS):
-                for suite in SUITES:
-                    wanted = min(per_block, frames_per_suite - len(result.timelines[suite]))
-                    if wanted > 0:
-                        await self._collect(device, suite, wanted, result)
-                        done = sum(len(t) for t in result.timelines.values())
-                        self.progress.emit(done, total)
-        except asyncio.CancelledError:
-            result.error = "cancelled"
-        except ComparisonError as exc:
-            result.error = str(exc)
-            log.warning("comparison on %s stopped: %s", device, result.error)
-        finally:
-            await self._leave_encrypted(device)  # whatever happened
+        with _Watch(self._receiver, device) as watch:
+            try:
+                for _ in range(BLOCKS):
+                    for suite in SUITES:
+                        wanted = min(per_block, frames_per_suite - len(result.timelines[suite]))
+                        if wanted > 0:
+                            await self._collect(watch, device, suite, wanted, result)
+                            self.progress.emit(sum(result.counts().values()), total)
+                await asyncio.sleep(PAINT_GRACE_S)
+            except asyncio.CancelledError:
+                result.error = "cancelled"
+            except ComparisonError as exc:
+                result.error = str(exc)
+                log.warning("comparison on %s stopped: %s", device, result.error)
+            finally:
+                await self._leave_encrypted(watch, device)  # whatever happened
         self._finish(result)
         return result
 
-    async def _leave_encrypted(self, device: str) -> None:
+    async def _leave_encrypted(self, watch: _Watch, device: str) -> None:
         """Switch a still connected camera back to encrypted; a gone one comes back encrypted."""
         stats = self._receiver.stats(device)
-        if stats is None or not stats.connected or stats.suite == "noise":
+        if stats is None or not stats.connected or stats.suite is Suite.NOISE:
             return
         try:
-            await self._switch(device, "noise")
+            await self._switch(watch, device, Suite.NOISE)
         except ComparisonError as exc:
-            log.warning("%s is left in the %s suite: %s", device, stats.suite, exc)
+            suite = "no" if stats.suite is None else stats.suite.label
+            log.warning("%s is left in the %s suite: %s", device, suite, exc)
 
-    async def _collect(self, device: str, suite: str, count: int, result: ComparisonResult) -> None:
-        await self._switch(device, suite)
-        stats = self._live_stats(device, suite, result)
-        seen = {_key(t) for t in stats.timelines}
+    async def _collect(
+        self, watch: _Watch, device: str, suite: Suite, count: int, result: ComparisonResult
+    ) -> None:
+        """Switch to `suite`, then take its next `count` frames as they arrive."""
+        await self._switch(watch, device, suite)
         collected = result.timelines[suite]
         goal = len(collected) + count
+        ring = _RingReader(self._receiver.stats(device))
+        limit_s = self.switch_timeout_s + count
         try:
-            async with asyncio.timeout(self.switch_timeout_s + count):
-                while len(collected) < goal:
-                    await asyncio.sleep(0.05)
-                    stats = self._live_stats(device, suite, result)
-                    for timeline in list(stats.timelines):
-                        if _key(timeline) not in seen and timeline.suite == suite:
-                            seen.add(_key(timeline))
-                            if len(collected) < goal:
-                                collected.append(timeline)
+            async with asyncio.timeout(limit_s):
+                while True:
+                    watch.clear()
+                    stats = self._receiver.stats(device)
+                    for timeline in ring.new(stats):
+                        if timeline.suite is suite and len(collected) < goal:
+                            collected.append(timeline)
+                    if len(collected) >= goal:
+                        return
+                    self._check_live(device, suite, stats, result)
+                    await watch.wait()
         except TimeoutError:
             got = count - (goal - len(collected))
             raise ComparisonError(
-                f"{device} sent too few {SUITE_LABELS[suite]} frames: {got} of {count} "
-                f"in {self.switch_timeout_s + count:.0f} s"
+                f"{device} sent too few {suite.label} frames: {got} of {count} in {limit_s:.0f} s"
             ) from None
-        # Frames keep their painted stamp once shown: give the last one a moment to be painted.
-        await asyncio.sleep(0.1)
 
-    def _live_stats(self, device: str, suite: str, result: ComparisonResult) -> DeviceStats:
-        """The device's stats while it streams in `suite`; raises CameraLost once it does not."""
-        stats = self._receiver.stats(device)
+    def _check_live(
+        self, device: str, suite: Suite, stats: DeviceStats | None, result: ComparisonResult
+    ) -> None:
+        """Raise CameraLost or ComparisonError unless the device streams in `suite`."""
         if stats is None:
             raise CameraLost("the receiver stopped during the run")
-        if stats.connected and stats.suite == suite:
-            return stats
-        counts = {s: len(t) for s, t in result.timelines.items()}
-        so_far = f"after {counts['noise']} encrypted and {counts['plain']} plain frames"
+        if stats.connected and stats.suite is suite:
+            return
+        counts = result.counts()
+        so_far = f"after {counts[Suite.NOISE]} encrypted and {counts[Suite.PLAIN]} plain frames"
         if not stats.connected:
             raise CameraLost(f"{device} disconnected during the run ({so_far})")
-        raise ComparisonError(f"{device} left the {SUITE_LABELS[suite]} suite ({so_far})")
+        raise ComparisonError(f"{device} left the {suite.label} suite ({so_far})")
 
-    async def _switch(self, device: str, suite: str) -> None:
-        """Ask the camera to reconnect in `suite` until it is live in it.
+    async def _switch(self, watch: _Watch, device: str, suite: Suite) -> None:
+        """Ask the camera to reconnect in `suite`, and wait until it is live in it.
 
-        A control that could not be sent (the connection closed meanwhile) is not an error by
-        itself: a camera closes its session to switch. Raises ComparisonError if the camera is
-        not live in `suite` within `switch_timeout_s`.
+        The control goes once to each live session that is in the other suite. One that could
+        not be sent (the connection closed meanwhile) is not an error by itself: a camera closes
+        its session to switch. Raises CameraLost if the receiver stops, or if the camera is
+        gone when `switch_timeout_s` runs out; ComparisonError if it is still in the other suite
+        then.
         """
-        code = Suite.PLAIN if suite == "plain" else Suite.NOISE
         stats: DeviceStats | None = None
+        asked: tuple[DeviceStats, int] | None = None  # the session the control went to
         try:
             async with asyncio.timeout(self.switch_timeout_s):
                 while True:
+                    watch.clear()
                     stats = self._receiver.stats(device)
                     if stats is None:
                         raise CameraLost("the receiver stopped during the run")
-                    if stats.connected and stats.suite == suite:
+                    if stats.connected and stats.suite is suite:
                         return
-                    if stats.connected:
-                        await self._receiver.send_control(device, Control(suite=code))
-                        await asyncio.sleep(0.3)  # the camera reconnects within a frame or two
-                    else:
-                        await asyncio.sleep(0.05)
+                    if stats.connected and asked != (stats, stats.sessions):
+                        asked = (stats, stats.sessions)
+                        await self._receiver.send_control(device, Control(suite=suite))
+                        continue  # the state may have changed while the control was sent
+                    await watch.wait()
         except TimeoutError:
             waited = f"{self.switch_timeout_s:g} s"
             if stats is None or not stats.connected:
@@ -237,9 +296,24 @@ class ComparisonService(QObject):
                     f"{device} disconnected during the run and did not come back within {waited}"
                 ) from None
             raise ComparisonError(
-                f"{device} did not switch to {SUITE_LABELS[suite]} within {waited}"
+                f"{device} did not switch to {suite.label} within {waited}"
             ) from None
 
 
-def _key(timeline: FrameTimeline) -> tuple[str, int, int]:
-    return (timeline.suite, timeline.seq, timeline.device_capture_us)
+class _RingReader:
+    """The frames a device's stats ring received since the reader was made (or last read)."""
+
+    def __init__(self, stats: DeviceStats | None) -> None:
+        self._stats = stats
+        self._seen = 0 if stats is None else stats.frames_received
+
+    def new(self, stats: DeviceStats | None) -> list[FrameTimeline]:
+        if stats is None:
+            return []
+        if stats is not self._stats:  # the receiver restarted: a fresh ring
+            self._stats, self._seen = stats, 0
+        count = min(stats.frames_received - self._seen, len(stats.timelines))
+        self._seen = stats.frames_received
+        fresh = list(islice(reversed(stats.timelines), max(count, 0)))
+        fresh.reverse()
+        return fresh

@@ -98,12 +98,6 @@ class DevicesService(QObject):
                 out[device.name] = _entry(device, demo=True)
         return [out[name] for name in sorted(out)]
 
-    def has_user_devices(self) -> bool:
-        try:
-            return bool(self.registry.list())
-        except RegistryError:
-            return True  # a broken registry is not a first run: show the error instead
-
     def is_demo(self, name: str) -> bool:
         return self._demo is not None and self._demo.lookup(name) is not None
 

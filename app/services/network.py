@@ -10,13 +10,11 @@ from urllib.parse import urlsplit
 
 from PySide6.QtNetwork import QAbstractSocket, QHostAddress, QNetworkInterface
 
-from app.receiver.server import CAMERA_PATH
+from app.protocol.endpoints import WILDCARD_HOSTS, camera_url
 
-# Hosts that mean "listen on every address of this family" (asyncio binds "" to both families,
-# and "::" to IPv6 only: it sets IPV6_V6ONLY).
+# The WILDCARD_HOSTS by family: asyncio binds "" to both, and "::" to IPv6 only (IPV6_V6ONLY).
 _ANY_IPV4 = "0.0.0.0"
 _ANY_IPV6 = "::"
-_ANY_BOTH = ""
 
 LOOPBACK_NOTE = (
     "This address only reaches this computer: it works for a simulated camera here, "
@@ -68,7 +66,7 @@ def camera_urls(port: int, host: str = _ANY_IPV4) -> list[str]:
     the loopback URL is returned: `camera_url_note` says it suits simulated cameras only.
     """
     host = host.strip()
-    if host not in (_ANY_IPV4, _ANY_IPV6, _ANY_BOTH):
+    if host not in WILDCARD_HOSTS:
         return [camera_url(host, port)]
     addresses = lan_addresses()
     if host == _ANY_IPV4:
@@ -78,13 +76,6 @@ def camera_urls(port: int, host: str = _ANY_IPV4) -> list[str]:
     if not addresses:
         addresses = ["::1" if host == _ANY_IPV6 else "127.0.0.1"]
     return [camera_url(address, port) for address in addresses]
-
-
-def camera_url(address: str, port: int) -> str:
-    """ws://ADDRESS:PORT/camera, with an IPv6 address in brackets."""
-    if ":" in address and not address.startswith("["):
-        address = f"[{address}]"
-    return f"ws://{address}:{port}{CAMERA_PATH}"
 
 
 def camera_url_note(url: str) -> str | None:

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from app.protocol.errors import CloseCode
 from app.protocol.limits import Limits
 from app.protocol.records import Control
-from app.protocol.session import Credentials, monotonic_us
+from app.protocol.session import Credentials
 from app.protocol.timeline import Frame
 from app.receiver.recorder import Recorder
 from app.receiver.server import (
@@ -27,6 +27,7 @@ from app.receiver.server import (
 )
 from app.receiver.stats import DeviceStats
 from app.services.decoder import FrameDecoder
+from app.services.settings import DEFAULT_HOST
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,17 @@ log = logging.getLogger(__name__)
 class ReceiverService(QObject):
     """Runs the embedded receiver on the Qt event loop (through qasync) and decodes frames.
 
-    `frameDecoded` carries a DecodedFrame per displayed frame, latest-frame-wins per device.
+    `frameDecoded` carries a DecodedFrame per displayed frame, latest-frame-wins per device;
+    `frameArrived(device)` fires for every frame the receiver accepted, once it is in the device's
+    ring (cheap listeners only: it fires at the cameras' frame rate). `deviceChanged(device)` fires
+    when a device connects, disconnects, is rejected or reports its status.
     Recording (`start_recording`) outlives receiver restarts and ends with `stop()`;
     `recordingChanged` fires when it starts or stops, `recordingFailed(reason)` when it could
     not start or stopped by itself on a write error (the cameras keep streaming).
     """
 
     deviceChanged = Signal(str)  # connected, disconnected, rejected, status
+    frameArrived = Signal(str)  # device: a frame is in its stats ring
     frameDecoded = Signal(object)  # DecodedFrame
     connectionRejected = Signal(object)  # ConnectionRejected
     listeningChanged = Signal()
@@ -57,9 +62,8 @@ class ReceiverService(QObject):
         self._receiver: Receiver | None = None
         self.decoder = FrameDecoder(self.frameDecoded.emit)
         self.error: str | None = None
-        self.host = "0.0.0.0"
+        self.host = DEFAULT_HOST
         self.port = 0
-        self._started_us = monotonic_us()
         self._recorder: Recorder | None = None
         self.recording_dir: Path | None = None  # the current or last recording's folder
         # Why the last recording stopped by itself or could not start; None otherwise.
@@ -226,6 +230,7 @@ class ReceiverService(QObject):
     def _on_event(self, event: ReceiverEvent) -> None:
         if isinstance(event, FrameArrived):
             self.decoder.submit(event.frame)
+            self.frameArrived.emit(event.frame.device)
         elif isinstance(event, DeviceConnected | DeviceDisconnected | StatusArrived):
             self.deviceChanged.emit(event.device)
         elif isinstance(event, ConnectionRejected):

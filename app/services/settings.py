@@ -7,13 +7,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from app.protocol.endpoints import DEFAULT_PORT
 from app.protocol.limits import Limits
-from app.receiver.server import DEFAULT_PORT
+
+# Every IPv4 interface (see app.protocol.endpoints.WILDCARD_HOSTS): cameras on the LAN reach it.
+DEFAULT_HOST = "0.0.0.0"
 
 
 @dataclass
 class ReceiverSettings:
-    host: str = "0.0.0.0"
+    host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     max_connections: int = Limits().max_connections
     max_frame_mib: float = Limits().max_frame_bytes / (1024 * 1024)

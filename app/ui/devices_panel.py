@@ -28,7 +28,7 @@ from app.protocol.hello import validate_device_id
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
-from app.ui.tile import failed_attempts_text
+from app.ui.tile import failed_attempts_text, state_label
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,14 @@ PLAIN_WARNING = (
 def state_text(stats: DeviceStats | None) -> str:
     """'offline', 'connecting', 'live' or 'rejected: REASON' for a device's receiver stats."""
     if stats is None:
-        return DeviceState.OFFLINE.value
-    if stats.state is DeviceState.REJECTED:
-        return f"rejected: {stats.reason}" if stats.reason else "rejected"
-    return stats.state.value
+        return state_label(DeviceState.OFFLINE)
+    return state_label(stats.state, stats.reason)
 
 
 def suite_text(entry: DeviceEntry, stats: DeviceStats | None) -> str:
     """The live session's suite if any, else the policy: what the camera may use."""
-    if stats is not None and stats.state is DeviceState.LIVE and stats.suite:
-        return "encrypted" if stats.suite == "noise" else "PLAIN (insecure)"
+    if stats is not None and stats.state is DeviceState.LIVE and stats.suite is not None:
+        return stats.suite.label
     return "plain allowed (insecure)" if entry.allow_plain else "encrypted only"
 
 

@@ -29,7 +29,7 @@ from app.tasks import spawn
 from app.ui.add_device import AddDeviceDialog
 from app.ui.devices_panel import DevicesPanel
 from app.ui.errors import show_message
-from app.ui.latency_dock import LatencyDock
+from app.ui.latency.dock import LatencyDock
 from app.ui.log_dock import LogDock
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup_wizard import SetupWizard
@@ -217,27 +217,7 @@ class MainWindow(QMainWindow):
         receiver = self.services.receiver
         now = monotonic_us()
         for name in self.wall.tiles:
-            stats = receiver.stats(name)
-            if stats is None:
-                info = TileInfo(demo=name in self._demo_names)
-            else:
-                latest = stats.timelines[-1] if stats.timelines else None
-                latency = None
-                if latest is not None:
-                    end = latest.painted_us or latest.decrypted_us
-                    latency = latest.latency_ms(end)
-                info = TileInfo(
-                    state=stats.state.value,
-                    reason=stats.reason,
-                    suite=stats.suite if stats.connected else None,
-                    fps=stats.fps(now),
-                    latency_ms=latency,
-                    resolution=(
-                        f"{stats.status.width}x{stats.status.height}" if stats.status else None
-                    ),
-                    demo=name in self._demo_names,
-                    failed_attempts=stats.failed_attempts,
-                )
+            info = TileInfo.from_stats(receiver.stats(name), now, demo=name in self._demo_names)
             self.wall.set_info(name, info)
         self._update_snapshot_action()
 

@@ -4,6 +4,7 @@ A `TimelineTrack` follows one `DeviceStats` ring incrementally: each `sync` conv
 frames added since the previous one, plus the few recent frames whose later stamps (decoded,
 painted, clock offset) may still arrive. So a redraw costs numpy work on at most `RING_SIZE`
 rows per camera and Python work on a handful of frames, however full the rings are.
+The figures in a row come from `FrameTimeline` (the one home of the latency arithmetic).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.protocol.timeline import FrameTimeline
+from app.protocol.hello import Suite
+from app.protocol.timeline import FrameTimeline, Stage
 from app.receiver.stats import RING_SIZE, DeviceStats
 
 # Encrypted curves in a blue/green family, plain ones in an orange/red family.
@@ -33,19 +35,20 @@ ENCRYPTED_COLOURS = ("#1565c0", "#2e7d32", "#00838f", "#42a5f5", "#7cb342", "#1a
 PLAIN_COLOURS = ("#e65100", "#c62828", "#ffa000", "#ad1457", "#ff7043", "#7f0000")
 PEN_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine)
 
-# (key, label, colour) of the stages, in pipeline order.
+# (stage, label, colour) of the stages, in pipeline order.
 STAGES = (
-    ("device", "device (capture→send)", "#78909c"),
-    ("network", "network (send→last byte)", "#7e57c2"),
-    ("decrypt", "decrypt (last byte→decrypted)", "#26a69a"),
-    ("decode", "decode (decrypted→decoded)", "#fbc02d"),
-    ("paint", "paint (decoded→painted)", "#ec407a"),
+    (Stage.DEVICE, "device (capture→send)", "#78909c"),
+    (Stage.NETWORK, "network (send→last byte)", "#7e57c2"),
+    (Stage.DECRYPT, "decrypt (last byte→decrypted)", "#26a69a"),
+    (Stage.DECODE, "decode (decrypted→decoded)", "#fbc02d"),
+    (Stage.PAINT, "paint (decoded→painted)", "#ec407a"),
 )
 
-# Columns of a track's rows (float64; NaN where not known).
-CAPTURE, RX, PLAIN, DEVICE, NETWORK, DECRYPT, DECODE, PAINT, TO_DECRYPTED, TO_PAINTED = range(10)
+# Columns of a track's rows (float64; NaN where not known): capture and last-byte times (µs,
+# app clock), the suite's value, each stage's duration (ms), capture → decrypted and → painted.
+CAPTURE, RX, SUITE, DEVICE, NETWORK, DECRYPT, DECODE, PAINT, TO_DECRYPTED, TO_PAINTED = range(10)
 COLUMNS = 10
-STAGE_COLUMNS = (DEVICE, NETWORK, DECRYPT, DECODE, PAINT)
+STAGE_COLUMNS = dict(zip(Stage, (DEVICE, NETWORK, DECRYPT, DECODE, PAINT), strict=True))
 
 SETTLE_US = 2_000_000  # a frame not painted this long after decryption never will be
 OFFSET_WAIT_US = 10_000_000  # how long a frame may wait for the session's first clock offset
@@ -60,14 +63,9 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def is_plain(suite: str | None) -> bool:
-    """Only the 'plain' suite is unencrypted; anything else is drawn as encrypted."""
-    return suite == "plain"
-
-
-def suite_pen(plain: bool, index: int, width: float = 2.0) -> QPen:
+def suite_pen(suite: Suite, index: int, width: float = 2.0) -> QPen:
     """The `index`-th pen of a suite's family; the dash style changes once colours run out."""
-    colours = PLAIN_COLOURS if plain else ENCRYPTED_COLOURS
+    colours = PLAIN_COLOURS if suite is Suite.PLAIN else ENCRYPTED_COLOURS
     pen = QPen(QColor(colours[index % len(colours)]))
     pen.setWidthF(width)
     pen.setCosmetic(True)
@@ -75,38 +73,18 @@ def suite_pen(plain: bool, index: int, width: float = 2.0) -> QPen:
     return pen
 
 
-def _ms(start: int | None, end: int | None) -> float | None:
-    return None if start is None or end is None else (end - start) / 1000.0
-
-
-def stage_durations_ms(t: FrameTimeline) -> dict[str, float | None]:
-    """Per-stage milliseconds of one frame (None where a stamp is missing); they sum to
-    capture→painted when all are known."""
-    return {
-        "device": _ms(t.device_capture_us, t.device_send_us),
-        "network": _ms(t.sent_us, t.last_rx_us),
-        "decrypt": _ms(t.last_rx_us, t.decrypted_us),
-        "decode": _ms(t.decrypted_us, t.decoded_us),
-        "paint": _ms(t.decoded_us, t.painted_us),
-    }
-
-
 def _row(t: FrameTimeline) -> tuple[float | None, ...]:
-    offset = t.clock_offset_us
-    capture = None if offset is None else t.device_capture_us - offset
-    sent = None if offset is None else t.device_send_us - offset
-    decoded, painted = t.decoded_us, t.painted_us
     return (
-        capture,
+        t.capture_us,
         t.last_rx_us,
-        1.0 if t.suite == "plain" else 0.0,
-        (t.device_send_us - t.device_capture_us) / 1000.0,
-        None if sent is None else (t.last_rx_us - sent) / 1000.0,
-        (t.decrypted_us - t.last_rx_us) / 1000.0,
-        None if decoded is None else (decoded - t.decrypted_us) / 1000.0,
-        None if decoded is None or painted is None else (painted - decoded) / 1000.0,
-        None if capture is None else (t.decrypted_us - capture) / 1000.0,
-        None if capture is None or painted is None else (painted - capture) / 1000.0,
+        float(t.suite),
+        t.device_ms,
+        t.network_ms,
+        t.decrypt_ms,
+        t.decode_ms,
+        t.paint_ms,
+        t.to_decrypted_ms,
+        t.to_painted_ms,
     )
 
 

@@ -18,10 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.protocol.endpoints import WILDCARD_HOSTS
 from app.protocol.limits import Limits
 from app.protocol.records import MAX_CHUNK_DATA
 from app.services.network import lan_addresses
-from app.services.settings import ReceiverSettings
+from app.services.settings import DEFAULT_HOST, ReceiverSettings
 
 PORT_RANGE = (1, 65535)
 MAX_CONNECTIONS_RANGE = (1, 4096)
@@ -38,18 +39,20 @@ DEMO_COUNT_RANGE = (1, 16)
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
 _ERROR_STYLE = "color: #c62828;"
 _HINT_STYLE = "color: palette(placeholder-text);"
-_HOST_HINTS = {
+# What each of the WILDCARD_HOSTS listens on.
+_WILDCARD_HINTS = {
     "0.0.0.0": "Every IPv4 network of this computer: cameras on the LAN can connect.",
     "::": "Every IPv6 network of this computer (IPv6 only).",
     "": "Every network of this computer, IPv4 and IPv6.",
 }
+assert _WILDCARD_HINTS.keys() == WILDCARD_HOSTS
 
 
 def host_problem(text: str) -> str | None:
     """Why `text` cannot be a listen address (IP address or host name), or None."""
     host = text.strip()
-    if host in _HOST_HINTS:
-        return None if host else "Enter an address to listen on, e.g. 0.0.0.0."
+    if host in WILDCARD_HOSTS:
+        return None if host else f"Enter an address to listen on, e.g. {DEFAULT_HOST}."
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -64,8 +67,8 @@ def host_problem(text: str) -> str | None:
 def host_hint(text: str) -> str:
     """A one-line explanation of what listening on `text` means."""
     host = text.strip()
-    if host in _HOST_HINTS:
-        return _HOST_HINTS[host]
+    if host in WILDCARD_HOSTS:
+        return _WILDCARD_HINTS[host]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -91,7 +94,7 @@ class SettingsDialog(QDialog):
         self.host_combo = QComboBox()
         self.host_combo.setEditable(True)
         self.host_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        for host in dict.fromkeys(["0.0.0.0", "127.0.0.1", "::", *lan_addresses()]):
+        for host in dict.fromkeys([DEFAULT_HOST, "127.0.0.1", "::", *lan_addresses()]):
             self.host_combo.addItem(host)
         form.addRow("Listen address:", self.host_combo)
         self.host_hint = QLabel()

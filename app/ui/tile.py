@@ -19,7 +19,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
+from app.protocol.hello import Suite
 from app.protocol.session import monotonic_us
+from app.receiver.stats import DeviceState, DeviceStats
 from app.services.decoder import DecodedFrame
 
 ENCRYPTED = QColor("#2e7d32")
@@ -28,6 +30,20 @@ BAR = QColor(0, 0, 0, 170)
 REJECTED = QColor("#c62828")
 WARNING = QColor("#ffb74d")
 SELECTED = QColor("#42a5f5")
+
+# What each DeviceState is called wherever the UI shows it (tiles, the devices list, the wizard).
+STATE_LABELS = {
+    DeviceState.OFFLINE: "offline",
+    DeviceState.CONNECTING: "connecting",
+    DeviceState.LIVE: "live",
+    DeviceState.REJECTED: "rejected",
+}
+
+
+def state_label(state: DeviceState, reason: str | None = None) -> str:
+    """'offline', 'connecting', 'live', or 'rejected: REASON' ('rejected' without one)."""
+    label = STATE_LABELS[state]
+    return f"{label}: {reason}" if state is DeviceState.REJECTED and reason else label
 
 
 def failed_attempts_text(count: int) -> str | None:
@@ -39,17 +55,58 @@ def failed_attempts_text(count: int) -> str | None:
 
 @dataclass
 class TileInfo:
-    """What the tile's overlay shows; refreshed a few times a second, not per frame."""
+    """What the tile's overlay shows; refreshed a few times a second, not per frame.
 
-    state: str = "offline"  # offline, connecting, live, rejected
+    Build it with `from_stats` from the receiver's stats of the device.
+    """
+
+    state: DeviceState = DeviceState.OFFLINE
     reason: str | None = None
-    suite: str | None = None  # 'noise' or 'plain'
+    suite: Suite | None = None  # the live session's, None when not live
     fps: float = 0.0
     latency_ms: float | None = None
     resolution: str | None = None
     demo: bool = False
     # Connections that named the device without its key: shown apart, never as its state.
     failed_attempts: int = 0
+
+    def __post_init__(self) -> None:
+        # Transitional: a caller still passing the state's value ("live": the setup wizard until
+        # it builds its TileInfo with `from_stats`) gets the DeviceState; anything else raises.
+        self.state = DeviceState(self.state)
+
+    @classmethod
+    def from_stats(cls, stats: DeviceStats | None, now_us: int, *, demo: bool = False) -> TileInfo:
+        """What a tile shows for a device with these receiver stats (None: not seen yet).
+
+        `now_us` is the app clock (`monotonic_us()`), for the frame rate; the latency is the
+        newest frame's capture → painted (capture → decrypted until it is painted).
+        """
+        if stats is None:
+            return cls(demo=demo)
+        latest = stats.timelines[-1] if stats.timelines else None
+        status = stats.status
+        return cls(
+            state=stats.state,
+            reason=stats.reason,
+            suite=stats.suite if stats.connected else None,
+            fps=stats.fps(now_us),
+            latency_ms=None if latest is None else latest.to_shown_ms,
+            resolution=None if status is None else f"{status.width}x{status.height}",
+            demo=demo,
+            failed_attempts=stats.failed_attempts,
+        )
+
+    def placeholder(self) -> str:
+        """The text shown instead of a live picture."""
+        label = STATE_LABELS[self.state]
+        if self.state is DeviceState.LIVE:
+            return f"{label}, waiting for the first frame…"
+        if self.state is DeviceState.CONNECTING:
+            return f"{label}…"
+        if self.state is DeviceState.REJECTED:
+            return f"{label}: {self.reason or 'unknown reason'}"
+        return f"{label} ({self.reason})" if self.reason else label
 
 
 class CameraTile(QWidget):
@@ -182,7 +239,7 @@ class CameraTile(QWidget):
 
         # top bar: lock badge, name, security
         painter.fillRect(QRectF(0, 0, width, line), BAR)
-        plain = info.suite == "plain"
+        plain = info.suite is Suite.PLAIN
         colour = PLAIN if plain else ENCRYPTED
         if info.suite is not None:
             _draw_lock(painter, QRectF(4, 3, line - 6, line - 6), colour, locked=not plain)
@@ -190,7 +247,7 @@ class CameraTile(QWidget):
         name = self.device + ("  (demo)" if info.demo else "")
         painter.drawText(QRectF(line + 2, 0, width, line), Qt.AlignmentFlag.AlignVCenter, name)
         if info.suite is not None:
-            label = "PLAIN - INSECURE" if plain else "encrypted"
+            label = info.suite.label.upper() if plain else info.suite.label
             painter.setPen(colour.lighter(160) if not plain else QColor("#ffb74d"))
             painter.drawText(
                 QRectF(0, 0, width - 6, line),
@@ -218,7 +275,8 @@ class CameraTile(QWidget):
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
         # bottom bar: numbers
-        if info.state == "live":
+        live = info.state is DeviceState.LIVE
+        if live:
             parts = [f"{info.fps:.1f} fps"]
             if info.latency_ms is not None:
                 parts.append(f"{info.latency_ms:.1f} ms")
@@ -233,19 +291,13 @@ class CameraTile(QWidget):
             )
 
         # state, when there is no live picture
-        if info.state != "live" or self.current is None:
-            text = {
-                "offline": "offline",
-                "connecting": "connecting…",
-                "live": "live, waiting for the first frame…",
-            }.get(info.state, f"rejected: {info.reason or 'unknown reason'}")
-            if info.state == "offline" and info.reason:
-                text = f"offline ({info.reason})"
-            painter.setPen(REJECTED.lighter(150) if info.state == "rejected" else QColor("#bbb"))
+        if not live or self.current is None:
+            rejected = info.state is DeviceState.REJECTED
+            painter.setPen(REJECTED.lighter(150) if rejected else QColor("#bbb"))
             painter.drawText(
                 QRectF(10, line, width - 20, self.height() - 2 * line),
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                text,
+                info.placeholder(),
             )
 
 

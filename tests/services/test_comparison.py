@@ -7,14 +7,16 @@ import pytest
 from websockets.exceptions import ConnectionClosedOK
 from websockets.frames import Close
 
+from app.protocol.hello import Suite
 from app.protocol.records import Control
+from app.protocol.timeline import FrameTimeline
 from app.receiver.stats import DeviceState
 from app.services.comparison import ComparisonError, ComparisonService
 from app.services.receiver_service import ReceiverService
 from tests.waiting import scaled, wait_until
 
 
-def live(receiver: ReceiverService, name: str, suite: str = "noise"):
+def live(receiver: ReceiverService, name: str, suite: Suite = Suite.NOISE):
     stats = receiver._receiver.device_stats(name)
     stats.state, stats.suite = DeviceState.LIVE, suite
     return stats
@@ -92,3 +94,100 @@ def test_a_second_run_is_refused_with_a_comparison_error(qloop, receiver):
     comparison.cancel()
     run(qloop, wait_until(lambda: comparison.last))
     assert comparison.last.error == "cancelled"
+
+
+class FakeCamera:
+    """Answers suite controls the way a camera does (a new session in the asked suite) and
+    sends frames on demand, through the receiver's stats and the service's signals only."""
+
+    def __init__(self, receiver: ReceiverService, name: str) -> None:
+        self.receiver = receiver
+        self.name = name
+        self.stats = live(receiver, name)
+        self.stats.sessions = 1
+        self.controls: list[tuple[Suite, int]] = []
+        self.seq = 0
+
+    async def send_control(self, device: str, control: Control) -> bool:
+        self.controls.append((Suite(control.suite), self.stats.sessions))
+        self.stats.suite = Suite(control.suite)
+        self.stats.sessions += 1
+        self.receiver.deviceChanged.emit(self.name)
+        return True
+
+    def send_frames(self, count: int) -> None:
+        for _ in range(count):
+            self.seq += 1
+            self.stats.add_frame(
+                FrameTimeline(self.name, self.stats.suite, self.seq, 100, 0, 0, 1, 1, 2, 0)
+            )
+            self.receiver.frameArrived.emit(self.name)
+
+    async def stream(self, until) -> None:
+        """A frame per loop turn while the camera is live, until `until()` is true."""
+        while not until():
+            if self.stats.connected:
+                self.send_frames(1)
+            await asyncio.sleep(0)
+
+
+def test_a_run_follows_the_cameras_frames_and_switches(qloop, receiver, monkeypatch):
+    camera = FakeCamera(receiver, "cam")
+    monkeypatch.setattr(receiver, "send_control", camera.send_control)
+    comparison = ComparisonService(receiver)
+    results, progress = [], []
+    comparison.finished.connect(results.append)
+    comparison.progress.connect(lambda done, total: progress.append((done, total)))
+    comparison.start("cam", 8)
+
+    run(qloop, camera.stream(lambda: results))
+    (result,) = results
+    assert result.error is None
+    assert [len(result.timelines[s]) for s in (Suite.PLAIN, Suite.NOISE)] == [8, 8]
+    assert {t.suite for t in result.timelines[Suite.PLAIN]} == {Suite.PLAIN}
+    assert {t.suite for t in result.timelines[Suite.NOISE]} == {Suite.NOISE}
+    # One control per session in the other suite: plain, encrypted, four blocks each.
+    assert [suite for suite, _ in camera.controls] == [Suite.PLAIN, Suite.NOISE] * 4
+    assert len({session for _, session in camera.controls}) == len(camera.controls)
+    assert progress[-1] == (16, 16)
+    assert camera.stats.suite is Suite.NOISE  # left encrypted
+
+
+def test_a_camera_lost_mid_run_ends_it_with_the_frames_so_far(qloop, receiver, monkeypatch):
+    camera = FakeCamera(receiver, "cam")
+    monkeypatch.setattr(receiver, "send_control", camera.send_control)
+    comparison = ComparisonService(receiver)
+    results = []
+    comparison.finished.connect(results.append)
+    comparison.start("cam", 40)  # blocks of 10
+
+    async def scenario():
+        await wait_until(lambda: camera.stats.suite is Suite.PLAIN)
+        camera.send_frames(3)
+        camera.stats.state = DeviceState.OFFLINE
+        receiver.deviceChanged.emit("cam")
+        await wait_until(lambda: results)
+
+    run(qloop, scenario())
+    (result,) = results
+    assert result.error == "cam disconnected during the run (after 0 encrypted and 3 plain frames)"
+    assert len(result.timelines[Suite.PLAIN]) == 3 and result.timelines[Suite.NOISE] == []
+    assert not comparison.running
+
+
+def test_a_receiver_that_stops_ends_the_run(qloop, receiver, monkeypatch):
+    camera = FakeCamera(receiver, "cam")
+    monkeypatch.setattr(receiver, "send_control", camera.send_control)
+    comparison = ComparisonService(receiver)
+    results = []
+    comparison.finished.connect(results.append)
+    comparison.start("cam", 8)
+
+    async def scenario():
+        await wait_until(lambda: camera.stats.suite is Suite.PLAIN)
+        receiver._receiver = None
+        receiver.listeningChanged.emit()
+        await wait_until(lambda: results)
+
+    run(qloop, scenario())
+    assert results[0].error == "the receiver stopped during the run"

@@ -5,10 +5,10 @@ import ipaddress
 import pytest
 from PySide6.QtNetwork import QHostAddress, QNetworkInterface
 
+from app.protocol.endpoints import camera_url
 from app.services import network
 from app.services.network import (
     LOOPBACK_NOTE,
-    camera_url,
     camera_url_note,
     camera_urls,
     lan_addresses,

@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.devices.registry import Registry
+from app.protocol.hello import Suite
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
@@ -72,17 +73,17 @@ def test_state_and_suite_texts():
     assert state_text(None) == "offline"
     assert state_text(DeviceStats("porch")) == "offline"
     assert state_text(DeviceStats("porch", state=DeviceState.CONNECTING)) == "connecting"
-    assert state_text(DeviceStats("porch", state=DeviceState.LIVE, suite="noise")) == "live"
+    assert state_text(DeviceStats("porch", state=DeviceState.LIVE, suite=Suite.NOISE)) == "live"
     rejected = DeviceStats("porch", state=DeviceState.REJECTED, reason="bad_psk: wrong key")
     assert state_text(rejected) == "rejected: bad_psk: wrong key"
     assert state_text(DeviceStats("porch", state=DeviceState.REJECTED)) == "rejected"
 
-    live_noise = DeviceStats("porch", state=DeviceState.LIVE, suite="noise")
-    live_plain = DeviceStats("porch", state=DeviceState.LIVE, suite="plain")
+    live_noise = DeviceStats("porch", state=DeviceState.LIVE, suite=Suite.NOISE)
+    live_plain = DeviceStats("porch", state=DeviceState.LIVE, suite=Suite.PLAIN)
     assert suite_text(entry(), None) == "encrypted only"
     assert suite_text(entry(allow_plain=True), None) == "plain allowed (insecure)"
     assert suite_text(entry(allow_plain=True), live_noise) == "encrypted"
-    assert suite_text(entry(allow_plain=True), live_plain) == "PLAIN (insecure)"
+    assert suite_text(entry(allow_plain=True), live_plain) == "plain (INSECURE)"
 
 
 def test_lists_devices_with_demo_marked(qtbot, devices, demo_registry, panel):
@@ -99,7 +100,7 @@ def test_state_follows_the_receiver(monkeypatch, devices, receiver, panel):
     receiver.deviceChanged.emit("porch")
     assert panel.row_texts("porch")[1] == "connecting"
 
-    stats["porch"] = DeviceStats("porch", suite="noise", state=DeviceState.LIVE)
+    stats["porch"] = DeviceStats("porch", suite=Suite.NOISE, state=DeviceState.LIVE)
     receiver.deviceChanged.emit("porch")
     assert panel.row_texts("porch")[1:] == ["live", "encrypted"]
 
@@ -123,7 +124,9 @@ def test_the_detail_line_shows_the_selected_device_in_full(
     assert f"porch: rejected: {reason}" in panel.detail_label.text()
     assert fingerprint in panel.detail_label.text()
 
-    stats["porch"] = DeviceStats("porch", suite="noise", state=DeviceState.LIVE, peer="10.0.0.9:5")
+    stats["porch"] = DeviceStats(
+        "porch", suite=Suite.NOISE, state=DeviceState.LIVE, peer="10.0.0.9:5"
+    )
     receiver.deviceChanged.emit("porch")
     assert "porch: live" in panel.detail_label.text()
     assert "encrypted, from 10.0.0.9:5" in panel.detail_label.text()

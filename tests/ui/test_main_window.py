@@ -13,6 +13,8 @@ from app.devices.registry import REGISTRY_FILE, Registry
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
+from app.protocol.timeline import Mark
+from app.receiver.stats import DeviceState
 from app.services.app_services import AppServices
 from app.services.settings import ReceiverSettings
 from app.sim.camera import SimulatedCamera
@@ -77,7 +79,7 @@ def test_the_demo_camera_shows_a_decoded_frame_quickly(qloop, services, window):
         assert timeline.decrypted_us <= timeline.decoded_us <= timeline.painted_us
         assert window.stack.currentWidget() is window.wall
         window.refresh_tiles()
-        assert tile.info.state == "live" and tile.info.suite == "noise"
+        assert tile.info.state is DeviceState.LIVE and tile.info.suite is Suite.NOISE
         print(f"first frame painted {elapsed:.2f} s after the demo button")
         await services.shutdown()
 
@@ -93,16 +95,18 @@ def test_a_comparison_run_fills_both_suites(qloop, services, window):
         await wait_until(lambda: services.comparison.last is not None, 30)
         result = services.comparison.last
         assert result.error is None
-        assert len(result.timelines["plain"]) == 8 and len(result.timelines["noise"]) == 8
-        assert {t.suite for t in result.timelines["plain"]} == {"plain"}
-        summary = result.summary("decrypted")
-        assert summary["plain"]["count"] == 8 and summary["noise"]["count"] == 8
-        assert summary["ratio"]["p50"] is not None
-        await wait_until(lambda: window.latency_dock.result is result, 2)
-        points = {s: len(c.getData()[0]) for s, c in window.latency_dock.cdf_curves.items()}
-        assert points["plain"] > 0 and points["noise"] > 0
+        assert result.counts() == {Suite.PLAIN: 8, Suite.NOISE: 8}
+        assert {t.suite for t in result.timelines[Suite.PLAIN]} == {Suite.PLAIN}
+        summary = result.summary(Mark.DECRYPTED)
+        assert summary.suites[Suite.PLAIN]["count"] == 8
+        assert summary.suites[Suite.NOISE]["count"] == 8
+        assert summary.ratio["p50"] is not None
+        tab = window.latency_dock.comparison_tab
+        await wait_until(lambda: tab.result is result, 2)
+        points = {s: len(c.getData()[0]) for s, c in tab.curves.items()}
+        assert points[Suite.PLAIN] > 0 and points[Suite.NOISE] > 0
         # the camera is left encrypted
-        await wait_until(lambda: services.receiver.stats("demo-1").suite == "noise", 5)
+        await wait_until(lambda: services.receiver.stats("demo-1").suite is Suite.NOISE, 5)
         await services.shutdown()
 
     run(qloop, scenario(), timeout=60)
@@ -120,7 +124,7 @@ def test_a_wrong_key_is_a_failed_attempt_not_the_device_state(qloop, services, w
         assert wrong.stats.last_close[0] == CloseCode.AUTH_FAILED
         tile = window.wall.tiles["porch"]
         await wait_until(lambda: tile.attempts_badge == "1 failed attempt")
-        assert tile.info.state == "offline" and tile.info.reason is None
+        assert tile.info.state is DeviceState.OFFLINE and tile.info.reason is None
         assert "1 failed attempt" in tile.toolTip()
         assert window.devices_panel.row_texts("porch")[1] == "offline"
         window.devices_panel.select("porch")
@@ -167,11 +171,11 @@ def test_a_plain_stream_is_marked_insecure(qloop, services, window):
             suite=Suite.PLAIN,
             fps=30,
         )
-        task = asyncio.ensure_future(cam.run())
+        task = asyncio.create_task(cam.run())
         tile = window.wall.tiles["bench"]
         await wait_until(lambda: tile.painted > 0, 5)
         window.refresh_tiles()
-        assert tile.info.suite == "plain"
+        assert tile.info.suite is Suite.PLAIN
         image = tile.grab().toImage()
         # the tile is framed in the warning colour
         edge = image.pixelColor(image.width() // 2, 3)
@@ -277,7 +281,7 @@ def test_a_camera_lost_during_a_comparison_ends_it_with_the_partial_results(
         await services.start()
         url = f"ws://127.0.0.1:{services.receiver.port}/camera"
         cam = camera(url, "bench", bench.key.raw, fps=50)
-        streaming = asyncio.ensure_future(cam.run())
+        streaming = asyncio.create_task(cam.run())
         await wait_until(lambda: services.receiver.live_devices() == ["bench"], 10)
         dock = window.latency_dock
         # Stopped mid-block or mid-switch, the camera is gone: don't wait 10 s to believe it.
@@ -292,12 +296,13 @@ def test_a_camera_lost_during_a_comparison_ends_it_with_the_partial_results(
 
         assert "bench disconnected during the run" in result.error
         assert 0 < sum(len(t) for t in result.timelines.values()) < 800
-        assert dock.isVisible() and dock.tabs.currentWidget() is dock.comparison_page
-        assert dock.error_label.isVisible()
-        assert "Comparison stopped early: bench disconnected" in dock.error_label.text()
-        assert "No comparison yet" not in dock.result_label.text()
-        assert "bench" in dock.result_label.text()
-        assert dock.run_button.isEnabled()
+        tab = dock.comparison_tab
+        assert dock.isVisible() and dock.tabs.currentWidget() is tab
+        assert tab.error_label.isVisible()
+        assert "Comparison stopped early: bench disconnected" in tab.error_label.text()
+        assert "No comparison yet" not in tab.result_label.text()
+        assert "bench" in tab.result_label.text()
+        assert tab.run_button.isEnabled()
         assert services.comparison._task.exception() is None  # ended, did not die
         await services.shutdown()
 

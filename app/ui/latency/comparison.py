@@ -1,0 +1,285 @@
+"""The Comparison tab: plain-versus-encrypted runs, their CDF and their summary table.
+
+The runs themselves are `ComparisonService`'s; this tab starts and cancels them, follows their
+progress and shows their result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.protocol.hello import Suite
+from app.protocol.timeline import Mark
+from app.services.comparison import (
+    SUMMARY_KEYS,
+    ComparisonError,
+    ComparisonResult,
+    ComparisonService,
+    ComparisonSummary,
+)
+from app.ui.latency.common import cell, summary_table
+from app.ui.plots import cdf, format_ms, make_plot, suite_pen
+
+DEFAULT_FRAMES = 200
+MIN_FRAMES = 8
+MAX_FRAMES = 5000
+
+INSECURE_TEXT = (
+    "⚠ Plain runs send frames unencrypted and unauthenticated: anyone on the network can "
+    "watch or alter them. The plain suite exists only to measure what encryption costs."
+)
+# The latencies the tab can show, first the default.
+MARKS = (
+    (Mark.PAINTED, "capture → painted"),
+    (Mark.DECODED, "capture → decoded"),
+    (Mark.DECRYPTED, "capture → decrypted"),
+)
+TABLE_SUITES = (Suite.PLAIN, Suite.NOISE)  # the table's first two columns
+CANCELLED = "cancelled"  # ComparisonResult.error of a run the user cancelled
+
+
+class ComparisonDialog(QDialog):
+    """Pick a camera and a frame count; accepting means 'start the run'."""
+
+    def __init__(self, candidates: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Run comparison")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(candidates)
+        self.frames_spin = QSpinBox()
+        self.frames_spin.setRange(MIN_FRAMES, MAX_FRAMES)
+        self.frames_spin.setValue(DEFAULT_FRAMES)
+        self.frames_spin.setSuffix(" frames")
+        intro = QLabel(
+            "The camera alternates plain and encrypted sessions in blocks until each suite "
+            "has delivered the frames asked for, then goes back to encrypted."
+        )
+        intro.setWordWrap(True)
+        warning = QLabel(INSECURE_TEXT)
+        warning.setWordWrap(True)
+        warning.setStyleSheet("color: #c62828;")
+        form = QFormLayout()
+        form.addRow("Camera", self.device_combo)
+        form.addRow("Per suite", self.frames_spin)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Run")
+        ok.setEnabled(bool(candidates))
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        if not candidates:
+            none = QLabel(
+                "No camera can run a comparison now: it must be connected and allowed to "
+                "switch to plain (demo cameras are)."
+            )
+            none.setWordWrap(True)
+            layout.addWidget(none)
+        layout.addLayout(form)
+        layout.addWidget(warning)
+        layout.addWidget(self.buttons)
+
+    def device(self) -> str:
+        return self.device_combo.currentText()
+
+    def frames(self) -> int:
+        return self.frames_spin.value()
+
+
+class ComparisonTab(QWidget):
+    """Starts runs on `comparison`, follows them and shows the last result (`result`).
+
+    `candidates()` lists the cameras the dialog offers. `runStarted` fires when a run starts
+    and `runFailed` when one stopped early for any reason but a cancel: the dock brings the tab
+    into view then.
+    """
+
+    runStarted = Signal()
+    runFailed = Signal()
+
+    def __init__(
+        self,
+        comparison: ComparisonService,
+        candidates: Callable[[], list[str]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._comparison = comparison
+        self._candidates = candidates
+        self.dialog: ComparisonDialog | None = None
+        self.result: ComparisonResult | None = comparison.last
+
+        box, self.plot, _ = make_plot("fraction of frames", "latency (ms)")
+        self.plot.setYRange(0, 1, padding=0.04)
+        self.plot.enableAutoRange(x=True, y=False)
+        self.curves = {
+            Suite.NOISE: self.plot.plot(
+                [], [], pen=suite_pen(Suite.NOISE, 0), name=Suite.NOISE.label
+            ),
+            Suite.PLAIN: self.plot.plot(
+                [], [], pen=suite_pen(Suite.PLAIN, 0), name=f"{Suite.PLAIN.label}, measurement only"
+            ),
+        }
+        # Inside, bottom right: a CDF leaves that corner empty.
+        self.legend = pg.LegendItem(
+            offset=(-8, -8),
+            labelTextColor="#212121",
+            brush=pg.mkBrush(255, 255, 255, 230),
+            pen=pg.mkPen("#bdbdbd"),
+        )
+        self.legend.setParentItem(self.plot.getViewBox())
+        for curve in self.curves.values():
+            self.legend.addItem(curve, curve.name())
+        self.insecure_label = QLabel(INSECURE_TEXT)
+        self.insecure_label.setWordWrap(True)
+        self.insecure_label.setStyleSheet("color: #c62828; font-weight: bold;")
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.mark_combo = QComboBox()
+        for mark, label in MARKS:
+            self.mark_combo.addItem(label, mark.value)
+        self.mark_combo.currentIndexChanged.connect(self.fill)
+        self.table = summary_table(
+            list(SUMMARY_KEYS),
+            [suite.label for suite in TABLE_SUITES] + ["encrypted / plain"],
+        )
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #c62828;")
+        self.error_label.hide()
+        self.run_button = QPushButton("Run comparison…")
+        self.run_button.clicked.connect(self.open_dialog)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(comparison.cancel)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setFormat("%v / %m frames")
+        self.set_running(comparison.running)
+
+        mark_row = QHBoxLayout()
+        mark_row.addWidget(QLabel("Latency"))
+        mark_row.addWidget(self.mark_combo, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.progress_bar, 1)
+        buttons.addWidget(self.cancel_button)
+        side = QVBoxLayout()
+        side.addWidget(self.insecure_label)
+        side.addWidget(self.result_label)
+        side.addLayout(mark_row)
+        side.addWidget(self.table, 1)
+        side.addWidget(self.error_label)
+        side.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box, 3)
+        layout.addLayout(side, 2)
+
+        comparison.progress.connect(self._on_progress)
+        comparison.finished.connect(self._on_finished)
+        self.fill()
+
+    def mark(self) -> Mark:
+        """The latency the tab shows (capture → painted, decoded or decrypted)."""
+        return Mark(self.mark_combo.currentData())
+
+    def set_mark(self, mark: Mark) -> None:
+        self.mark_combo.setCurrentIndex(self.mark_combo.findData(mark.value))
+
+    @Slot()
+    def open_dialog(self) -> None:
+        """Ask for a camera and a frame count, then start the run (non-blocking dialog)."""
+        dialog = ComparisonDialog(self._candidates(), self)
+        dialog.accepted.connect(lambda: self.run(dialog.device(), dialog.frames()))
+        dialog.open()
+        self.dialog = dialog
+
+    def run(self, device: str, frames_per_suite: int) -> bool:
+        """Start a run; False (and the reason in `error_label`) if the service refused."""
+        try:
+            self._comparison.start(device, frames_per_suite)
+        except (ComparisonError, ValueError) as exc:
+            self._show_error(f"Comparison not started: {exc}")
+            return False
+        self._show_error(None)
+        self.progress_bar.setRange(0, 2 * frames_per_suite)
+        self.progress_bar.setValue(0)
+        self.set_running(True)
+        self.runStarted.emit()
+        return True
+
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setVisible(running)
+        self.progress_bar.setVisible(running)
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(done)
+        self.set_running(True)
+
+    @Slot(object)
+    def _on_finished(self, result: ComparisonResult) -> None:
+        self.result = result
+        self.set_running(False)
+        if not self._has_values(Mark.PAINTED) and self._has_values(Mark.DECRYPTED):
+            # Nothing was painted (headless, or the tiles were hidden): show what there is.
+            self.set_mark(Mark.DECRYPTED)
+        self.fill()
+        self._show_error(
+            None if result.error is None else f"Comparison stopped early: {result.error}"
+        )
+        if result.error is not None and result.error != CANCELLED:
+            self.runFailed.emit()
+
+    def _has_values(self, mark: Mark) -> bool:
+        result = self.result
+        return result is not None and any(result.latencies_ms(suite, mark) for suite in Suite)
+
+    def _show_error(self, text: str | None) -> None:
+        self.error_label.setText(text or "")
+        self.error_label.setVisible(text is not None)
+
+    def fill(self) -> None:
+        """Show `result` at the chosen latency: the CDF, the counts and the summary table."""
+        result, mark = self.result, self.mark()
+        for suite, curve in self.curves.items():
+            x, y = cdf([] if result is None else result.latencies_ms(suite, mark))
+            curve.setData(x, y)
+        summary: ComparisonSummary | None = None
+        if result is None:
+            self.result_label.setText("No comparison yet: run one to fill this tab.")
+        else:
+            counts = {suite: len(result.latencies_ms(suite, mark)) for suite in Suite}
+            self.result_label.setText(
+                f"<b>{result.device}</b>: {result.frames_per_suite} frames per suite asked; "
+                f"{counts[Suite.NOISE]} encrypted and {counts[Suite.PLAIN]} plain with a "
+                f"{self.mark_combo.currentText()} time."
+            )
+            summary = result.summary(mark)
+        for row, key in enumerate(SUMMARY_KEYS):
+            for column, suite in enumerate(TABLE_SUITES):
+                value = None if summary is None else summary.suites[suite][key]
+                self.table.setItem(row, column, cell(format_ms(value), value))
+            ratio = None if summary is None else summary.ratio[key]
+            text = "—" if ratio is None else f"{ratio:.2f}×"
+            self.table.setItem(row, len(TABLE_SUITES), cell(text, ratio))

@@ -1,0 +1,208 @@
+"""The latency dock: live per-camera latency, the stage breakdown, plain-vs-encrypted runs, export.
+
+It reads the receiver's timeline rings through `ReceiverService.all_stats()` and drives
+comparison runs through `ComparisonService`; it never touches sockets. Redraws happen on a
+~10 Hz timer (only while the dock is visible) from incremental numpy copies of the rings
+(`TimelineTrack`), never once per frame. Each tab, and the export, is a module beside this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.protocol.session import monotonic_us
+from app.services.comparison import ComparisonService
+from app.services.receiver_service import ReceiverService
+from app.ui.latency.comparison import ComparisonTab
+from app.ui.latency.export import write_csv, write_png
+from app.ui.latency.live import LiveTab
+from app.ui.latency.stages import StagesTab, shown_device
+from app.ui.plots import TimelineTrack, natural_key
+
+REFRESH_MS = 100  # ~10 Hz
+
+
+def connected_devices(receiver: ReceiverService) -> list[str]:
+    """Names of the devices with a live session, sorted."""
+    return sorted((n for n, s in receiver.all_stats().items() if s.connected), key=natural_key)
+
+
+class LatencyDock(QDockWidget):
+    """Latency plots and comparison runs over the receiver's frame timelines.
+
+    The tabs are `live`, `stages` and `comparison_tab`. `refresh()` redraws the first two once
+    (a ~10 Hz timer calls it while the dock is visible); `stop()` stops that timer.
+    `select_device(name)` picks the Stages camera and highlights its Live curve (None: the
+    first camera with data, no highlight). `export_csv` / `export_png` write files without
+    asking; the `*_dialog` slots ask for a path first. `candidates()` lists the devices a
+    comparison may run on (default: the connected ones). `clock` is the app clock the
+    timelines use (µs).
+    """
+
+    def __init__(
+        self,
+        receiver: ReceiverService,
+        comparison: ComparisonService,
+        parent: QWidget | None = None,
+        *,
+        candidates: Callable[[], list[str]] | None = None,
+        clock: Callable[[], int] = monotonic_us,
+    ) -> None:
+        super().__init__("Latency", parent)
+        self.setObjectName("latency")
+        self._receiver = receiver
+        self._comparison = comparison
+        self._clock = clock
+        self._tracks: dict[str, TimelineTrack] = {}
+        self._chosen: str | None = None
+
+        self.live = LiveTab()
+        self.stages = StagesTab()
+        self.comparison_tab = ComparisonTab(
+            comparison, candidates or (lambda: connected_devices(receiver))
+        )
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.live, "Live")
+        self.tabs.addTab(self.stages, "Stages")
+        self.tabs.addTab(self.comparison_tab, "Comparison")
+        self.stages.deviceChosen.connect(self.select_device)
+        self.comparison_tab.runStarted.connect(self._show_comparison)
+        self.comparison_tab.runFailed.connect(self._bring_failure_into_view)
+
+        self.export_label = QLabel()
+        self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        csv_button = QPushButton("Export CSV…")
+        csv_button.clicked.connect(self.export_csv_dialog)
+        png_button = QPushButton("Export PNG…")
+        png_button.clicked.connect(self.export_png_dialog)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.export_label, 1)
+        bottom.addWidget(csv_button)
+        bottom.addWidget(png_button)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(bottom)
+        self.setWidget(body)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    # -- timer and selection -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the redraw timer (before the window closes)."""
+        self._timer.stop()
+
+    def _tick(self) -> None:
+        if self.isVisible():
+            self.refresh()
+
+    def select_device(self, name: str | None) -> None:
+        """Show this camera's stages and highlight its Live curve; None or '' goes back to the
+        first camera with data and no highlight."""
+        self._chosen = name or None
+        self._redraw(self._clock())
+
+    def selected_device(self) -> str | None:
+        """The camera the Stages tab shows: the chosen one, else the first with data."""
+        return shown_device(self._tracks, self._chosen)
+
+    # -- redraw -------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """One redraw of the Live and Stages tabs from the rings (bounded work per camera)."""
+        now = self._clock()
+        stats = self._receiver.all_stats()
+        for name in list(self._tracks):
+            if name not in stats:
+                del self._tracks[name]
+        for name, device_stats in stats.items():
+            self._tracks.setdefault(name, TimelineTrack()).sync(device_stats, now)
+        self._redraw(now)
+        self.comparison_tab.set_running(self._comparison.running)
+
+    def _redraw(self, now: int) -> None:
+        self.live.refresh(self._tracks, now, self._chosen)
+        self.stages.refresh(self._tracks, now, self._chosen)
+
+    # -- comparison ---------------------------------------------------------------------------
+
+    @Slot()
+    def open_comparison_dialog(self) -> None:
+        """Ask for a camera and a frame count, then start the run (non-blocking dialog)."""
+        self.comparison_tab.open_dialog()
+
+    def run_comparison(self, device: str, frames_per_suite: int) -> bool:
+        """Start a run; False (and the reason on the Comparison tab) if the service refused."""
+        return self.comparison_tab.run(device, frames_per_suite)
+
+    def _show_comparison(self) -> None:
+        self.tabs.setCurrentWidget(self.comparison_tab)
+
+    def _bring_failure_into_view(self) -> None:
+        # Whoever started the run may be looking elsewhere: bring the reason into view.
+        self._show_comparison()
+        if self.isHidden():
+            self.show()
+        self.raise_()
+
+    # -- export -------------------------------------------------------------------------------
+
+    def export_csv(self, path: Path) -> int:
+        """Write every timeline in every ring (header first); returns the data rows written."""
+        return write_csv(path, self._receiver.all_stats())
+
+    def export_png(self, path: Path) -> None:
+        """Write the Live, Stages and Comparison tabs, freshly redrawn, one above the other."""
+        self.refresh()
+        current = self.tabs.currentWidget()
+        pages = (self.live, self.stages, self.comparison_tab)
+        if current.isVisible():
+            write_png(path, pages, current.size())
+        else:
+            write_png(path, pages)
+
+    @Slot()
+    def export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export latency CSV", "latency.csv", "CSV files (*.csv)"
+        )
+        if path:
+            try:
+                rows = self.export_csv(Path(path))
+            except OSError as exc:
+                QMessageBox.warning(self, "Export CSV", f"Cannot write {path}: {exc}")
+                return
+            self.export_label.setText(f"Wrote {rows} frames to {path}")
+
+    @Slot()
+    def export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export latency plots", "latency.png", "PNG images (*.png)"
+        )
+        if path:
+            try:
+                self.export_png(Path(path))
+            except OSError as exc:
+                QMessageBox.warning(self, "Export PNG", str(exc))
+                return
+            self.export_label.setText(f"Wrote the plots to {path}")
