@@ -70,11 +70,6 @@ class TileInfo:
     # Connections that named the device without its key: shown apart, never as its state.
     failed_attempts: int = 0
 
-    def __post_init__(self) -> None:
-        # Transitional: a caller still passing the state's value ("live": the setup wizard until
-        # it builds its TileInfo with `from_stats`) gets the DeviceState; anything else raises.
-        self.state = DeviceState(self.state)
-
     @classmethod
     def from_stats(cls, stats: DeviceStats | None, now_us: int, *, demo: bool = False) -> TileInfo:
         """What a tile shows for a device with these receiver stats (None: not seen yet).
