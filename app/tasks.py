@@ -3,7 +3,7 @@
 `spawn` is how the window and its services start background work from synchronous code (Qt
 slots, signal handlers). The task is referenced until it is done, so it cannot be garbage
 collected half-way; an exception it ends with is logged once, with its traceback, on the
-"securecam.tasks" logger and handed to `on_error`, whose job is to tell the user. Because the
+"app.tasks" logger and handed to `on_error`, whose job is to tell the user. Because the
 exception is retrieved here, asyncio never reports it a second time ("Task exception was never
 retrieved"). Cancellation is not a failure.
 """
