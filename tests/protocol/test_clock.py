@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.protocol.clock import ClockSample, ClockSync
+from app.protocol.hello import Suite
 from app.protocol.timeline import FrameTimeline
 
 TRUE_OFFSET = 1_000_000  # the remote clock runs one second ahead of ours
@@ -186,7 +187,7 @@ def test_a_latency_placed_with_the_estimate_is_off_by_at_most_the_error_bound(
     capture = 7_000_000  # local clock
     decrypted = capture + latency_us
     timeline = FrameTimeline(
-        "cam", "noise", 1, 100, capture + offset, capture + offset, decrypted, decrypted,
+        "cam", Suite.NOISE, 1, 100, capture + offset, capture + offset, decrypted, decrypted,
         decrypted, clock_offset_us=clock.offset_us,
     )  # fmt: skip
     bound_us = clock.error_bound_us + 1  # +1 µs: the midpoint's integer rounding

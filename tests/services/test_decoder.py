@@ -3,6 +3,7 @@
 import pytest
 
 from app.protocol.framesize import FrameSize
+from app.protocol.hello import Suite
 from app.protocol.timeline import Frame, FrameTimeline
 from app.services.decoder import FrameDecoder, decode
 from app.sim.sources import PrerenderedSource
@@ -13,7 +14,9 @@ SOURCE = PrerenderedSource.synthetic(FrameSize.VGA, count=3)
 
 def frame(seq: int, device: str = "cam") -> Frame:
     data = SOURCE.frames[seq % 3]
-    return Frame(device, seq, data, FrameTimeline(device, "noise", seq, len(data), 0, 0, 0, 0, 0))
+    return Frame(
+        device, seq, data, FrameTimeline(device, Suite.NOISE, seq, len(data), 0, 0, 0, 0, 0)
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,7 +73,7 @@ async def test_a_corrupt_frame_is_counted_not_fatal(qapp, caplog):
     done = []
     decoder = FrameDecoder(done.append)
     bad = Frame(
-        "cam", 1, b"\xff\xd8not a jpeg", FrameTimeline("cam", "noise", 1, 10, 0, 0, 0, 0, 0)
+        "cam", 1, b"\xff\xd8not a jpeg", FrameTimeline("cam", Suite.NOISE, 1, 10, 0, 0, 0, 0, 0)
     )
     decoder.submit(bad)
     decoder.submit(frame(2, device="other"))

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from app.protocol.framesize import FrameSize
+from app.protocol.hello import Suite
 from app.protocol.session import Credentials
 from app.protocol.timeline import Frame, FrameTimeline
 from app.services.receiver_service import ReceiverService
@@ -38,7 +39,7 @@ async def stream(service: ReceiverService, frames: int) -> None:
 
 def frame(seq: int) -> Frame:
     data = SOURCE.frames[seq % 3]
-    timeline = FrameTimeline(CAM.device_id, "noise", seq, len(data), 0, 0, 0, 0, 0)
+    timeline = FrameTimeline(CAM.device_id, Suite.NOISE, seq, len(data), 0, 0, 0, 0, 0)
     return Frame(CAM.device_id, seq, data, timeline, session_id=1)
 
 
