@@ -2,8 +2,10 @@
 
 import io
 import logging
+import re
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +98,15 @@ def test_an_unwritable_log_dir_raises_after_the_console_is_set_up(tmp_path, caps
         setup_logging(log_dir=blocker / "logs")
     log.error("still heard")
     assert "ERROR app.test: still heard" in capsys.readouterr().err
+
+
+def test_every_module_logs_under_its_own_name():
+    """A logger named by hand could fall outside the collected tree: its records would be lost."""
+    root = Path(__file__).resolve().parents[1] / "app"
+    named = [
+        f"{path.relative_to(root.parent)}:{number}: {line.strip()}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"getLogger\(\s*[rbf]?[\"']", line)
+    ]
+    assert named == []
