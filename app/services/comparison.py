@@ -274,7 +274,8 @@ class ComparisonService(QObject):
         then.
         """
         stats: DeviceStats | None = None
-        asked: tuple[DeviceStats, int] | None = None  # the session the control went to
+        asked: DeviceStats | None = None  # the stats and session count the control went to
+        asked_session = 0
         try:
             async with asyncio.timeout(self.switch_timeout_s):
                 while True:
@@ -284,8 +285,8 @@ class ComparisonService(QObject):
                         raise CameraLost("the receiver stopped during the run")
                     if stats.connected and stats.suite is suite:
                         return
-                    if stats.connected and asked != (stats, stats.sessions):
-                        asked = (stats, stats.sessions)
+                    if stats.connected and (asked is not stats or asked_session != stats.sessions):
+                        asked, asked_session = stats, stats.sessions
                         await self._receiver.send_control(device, Control(suite=suite))
                         continue  # the state may have changed while the control was sent
                     await watch.wait()
