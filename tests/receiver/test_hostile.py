@@ -992,7 +992,9 @@ async def test_a_plain_switch_request_expires_and_never_lets_a_later_plain_hello
         "an encrypted session of this device is live",
         device="plain-ok",
     )
-    assert cam.ws.close_code is None and arena.receiver.device_stats("plain-ok").suite is Suite.NOISE
+    assert (
+        cam.ws.close_code is None and arena.receiver.device_stats("plain-ok").suite is Suite.NOISE
+    )
 
 
 async def test_a_plain_switch_request_belongs_to_the_session_it_was_sent_to(arena):
