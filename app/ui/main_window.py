@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QWidget,
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.services = services
         self._demo_names: set[str] = set()
         self._setup_wizard: SetupWizard | None = None
+        self._add_dialog: AddDeviceDialog | None = None
         self._settings_dialog: SettingsDialog | None = None
         self._snapshot_dialog: QFileDialog | None = None
         self._announced_problem: str | None = None
@@ -145,7 +147,13 @@ class MainWindow(QMainWindow):
         self.demo_action = self._action(tools, "Start &demo camera", self.toggle_demo)
         self._action(tools, "Run &comparison…", self.latency_dock.open_comparison_dialog)
 
-    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:  # noqa: ANN001
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[..., object],
+        shortcut: str | QKeySequence.StandardKey | None = None,
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
