@@ -5,6 +5,10 @@ GUI thread: every serial operation (and the port listing) runs in a worker threa
 `concurrent.futures` executor, awaited on the app's asyncio loop (qasync), and every signal
 is emitted on the GUI thread. One serial job runs at a time (`busy`); `cancel` stops it.
 
+The service owns the link state (`state`, app/serial/link.py's table) and what goes with it
+(`identity`, `result`); `stateChanged` reports every change, always before the signal that
+tells the job's outcome. The wizard's pages read these here and keep no copies.
+
 Secrets: the Wi-Fi password goes to the provisioner only; the device key never leaves the
 provisioner and the registry (a `ProvisionResult` carries the fingerprint only).
 """
@@ -30,6 +34,14 @@ from app.serial.flasher import (
     FlashError,
     Identity,
     load_images,
+)
+from app.serial.link import (
+    FORGETS_IDENTITY,
+    RUNNING,
+    InvalidTransition,
+    LinkEvent,
+    LinkState,
+    next_state,
 )
 from app.serial.ports import PortInfo, PortWatcher, list_ports
 from app.serial.provisioner import (
@@ -71,6 +83,7 @@ class SetupService(QObject):
 
     portsChanged = Signal(list)  # list[PortInfo], likely adapters first
     busyChanged = Signal(bool)
+    stateChanged = Signal(object)  # LinkState
     identified = Signal(object)  # Identity
     identifyFailed = Signal(str, str)  # message, guidance
     flashProgress = Signal(int, int)  # bytes done, bytes total
@@ -104,6 +117,9 @@ class SetupService(QObject):
         self._tasks: set[asyncio.Future[Any]] = set()
         self._polling = False
         self._busy = False
+        self._state = LinkState.DISCONNECTED
+        self._identity: Identity | None = None
+        self._result: ProvisionResult | None = None
         self._flasher: Flasher | None = None
         self._cancel: threading.Event | None = None
         self._timer = QTimer(self)
@@ -118,6 +134,22 @@ class SetupService(QObject):
         return self._busy
 
     @property
+    def state(self) -> LinkState:
+        """The board link's state (app/serial/link.py)."""
+        return self._state
+
+    @property
+    def identity(self) -> Identity | None:
+        """What the ROM loader said (by identify or flash); None while DISCONNECTED or
+        IDENTIFYING, or when the board was provisioned without being identified."""
+        return self._identity
+
+    @property
+    def result(self) -> ProvisionResult | None:
+        """The provisioning that made the link VERIFIED; None in any other state."""
+        return self._result
+
+    @property
     def ports(self) -> list[PortInfo]:
         """The ports of the last listing."""
         return self._watcher.ports
@@ -126,6 +158,24 @@ class SetupService(QObject):
         if busy != self._busy:
             self._busy = busy
             self.busyChanged.emit(busy)
+
+    def _advance(
+        self,
+        event: LinkEvent,
+        *,
+        identity: Identity | None = None,
+        result: ProvisionResult | None = None,
+    ) -> None:
+        """Apply `event` to the link (InvalidTransition if its state refuses it), update
+        what goes with the new state, then emit `stateChanged`."""
+        state = next_state(self._state, event)
+        self._state = state
+        if identity is not None:
+            self._identity = identity
+        elif state in FORGETS_IDENTITY:
+            self._identity = None
+        self._result = result if state is LinkState.VERIFIED else None
+        self.stateChanged.emit(state)
 
     # -- ports -------------------------------------------------------------------------------
 
@@ -166,7 +216,10 @@ class SetupService(QObject):
         Returns False (nothing started) while another job runs.
         """
         return self._start(
-            self._identify(port, baud), "identify", lambda text: self.identifyFailed.emit(text, "")
+            self._identify(port, baud),
+            "identify",
+            lambda text: self.identifyFailed.emit(text, ""),
+            LinkEvent.IDENTIFY,
         )
 
     async def _identify(self, port: str, baud: int) -> None:
@@ -174,6 +227,7 @@ class SetupService(QObject):
             identity = await self._in_worker(lambda: self._make_flasher(port, baud).identify())
         except FlashError as exc:
             if not exc.retryable or baud == FALLBACK_BAUD or self._cancelled():
+                self._advance(LinkEvent.IDENTIFY_FAILED)
                 self.identifyFailed.emit(exc.message, exc.guidance)
                 return
             self.flashLog.emit(f"Identify failed at {baud} Bd; retrying at {FALLBACK_BAUD} Bd.")
@@ -182,8 +236,10 @@ class SetupService(QObject):
                     lambda: self._make_flasher(port, FALLBACK_BAUD).identify()
                 )
             except FlashError as again:
+                self._advance(LinkEvent.IDENTIFY_FAILED)
                 self.identifyFailed.emit(again.message, again.guidance)
                 return
+        self._advance(LinkEvent.IDENTIFIED, identity=identity)
         self.identified.emit(identity)
 
     def flash(self, port: str, images_path: Path, baud: int = DEFAULT_BAUD) -> bool:
@@ -194,6 +250,7 @@ class SetupService(QObject):
             self._flash(port, Path(images_path), baud),
             "flash",
             lambda text: self.flashFailed.emit(text, ""),
+            LinkEvent.FLASH,
         )
 
     async def _flash(self, port: str, path: Path, baud: int) -> None:
@@ -214,9 +271,11 @@ class SetupService(QObject):
             identity = await self._in_worker(work)
         except FlashError as exc:  # FlashCancelled included
             await asyncio.sleep(0)  # let queued log lines go out first
+            self._advance(LinkEvent.FLASH_FAILED)
             self.flashFailed.emit(exc.message, exc.guidance)
             return
         await asyncio.sleep(0)
+        self._advance(LinkEvent.FLASHED, identity=identity)
         self.flashFinished.emit(identity)
 
     def _make_flasher(self, port: str, baud: int, **callbacks: Any) -> Flasher:
@@ -263,6 +322,7 @@ class SetupService(QObject):
             self._provision(port, request),
             "provisioning",
             lambda text: self.provisionFailed.emit(text, ""),
+            LinkEvent.PROVISION,
         )
 
     async def _provision(self, port: str, request: ProvisionRequest) -> None:
@@ -286,9 +346,11 @@ class SetupService(QObject):
             result = await self._in_worker(work)
         except ProvisionError as exc:
             await asyncio.sleep(0)
+            self._advance(LinkEvent.PROVISION_FAILED)
             self.provisionFailed.emit(exc.message, exc.guidance)
             return
         await asyncio.sleep(0)
+        self._advance(LinkEvent.VERIFIED, result=result)
         if self._on_registered is not None:
             self._on_registered()
         self.provisioned.emit(result)
@@ -305,19 +367,41 @@ class SetupService(QObject):
     def _cancelled(self) -> bool:
         return self._cancel is not None and self._cancel.is_set()
 
-    def _start(self, coro: Any, what: str, failed: Callable[[str], None]) -> bool:
-        """Run one serial job; an unexpected exception reaches the user through `failed`."""
+    def _start(
+        self,
+        coro: Any,
+        what: str,
+        failed: Callable[[str], None],
+        start: LinkEvent | None = None,
+    ) -> bool:
+        """Run one serial job, first moving the link by `start` (a scan does not move it).
+
+        Returns False (nothing started) while another job runs.
+
+        A job that ends without its outcome (an unexpected exception, which reaches the user
+        through `failed`) leaves its running state by the failure event, so the link never
+        stays busy.
+        """
         if self._busy:
             coro.close()
             return False
         self._cancel = threading.Event()
-        self._set_busy(True)
+        self._set_busy(True)  # before the link moves: a running state is always busy
+        if start is not None:
+            try:
+                self._advance(start)
+            except InvalidTransition:
+                coro.close()
+                self._set_busy(False)
+                raise
 
         async def job() -> None:
             try:
                 await coro
             finally:
                 self._flasher = None
+                if start is not None and self._state in RUNNING:
+                    self._advance(RUNNING[self._state])
                 self._set_busy(False)
 
         def on_error(exc: BaseException) -> None:  # already logged, with its traceback

@@ -12,6 +12,7 @@ import pytest
 import serial
 
 from app.devices.registry import Registry
+from app.serial.link import LinkState
 from app.serial.ports import port_info
 from app.serial.provisioner import ProvisionTimeouts
 from app.services.setup_service import FlasherOptions, SetupService
@@ -87,6 +88,8 @@ def test_identify_and_flash_report_on_the_gui_thread(qloop, tmp_path):
         def note(kind: str):
             return lambda *a: events.append((kind, a, threading.current_thread() is main))
 
+        states: list[LinkState] = []
+        setup.stateChanged.connect(states.append)
         setup.identified.connect(note("identified"))
         setup.flashProgress.connect(note("progress"))
         setup.flashFinished.connect(note("finished"))
@@ -102,6 +105,13 @@ def test_identify_and_flash_report_on_the_gui_thread(qloop, tmp_path):
         run(qloop, scenario())
         setup.close()
     kinds = [kind for kind, _, _ in events]
+    assert states == [
+        LinkState.IDENTIFYING,
+        LinkState.IDENTIFIED,
+        LinkState.FLASHING,
+        LinkState.FLASHED,
+    ]  # the refused flash moved nothing
+    assert setup.identity == events[-1][1][0]  # the flash's own identification
     assert kinds[0] == "identified" and events[0][1][0].mac == "24:6f:28:a1:b2:c3"
     assert kinds[-1] == "finished" and "failed" not in kinds
     total = image.stat().st_size
@@ -118,6 +128,8 @@ def test_cancel_leaves_the_port_usable(qloop, tmp_path):
         setup = make(tmp_path, [emu.port])
         failed: list[tuple[str, str]] = []
         progress: list[int] = []
+        states: list[LinkState] = []
+        setup.stateChanged.connect(states.append)
         setup.flashFailed.connect(lambda m, g: failed.append((m, g)))
         setup.flashProgress.connect(lambda d, t: progress.append(d))
 
@@ -130,6 +142,8 @@ def test_cancel_leaves_the_port_usable(qloop, tmp_path):
         run(qloop, scenario())
         assert failed and failed[0][0] == "Cancelled."
         assert not setup.busy
+        assert states == [LinkState.FLASHING, LinkState.DISCONNECTED]
+        assert setup.identity is None
         serial.Serial(emu.port, exclusive=True).close()  # closed again, free to open
         setup.close()
 
@@ -146,3 +160,4 @@ def test_scan_lists_the_console_networks(qloop, tmp_path, console):
     run(qloop, scenario())
     setup.close()
     assert got == [["HomeNet", "Cafe Free"]]
+    assert setup.state is LinkState.DISCONNECTED  # a scan changes nothing the link knows

@@ -11,11 +11,20 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from PySide6.QtWidgets import QWizard
 
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.receiver.stats import DeviceState
-from app.serial.flasher import GUIDANCE_BOOT_MODE, GUIDANCE_WIRING
+from app.serial.camera_settings import CameraSettings
+from app.serial.flasher import (
+    GUIDANCE_BOOT_MODE,
+    GUIDANCE_WIRING,
+    FlashCancelled,
+    FlashError,
+    Identity,
+)
+from app.serial.link import LinkState
 from app.serial.ports import PortInfo, port_info
 from app.serial.provisioner import ProvisionTimeouts
 from app.services.app_services import AppServices
@@ -23,14 +32,7 @@ from app.services.settings import ReceiverSettings
 from app.services.setup_service import FlasherOptions, SetupService
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
-from app.ui.setup_wizard import (
-    CONFIGURE_PAGE,
-    FLASH_PAGE,
-    IDENTIFY_PAGE,
-    PORT_PAGE,
-    VERIFY_PAGE,
-    SetupWizard,
-)
+from app.ui.setup_wizard import Page, SetupWizard
 from tests.firmware.test_provision_cli import PASSWORD, SSID, Console
 from tests.serial.images import fake_build
 from tests.serial.rom_emulator import RomEmulator
@@ -98,37 +100,40 @@ async def walk_through(
     ports = wizard.port_page
     await wait_until(lambda: ports.list.count() == 2, 5)
     ports.select(emulator.port)
-    assert wizard.currentId() == PORT_PAGE and ports.isComplete()
+    assert wizard.currentId() == Page.PORT and ports.isComplete()
     assert ports.help.isHidden()
     await _hook(on_page, "1-port", wizard)
 
     wizard.next()
     identify = wizard.identify_page
-    assert wizard.currentId() == IDENTIFY_PAGE
-    await wait_until(lambda: identify.identity is not None, 15)
+    assert wizard.currentId() == Page.IDENTIFY
+    await wait_until(lambda: wizard.setup.state is LinkState.IDENTIFIED, 15)
     assert identify.chip.text().startswith("ESP32")
     assert identify.mac.text() == "24:6f:28:a1:b2:c3"
     assert identify.flash_size.text() == "4MB"
-    assert identify.isComplete() and identify.diagram.isHidden()
+    await wait_until(identify.isComplete, 5)
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    assert identify.diagram.isHidden()
     await _hook(on_page, "2-identify", wizard)
 
     wizard.next()
     flash = wizard.flash_page
-    assert wizard.currentId() == FLASH_PAGE
+    assert wizard.currentId() == Page.FLASH
     assert flash.path.text().endswith("esp32cam")  # the build was found
     assert not flash.isComplete()
     flash.flash_button.click()
-    await wait_until(lambda: flash.done, 20)
+    await wait_until(lambda: wizard.setup.state is LinkState.FLASHED, 20)
     assert flash.progress.value() == 100
     assert "Hash of data verified" in flash.log_view.toPlainText()
     for name, (offset, data) in parts.items():
         assert bytes(emulator.flash[offset : offset + len(data)]) == data, name
-    assert flash.isComplete()
+    await wait_until(flash.isComplete, 5)
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     await _hook(on_page, "3-flash", wizard)
 
     wizard.next()
     configure = wizard.configure_page
-    assert wizard.currentId() == CONFIGURE_PAGE
+    assert wizard.currentId() == Page.CONFIGURE
     assert configure.server_port.value() == services.receiver.port
     configure.select_port(console.path)  # the flashed board now runs the firmware's console
     configure.scan_button.click()
@@ -140,12 +145,20 @@ async def walk_through(
     configure.password.setText(PASSWORD)
     configure.host.setEditText("127.0.0.1")
     configure.name.setText("porch")
+    configure.camera.inputs["frame_size"].setCurrentIndex(
+        configure.camera.inputs["frame_size"].findData(FrameSize.SVGA)
+    )
+    configure.camera.inputs["jpeg_quality"].setValue(10)
+    configure.camera.inputs["fps_cap"].setValue(20)
     await _hook(on_page, "4-configure-filled", wizard)
     configure.provision_button.click()
-    await wait_until(lambda: configure.result is not None, 20)
+    await wait_until(lambda: wizard.setup.state is LinkState.VERIFIED, 20)
     await wait_until(configure.isComplete, 5)
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     device = services.devices.registry.get("porch")
-    assert configure.result.fingerprint == device.key.fingerprint
+    result = wizard.setup.result
+    assert result.fingerprint == device.key.fingerprint
+    assert result.config.camera == CameraSettings(FrameSize.SVGA, jpeg_quality=10, fps_cap=20)
     assert device.key.fingerprint in configure.status.text()
     assert [e.name for e in services.devices.entries()] == ["porch"]
     shown = configure.status.text() + configure.steps.toPlainText()
@@ -154,7 +167,7 @@ async def walk_through(
 
     wizard.next()
     verify = wizard.verify_page
-    assert wizard.currentId() == VERIFY_PAGE
+    assert wizard.currentId() == Page.VERIFY
     camera = SimulatedCamera(
         f"ws://127.0.0.1:{services.receiver.port}/camera",
         "porch",
@@ -198,7 +211,8 @@ async def _identify_fails(services: AppServices, mode: str) -> SetupWizard:
     page = wizard.identify_page
     await wait_until(lambda: not page.guidance.isHidden(), 30)
     await wait_until(lambda: not setup.busy, 5)
-    assert page.identity is None and not page.isComplete()
+    assert setup.identity is None and setup.state is LinkState.DISCONNECTED
+    assert not page.isComplete()
     assert page.retry_button.isEnabled() and page.slow_button.isEnabled()
     wizard.reject()
     setup.close()
@@ -250,7 +264,7 @@ def test_wrong_wifi_password_leaves_the_registry_unchanged(qloop, qtbot, service
         await wait_until(lambda: wizard.port_page.list.count() == 1, 5)
         wizard.port_page.skip_flash.setChecked(True)  # provisioning only
         wizard.next()
-        assert wizard.currentId() == CONFIGURE_PAGE
+        assert wizard.currentId() == Page.CONFIGURE
         page = wizard.configure_page
         assert page.name.text() == "cam-1"
         page.ssid.setEditText(SSID)
@@ -271,3 +285,95 @@ def test_wrong_wifi_password_leaves_the_registry_unchanged(qloop, qtbot, service
     assert [d.name for d in services.devices.registry.list()] == ["other-cam"]
     assert services.devices.registry.get("other-cam").key == keep.key
     assert "psk" not in console.stored()
+
+
+class ScriptedFlasher:
+    """Stands in for `Flasher`: identify and flash give the next scripted outcome."""
+
+    def __init__(self, outcomes: list[Identity | FlashError]) -> None:
+        self.outcomes = outcomes
+
+    def _next(self) -> Identity:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, FlashError):
+            raise outcome
+        return outcome
+
+    def identify(self) -> Identity:
+        return self._next()
+
+    def flash(self, images: object) -> Identity:
+        return self._next()
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_pages_follow_the_service_link_state(qloop, qtbot, services, tmp_path, monkeypatch):
+    """Identify and flash pages show the service's link state, and change only with it."""
+    fake_build(tmp_path)
+    board = Identity("ESP32", "ESP32-D0WD-V3 (revision v3.0)", "24:6f:28:a1:b2:c3", "4MB")
+    outcomes: list[Identity | FlashError] = []
+    setup = make_setup(services, ("/dev/ttyFAKE0", "fake"))
+    monkeypatch.setattr(setup, "_make_flasher", lambda *a, **k: ScriptedFlasher(outcomes))
+    wizard = SetupWizard(services, setup, firmware_root=tmp_path)
+    qtbot.addWidget(wizard)
+    states: list[LinkState] = []
+    setup.stateChanged.connect(states.append)
+    next_button = wizard.button(QWizard.WizardButton.NextButton)
+
+    async def settled(page) -> None:
+        await wait_until(lambda: not setup.busy, 5)
+        assert page.isComplete() == next_button.isEnabled()
+
+    async def scenario():
+        wizard.show()
+        await wait_until(lambda: wizard.port_page.list.count() == 1, 5)
+        identify, flash = wizard.identify_page, wizard.flash_page
+
+        outcomes.append(board)
+        wizard.next()  # identifies on arrival
+        await settled(identify)
+        assert identify.isComplete() and identify.mac.text() == board.mac
+
+        outcomes.append(FlashError("No serial data received from the board.", GUIDANCE_WIRING))
+        identify.retry_button.click()
+        await settled(identify)
+        assert not identify.isComplete() and identify.mac.text() == ""  # forgotten
+        assert identify.guidance.text() == GUIDANCE_WIRING
+
+        outcomes.append(board)
+        identify.slow_button.click()
+        await settled(identify)
+        wizard.next()
+        assert wizard.currentId() == Page.FLASH and not flash.isComplete()
+
+        outcomes.append(FlashCancelled("Cancelled.", "Flash it again before use."))
+        flash.flash_button.click()
+        await settled(flash)
+        assert not flash.isComplete() and flash.status.text() == "Cancelled."
+
+        outcomes.append(board)
+        flash.flash_button.click()
+        await settled(flash)
+        assert flash.isComplete()
+        wizard.back()  # the flash identified the board too
+        assert wizard.currentId() == Page.IDENTIFY and identify.isComplete()
+        assert identify.chip.text() == board.description
+        wizard.reject()
+        await setup.wait_idle()
+
+    run(qloop, scenario())
+    setup.close()
+    assert states == [
+        LinkState.IDENTIFYING,
+        LinkState.IDENTIFIED,
+        LinkState.IDENTIFYING,
+        LinkState.DISCONNECTED,
+        LinkState.IDENTIFYING,
+        LinkState.IDENTIFIED,
+        LinkState.FLASHING,
+        LinkState.DISCONNECTED,
+        LinkState.FLASHING,
+        LinkState.FLASHED,
+    ]
