@@ -154,12 +154,12 @@ class ComparisonService(QObject):
             name=f"comparison on {device}",
             on_error=self._failed,
         )
-        self._task.add_done_callback(lambda task: task.cancelled() and self._cancelled())
+        self._task.add_done_callback(self._done)
 
-    def _cancelled(self) -> None:
+    def _done(self, task: asyncio.Task[ComparisonResult]) -> None:
         """A run cancelled before it could report (before its first step) still reports."""
         result = self._current
-        if result is not None and result is not self.last:
+        if task.cancelled() and result is not None and result is not self.last:
             result.error = result.error or "cancelled"
             self._finish(result)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 
 import numpy as np
@@ -204,7 +204,7 @@ class LegendList(QListWidget):
         )
         self._key: list[tuple[str, str, int]] = []
 
-    def set_entries(self, entries: list[tuple[str, QPen | QColor]]) -> None:
+    def set_entries(self, entries: Sequence[tuple[str, QPen | QColor]]) -> None:
         """Show exactly these entries, in order; a no-op when nothing changed."""
         key = [
             (label, s.color().name() if isinstance(s, QPen) else s.name(), _style(s))
