@@ -107,5 +107,5 @@ def write_png(path: Path, pages: Sequence[QWidget], size: QSize = PNG_SIZE) -> N
         painter.drawPixmap(0, top, shot)
         top += shot.height() + PNG_GAP
     painter.end()
-    if not image.save(str(path), b"PNG"):
+    if not image.save(str(path), "PNG"):
         raise OSError(f"cannot write {path}")
