@@ -12,6 +12,8 @@ Branches, each documented where it lives:
   `WifiConnectError`, `VerificationError`): provisioning a board (a `UserError`).
 - `app.serial.improv_codec.ImprovError` (`ImprovErrorState`, `ExtensionError`,
   `ImprovProtocolError`, `ImprovTimeout`): the Improv serial console and SecureCam's extension.
+- `app.serial.link.InvalidTransition`: an event the setup wizard's board link refuses in its
+  state (a bug in the caller).
 
 Catch `SecureCamError` to handle anything the app raises deliberately; anything else is a bug.
 """

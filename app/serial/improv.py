@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from app.protocol.hello import is_valid_device_id
 from app.serial.improv_codec import (
     BadChecksum,
     CameraConfig,
@@ -132,18 +131,6 @@ class ImprovClient:
         deadline = self._deadline(timeout)
         self._send(encode_wifi_settings(ssid, password))
         return _url(self._wait(deadline, _result_for(Command.WIFI_SETTINGS)))
-
-    def device_name(self, new_name: str | None = None) -> str:
-        """Improv's get/set device name (the SecureCam device id)."""
-        payload = b""
-        if new_name is not None:
-            if not is_valid_device_id(new_name):
-                raise ValueError(f"invalid device name {new_name!r}")
-            payload = new_name.encode("ascii")
-        strings = self._rpc(Command.DEVICE_NAME, payload)
-        if not strings:
-            raise ImprovProtocolError("empty device name result")
-        return strings[0].decode("utf-8", "replace")
 
     # -- SecureCam extension -------------------------------------------------------------
 
