@@ -242,6 +242,10 @@ def test_refused_configuration_is_rolled_back(registry):
     assert registry.list() == []
 
 
+def test_the_request_never_shows_the_password():
+    assert PASSWORD not in repr(REQUEST) and PASSWORD not in str(REQUEST)
+
+
 def test_wifi_failure_names_the_likely_causes(registry):
     with pytest.raises(WifiConnectError) as failed:
         run(FakeCamera(wifi_ok=False), registry)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from PySide6.QtWidgets import QWizard
 
+from app.protocol.endpoints import camera_url
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.receiver.stats import DeviceState
@@ -169,7 +170,7 @@ async def walk_through(
     verify = wizard.verify_page
     assert wizard.currentId() == Page.VERIFY
     camera = SimulatedCamera(
-        f"ws://127.0.0.1:{services.receiver.port}/camera",
+        camera_url("127.0.0.1", services.receiver.port),
         "porch",
         device.key.raw,
         PrerenderedSource.synthetic(FrameSize.QVGA, count=2),
