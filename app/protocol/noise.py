@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 
 from Crypto.Cipher import AES
-from Crypto.Hash import HMAC, SHA256
 from Crypto.Cipher._mode_gcm import GcmMode
+from Crypto.Hash import HMAC, SHA256
 from Crypto.Protocol import DH
 
 from app.errors import SecureCamError

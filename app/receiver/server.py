@@ -13,7 +13,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -155,7 +155,8 @@ class Receiver:
             self.host,
             self._requested_port,
             process_request=self._check_path,
-            create_connection=self._connection,
+            # websockets calls this as a factory: a callable returning the connection is fine.
+            create_connection=cast(type[ServerConnection], self._connection),
             compression=None,  # JPEG does not deflate; compressing would only burn CPU
             max_size=65535,  # the Noise message limit: anything larger is not ours
             max_queue=4,
