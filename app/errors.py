@@ -14,6 +14,9 @@ Branches, each documented where it lives:
   `ImprovProtocolError`, `ImprovTimeout`): the Improv serial console and SecureCam's extension.
 - `app.serial.link.InvalidTransition`: an event the setup wizard's board link refuses in its
   state (a bug in the caller).
+- `app.services.comparison.ComparisonError` (`CameraLost`): a plain-versus-encrypted run that
+  could not start or finish.
+- `app.bench.BenchError`: a benchmark that could not measure what it set out to.
 
 Catch `SecureCamError` to handle anything the app raises deliberately; anything else is a bug.
 """

@@ -24,7 +24,7 @@ from app.cli_common import common_options, listen_host, listen_port
 from app.devices.lookup import credentials_lookup, first_known
 from app.devices.registry import Registry, RegistryError
 from app.paths import config_dir
-from app.protocol.endpoints import CAMERA_PATH, DEFAULT_PORT, local_camera_url
+from app.protocol.endpoints import DEFAULT_PORT, camera_url, local_camera_url
 from app.protocol.limits import Limits
 from app.protocol.session import monotonic_us
 from app.receiver.recorder import Recorder
@@ -196,7 +196,7 @@ def stats_document(
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "uptime_s": round(time.monotonic() - started, 3),
         "final": final,
-        "listen": f"ws://{receiver.host}:{receiver.port}{CAMERA_PATH}",
+        "listen": camera_url(receiver.host or "0.0.0.0", receiver.port),
         "connections": receiver.connection_count,
         "connections_rejected": receiver.connections_rejected,
         "devices": [receiver.device_stats(name).snapshot(now_us) for name in names],

@@ -18,6 +18,7 @@ from itertools import islice
 
 from PySide6.QtCore import QObject, Signal
 
+from app.errors import SecureCamError
 from app.protocol.hello import Suite
 from app.protocol.records import Control
 from app.protocol.timeline import FrameTimeline, Mark
@@ -34,7 +35,7 @@ PAINT_GRACE_S = 0.1  # after the last frame: time for it to be painted (frames k
 SUMMARY_KEYS = ("p50", "p95", "p99", "mean")
 
 
-class ComparisonError(Exception):
+class ComparisonError(SecureCamError):
     """A run cannot start, or had to stop; the message is for the user as is."""
 
 

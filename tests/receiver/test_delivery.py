@@ -2,13 +2,14 @@
 
 import asyncio
 
+from app.protocol.hello import Suite
 from app.protocol.timeline import Frame, FrameTimeline
 from app.receiver.delivery import LatestFrames
 from tests.waiting import scaled
 
 
 def frame(device: str, seq: int) -> Frame:
-    timeline = FrameTimeline(device, "noise", seq, 1, 0, 0, 0, 0, 0)
+    timeline = FrameTimeline(device, Suite.NOISE, seq, 1, 0, 0, 0, 0, 0)
     return Frame(device, seq, b"x", timeline)
 
 

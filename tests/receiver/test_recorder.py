@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.protocol.framesize import FrameSize
+from app.protocol.hello import Suite
 from app.protocol.session import Credentials
 from app.protocol.timeline import Frame, FrameTimeline
 from app.receiver import recorder as recorder_module
@@ -25,7 +26,7 @@ CAM = Credentials("cam1", b"\x07" * 32)
 
 
 def frame(device: str, seq: int, data: bytes, session: int = 1) -> Frame:
-    timeline = FrameTimeline(device, "noise", seq, len(data), 0, 0, 0, 0, 0)
+    timeline = FrameTimeline(device, Suite.NOISE, seq, len(data), 0, 0, 0, 0, 0)
     return Frame(device, seq, data, timeline, session)
 
 
