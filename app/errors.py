@@ -3,7 +3,7 @@
 Branches, each documented where it lives:
 
 - `app.protocol.errors.ProtocolError`: a peer broke the wire protocol (close code + reason);
-  `app.protocol.errors.InvalidState`: a session method called in a state that forbids it;
+  `InvalidState` (here): a session method or a board-link event its state forbids;
   `app.protocol.noise.NoiseError` (and `DecryptError`): the Noise layer refused a message.
 - `app.devices.registry.RegistryError` (`UnknownDevice`, `DeviceExists`): the device registry.
 - `app.serial.flasher.FlashError` (`FlashCancelled`, `FlashInputError`): flashing a board
@@ -12,8 +12,8 @@ Branches, each documented where it lives:
   `WifiConnectError`, `VerificationError`): provisioning a board (a `UserError`).
 - `app.serial.improv_codec.ImprovError` (`ImprovErrorState`, `ExtensionError`,
   `ImprovProtocolError`, `ImprovTimeout`): the Improv serial console and SecureCam's extension.
-- `app.serial.link.InvalidTransition`: an event the setup wizard's board link refuses in its
-  state (a bug in the caller).
+- `app.serial.link.InvalidTransition` (an `InvalidState`): an event the setup wizard's board
+  link refuses in its state.
 - `app.services.comparison.ComparisonError` (`CameraLost`): a plain-versus-encrypted run that
   could not start or finish.
 - `app.bench.BenchError`: a benchmark that could not measure what it set out to.
@@ -26,6 +26,12 @@ from __future__ import annotations
 
 class SecureCamError(Exception):
     """Root of every error SecureCam raises on purpose."""
+
+
+class InvalidState(SecureCamError):
+    """A state machine was asked for something its current state forbids: a protocol session
+    sending before its handshake, the wizard's board link taking an event out of turn. A bug
+    in the caller, never the peer's or the board's doing."""
 
 
 class UserError(SecureCamError):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from app.errors import SecureCamError
+from app.errors import InvalidState, SecureCamError
+
+__all__ = ["CloseCode", "InvalidState", "ProtocolError"]
 
 
 class CloseCode(IntEnum):
@@ -44,8 +46,3 @@ class ProtocolError(SecureCamError):
         self.code = code
         self.reason = reason
         self.detail = detail or reason
-
-
-class InvalidState(SecureCamError):
-    """A session method was called in a state that forbids it (e.g. sending before the
-    handshake or after the close): a bug in the caller, never the peer's doing."""

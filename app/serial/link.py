@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from app.errors import SecureCamError
+from app.errors import InvalidState
 
 
 class LinkState(Enum):
@@ -55,7 +55,7 @@ class LinkEvent(Enum):
     PROVISION_FAILED = "provision failed"  # a cancel included
 
 
-class InvalidTransition(SecureCamError):
+class InvalidTransition(InvalidState):
     """An event the link's current state does not accept: a bug in the caller, never the
     board's doing (a job's outcome fired twice, or a job started while another runs)."""
 

@@ -169,6 +169,8 @@ async def walk_through(
     wizard.next()
     verify = wizard.verify_page
     assert wizard.currentId() == Page.VERIFY
+    verify.refresh()
+    assert verify.tile.info.state is DeviceState.CONNECTING  # waiting for its first session
     camera = SimulatedCamera(
         camera_url("127.0.0.1", services.receiver.port),
         "porch",

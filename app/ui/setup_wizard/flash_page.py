@@ -50,7 +50,9 @@ class FlashPage(QWizardPage):
         self.setSubTitle("Write SecureCam's firmware to the board (about a minute).")
         build = find_build(firmware_root)
         self.path = QLineEdit(str(build) if build else "")
-        self.path.setPlaceholderText("firmware/.pio/build/esp32cam or a merged .bin")
+        self.path.setPlaceholderText(
+            "a merged .bin, or firmware/.pio/build/esp32cam in a SecureCam checkout"
+        )
         self.browse_button = QPushButton("&Choose .bin…")
         self.baud = QComboBox()
         for rate in (DEFAULT_BAUD, 230400, FALLBACK_BAUD):
@@ -87,8 +89,9 @@ class FlashPage(QWizardPage):
         layout.addWidget(self.skip)
         if build is None:
             self.status.setText(
-                "No firmware build found: build it (cd firmware && pio run -e esp32cam) or"
-                " choose a merged .bin."
+                "No firmware build found. The wizard looks for one only in a SecureCam checkout"
+                " (firmware/.pio/build/esp32cam): build it there (cd firmware && pio run -e"
+                " esp32cam), or choose a merged .bin."
             )
         self.guidance.hide()
         self.browse_button.clicked.connect(self._browse)
@@ -105,7 +108,10 @@ class FlashPage(QWizardPage):
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Firmware image", str(ROOT), "Firmware images (*.bin);;All files (*)"
+            self,
+            "Firmware image",
+            str(ROOT if (ROOT / "firmware").is_dir() else Path.home()),  # installed: no checkout
+            "Firmware images (*.bin);;All files (*)",
         )
         if path:
             self.path.setText(path)

@@ -6,6 +6,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWizardPage
 
 from app.protocol.session import monotonic_us
+from app.receiver.stats import DeviceState
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
 from app.services.setup_service import SetupService
@@ -103,7 +104,11 @@ class VerifyPage(QWizardPage):
         """Update the tile's overlay and the RSSI/latency line from the receiver's stats."""
         device = self.device
         stats = self.services.receiver.stats(device) if device else None
-        info = TileInfo.from_stats(stats, monotonic_us())
+        info = (
+            TileInfo(state=DeviceState.CONNECTING)  # waiting for the camera's first session
+            if stats is None
+            else TileInfo.from_stats(stats, monotonic_us())
+        )
         self.tile.set_info(info)
         if stats is None:
             self.stats.setText("Not connected yet.")
