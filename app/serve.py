@@ -46,7 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--host", type=listen_host, default="0.0.0.0", help="address to listen on (default all)"
     )
     parser.add_argument(
-        "--port", type=listen_port, default=DEFAULT_PORT, help="TCP port (default 8888; 0: any)"
+        "--port",
+        type=listen_port,
+        default=DEFAULT_PORT,
+        help=f"TCP port (default {DEFAULT_PORT}; 0: any)",
     )
     parser.add_argument(
         "--stats-json",

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.protocol.timeline import Frame
+from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 QUEUE_FRAMES = 64  # about 2.5 MB of VGA frames in flight, whatever the disk does
@@ -79,7 +80,7 @@ class Recorder:
     async def start(self) -> None:
         """Create DIR if needed (0700) and start writing; raises OSError if DIR cannot be made."""
         _make_dir(self.directory, parents=True)
-        self._writer = asyncio.create_task(self._write_forever())
+        self._writer = spawn(self._write_forever(), name=f"recording to {self.directory}")
 
     async def __call__(self, frame: Frame) -> None:
         """Queue `frame` for writing: waits while the queue is full, unless not recording."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from app.cli_common import common_options, ws_url
 from app.devices.registry import DeviceKey, Registry, RegistryError
 from app.paths import config_dir
+from app.protocol.endpoints import DEFAULT_PORT, camera_url
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.sim.camera import CameraStats, SimulatedCamera
@@ -29,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--url", type=ws_url, default="ws://127.0.0.1:8888/camera", help="receiver URL"
+        "--url", type=ws_url, default=camera_url("127.0.0.1", DEFAULT_PORT), help="receiver URL"
     )
     parser.add_argument("--device", required=True, help="registered device name")
     parser.add_argument("--key-file", type=Path, help="file holding the 64-hex-digit device key")

@@ -12,6 +12,7 @@ from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import SyntheticSource
+from app.tasks import spawn
 
 
 class DemoFleet:
@@ -50,7 +51,7 @@ class DemoFleet:
             fps=self.fps,
         )
         self.cameras[name] = camera
-        self._tasks[name] = asyncio.ensure_future(camera.run())
+        self._tasks[name] = spawn(camera.run(), name=f"demo camera {name}")
         return camera
 
     async def stop(self) -> None:
