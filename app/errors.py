@@ -17,6 +17,7 @@ Branches, each documented where it lives:
 - `app.services.comparison.ComparisonError` (`CameraLost`): a plain-versus-encrypted run that
   could not start or finish.
 - `app.bench.BenchError`: a benchmark that could not measure what it set out to.
+- `app.share.certs.CertificateError`: a Share TLS certificate or key that cannot be used.
 
 Catch `SecureCamError` to handle anything the app raises deliberately; anything else is a bug.
 """
