@@ -18,6 +18,7 @@ Branches, each documented where it lives:
   could not start or finish.
 - `app.bench.BenchError`: a benchmark that could not measure what it set out to.
 - `app.share.certs.CertificateError`: a Share TLS certificate or key that cannot be used.
+- `app.share.accounts.ViewerError` (`UnknownViewer`, `ViewerExists`, `WeakPassword`): viewers.
 
 Catch `SecureCamError` to handle anything the app raises deliberately; anything else is a bug.
 """
