@@ -33,10 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     from app.devices import cli as device_cli
     from app.serial import cli as flash_cli
     from app.serial import provision_cli
-    from app.share import share_cli
+    from app.share import share_cli, viewer_cli
     from app.sim import cli as sim_cli
 
-    for module in (serve_cli, sim_cli, device_cli, flash_cli, provision_cli, share_cli):
+    for module in (serve_cli, sim_cli, device_cli, flash_cli, provision_cli, share_cli, viewer_cli):
         module.add_parser(sub)
     return parser
 
