@@ -14,7 +14,9 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001  # receiver or camera shutting down
+    PROTOCOL_ERROR = 1002  # a WebSocket framing violation (sent by the WebSocket layer)
     UNSUPPORTED_DATA = 1003  # a text message
+    INVALID_PAYLOAD = 1007  # a text frame that is not UTF-8 (sent by the WebSocket layer)
     POLICY_VIOLATION = 1008  # over a per-connection cap (upgrade size, unread writes); aborted
     MESSAGE_TOO_BIG = 1009  # a WebSocket message over 65,535 bytes
     BAD_HELLO = 4001

@@ -28,6 +28,10 @@ MAX_UPGRADE_BYTES = 16 * 1024  # the whole request, whatever it is split into
 # The receiver only ever sends small records (pings, pongs, controls): far less than this.
 WRITE_BUFFER_CAP = 64 * 1024
 CLOSE_DEADLINE_S = 2.0
+# Codes websockets closes with when it fails a connection itself (the peer broke RFC 6455).
+_WEBSOCKETS_FAILURES = frozenset(
+    {CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_PAYLOAD, CloseCode.MESSAGE_TOO_BIG}
+)
 
 websockets.http11.MAX_NUM_HEADERS = MAX_HEADERS
 websockets.http11.MAX_LINE_LENGTH = MAX_HEADER_LINE
@@ -51,6 +55,7 @@ class GuardedConnection(ServerConnection):
         self.handled = False  # the receiver's handler owns reporting from here on
         self.violation: tuple[CloseCode, str] | None = None
         self._upgrade_bytes = 0
+        self._ending = False
 
     @property
     def upgraded(self) -> bool:
@@ -93,6 +98,13 @@ class GuardedConnection(ServerConnection):
                 )
                 return
         super().data_received(data)
+        sent = self.protocol.close_sent
+        if sent is not None and sent.code in _WEBSOCKETS_FAILURES and not self._ending:
+            # websockets failed the connection for a framing violation: do not wait for the
+            # peer that broke the protocol to answer the close as well.
+            self._ending = True
+            self.transport.close()
+            self.loop.call_later(CLOSE_DEADLINE_S, self.transport.abort)
 
     def process_event(self, event: Any) -> None:
         if isinstance(event, Frame) and event.opcode is Opcode.PING and not self.confirmed:

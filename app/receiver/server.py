@@ -259,8 +259,18 @@ class Receiver:
         That is a device removed, its key changed (replaced, or removed and added again, or
         renamed and another added under its name), or plain revoked for a plain session.
         """
+        await asyncio.gather(*self._close_stale())
+
+    def _close_stale(self) -> list[asyncio.Task[None]]:
+        """Start closing each live session the registry no longer allows; the closing tasks.
+
+        A session being closed already is skipped: a peer that never answers a close must not
+        hold up the others, so nothing here waits.
+        """
         closing: list[tuple[_Camera, CloseCode, str]] = []
         for device, camera in list(self._live.items()):
+            if camera.closing:
+                continue
             try:
                 credentials = self._lookup(device)
             except ProtocolError:
@@ -272,16 +282,19 @@ class Receiver:
                 closing.append((camera, CloseCode.DEVICE_REMOVED, "key changed"))
             elif camera.session.suite is Suite.PLAIN and not credentials.allow_plain:
                 closing.append((camera, CloseCode.PLAIN_NOT_ALLOWED, "plain no longer allowed"))
-        for camera, _, reason in closing:
+        tasks = []
+        for camera, code, reason in closing:
             log.info("closing %s: %s", camera.session.device_id, reason)
-        await asyncio.gather(*(self._close(*closing_one) for closing_one in closing))
+            camera.closing = True  # before the task starts: the next check must skip it
+            tasks.append(spawn(self._close(camera, code, reason), name=f"closing {camera.peer}"))
+        return tasks
 
     async def _watch_registry(self) -> None:
         """Revalidate live sessions often enough that a key change ends them within 1 s."""
         while True:
             await asyncio.sleep(self.limits.revalidate_interval_s)
             try:
-                await self.revalidate()
+                self._close_stale()
             except Exception:  # keep watching: the next edit may fix what failed
                 log.exception("revalidating live sessions against the registry failed")
 
@@ -298,10 +311,15 @@ class Receiver:
     def accepted(self, connection: GuardedConnection) -> None:
         """A TCP connection was accepted: count it, and make room if strangers fill the slots."""
         address = connection.peer.rsplit(":", 1)[0]
-        victim = self._admission.admit(connection, address)
+        victim = self._admission.admit(connection, address, asyncio.get_running_loop().time())
         if victim is not None:
+            # At once, with no closing handshake to wait for: the victim no longer counts, and
+            # the one log line comes when its connection is gone.
             reason = f"too many unauthenticated connections (limit {self.limits.max_connections})"
-            self._drop(victim, CloseCode.TOO_MANY_CONNECTIONS, reason)
+            if victim.upgraded:
+                victim.fail(CloseCode.TOO_MANY_CONNECTIONS, reason)
+            else:
+                victim.abort(CloseCode.TOO_MANY_CONNECTIONS, reason)
 
     def lost(self, connection: GuardedConnection) -> None:
         """A TCP connection ended; one that never reached the handler is reported here."""
@@ -540,9 +558,10 @@ class Receiver:
             camera.ended = camera.ws.violation
             self._note_rejection(camera, *camera.ended)
             return
-        if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-            # websockets closed it for us; report it like every other rejection
-            camera.ended = (CloseCode.MESSAGE_TOO_BIG, "WebSocket message over 65535 bytes")
+        if exc.sent is not None and not exc.rcvd_then_sent and not camera.closing:
+            # websockets failed the connection itself (a message too big, a framing or UTF-8
+            # violation): report it like every other rejection.
+            camera.ended = _websockets_violation(exc.sent.code, exc.sent.reason)
             self._note_rejection(camera, *camera.ended)
             return
         if camera.closing:
@@ -583,6 +602,16 @@ class _PeerSaidGoodbye(Exception):
         super().__init__(code, reason)
         self.code = code
         self.reason = reason
+
+
+def _websockets_violation(code: int, reason: str) -> tuple[CloseCode, str]:
+    if code == CloseCode.MESSAGE_TOO_BIG:
+        return CloseCode.MESSAGE_TOO_BIG, "WebSocket message over 65535 bytes"
+    try:
+        known = CloseCode(code)
+    except ValueError:
+        known = CloseCode.POLICY_VIOLATION
+    return known, f"WebSocket violation ({code}): {reason or 'no reason given'}"
 
 
 async def _recv(ws: ServerConnection) -> bytes:

@@ -18,18 +18,19 @@ OP_PING = 0x9
 OP_PONG = 0xA
 
 
-def frame(opcode: int, payload: bytes = b"") -> bytes:
-    """One final, masked client frame."""
-    mask = os.urandom(4)
+def frame(opcode: int, payload: bytes = b"", *, masked: bool = True) -> bytes:
+    """One final client frame; RFC 6455 requires `masked` from a client."""
+    mask = os.urandom(4) if masked else b""
+    bit = 0x80 if masked else 0
     size = len(payload)
     if size < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+        header = struct.pack("!BB", 0x80 | opcode, bit | size)
     elif size < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+        header = struct.pack("!BBH", 0x80 | opcode, bit | 126, size)
     else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return header + mask + masked
+        header = struct.pack("!BBQ", 0x80 | opcode, bit | 127, size)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if masked else payload
+    return header + mask + body
 
 
 def upgrade_request(port: int, path: str = "/camera", extra: list[str] | None = None) -> bytes:
@@ -54,8 +55,13 @@ class RawPeer:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, *, receive_buffer: int | None = None) -> RawPeer:
+    async def connect(
+        cls, port: int, *, receive_buffer: int | None = None, source: str | None = None
+    ) -> RawPeer:
+        """Connect to 127.0.0.1:`port`, from loopback address `source` (e.g. 127.0.0.2)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source is not None:
+            sock.bind((source, 0))
         if receive_buffer is not None:  # set before connect, so the window starts small
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         sock.setblocking(False)

@@ -220,6 +220,7 @@ class Arena:
     receiver: Receiver
     keys: dict[str, bytes]
     caplog: pytest.LogCaptureFixture
+    devices: dict[str, Credentials]  # the registry the receiver looks up; tests may edit it
     events: list[ReceiverEvent] = field(default_factory=list)
     sockets: list[ClientConnection] = field(default_factory=list)
     raw_peers: list[RawPeer] = field(default_factory=list)
@@ -254,9 +255,11 @@ class Arena:
         await self.good_advances(2)
         return ws
 
-    async def raw(self, *, receive_buffer: int | None = None) -> RawPeer:
+    async def raw(self, *, receive_buffer: int | None = None, source: str | None = None) -> RawPeer:
         """A hand-made WebSocket peer (tests/receiver/rawws.py), closed at the end."""
-        peer = await RawPeer.connect(self.receiver.port, receive_buffer=receive_buffer)
+        peer = await RawPeer.connect(
+            self.receiver.port, receive_buffer=receive_buffer, source=source
+        )
         self.raw_peers.append(peer)
         return peer
 
@@ -398,7 +401,7 @@ async def start_arena(caplog: pytest.LogCaptureFixture) -> AsyncIterator[StartAr
             "plain-ok": Credentials("plain-ok", keys["plain-ok"], allow_plain=True),
         }
         receiver = Receiver(devices.get, host="127.0.0.1", port=0, limits=limits)
-        arena = Arena(receiver, keys, caplog)
+        arena = Arena(receiver, keys, caplog, devices)
         receiver.add_listener(arena.events.append)
         await receiver.start()
         arenas.append(arena)
@@ -1032,3 +1035,58 @@ async def test_the_frame_that_confirms_a_session_reaches_the_frame_sinks(arena):
     await arena.wait_for(lambda: b"first" in sunk, "the first frame in the sink")
     assert arena.frames_of("cam1") == [b"first"]
     assert arena.receiver.device_stats("cam1").frames_received == 1
+
+
+async def test_newcomers_from_one_address_evict_each_stranger_once(start_arena):
+    """An evicted stranger stops counting at once: the next newcomer picks another."""
+    limits = Limits(max_connections=4, handshake_timeout_s=5.0, idle_timeout_s=5.0)
+    arena = await start_arena(limits)
+    port = arena.receiver.port
+    for _ in range(24):  # upgraded, silent, never reading: from one address
+        peer = await arena.raw(receive_buffer=4096, source="127.0.0.2")
+        await peer.upgrade(port)
+        assert arena.receiver.connection_count <= limits.max_connections + 1
+    await arena.wait_for(lambda: len(arena.warnings()) == 20, "one line per evicted stranger")
+    await arena.good_advances()
+    assert len(arena.warnings()) == 20 and len(arena.of_type(ConnectionRejected)) == 20
+    assert len({w.getMessage() for w in arena.warnings()}) == 20  # twenty peers, not one
+    arena.assert_good_unaffected()
+
+
+async def test_a_close_that_is_never_answered_does_not_delay_other_key_changes(start_arena):
+    arena = await start_arena(Limits(handshake_timeout_s=5.0, idle_timeout_s=30.0))
+    port = arena.receiver.port
+    # cam1 proves its key, then never reads again: its close will run to the 2 s deadline.
+    peer = await arena.raw(receive_buffer=4096)
+    await peer.upgrade(port)
+    hello = Hello(Suite.NOISE, "cam1").encode()
+    noise = HandshakeState(NNPSK0, initiator=True, prologue=hello, psk=arena.keys["cam1"])
+    await peer.send(rawws.frame(rawws.OP_BINARY, hello + noise.write_message()))
+    noise.read_message((await peer.read_frame())[1])
+    tx, _ = noise.split()
+    await peer.send(rawws.frame(rawws.OP_BINARY, tx.encrypt_with_ad(b"", records.encode(STATUS))))
+    await arena.wait_for(lambda: arena.receiver.is_live("cam1"), "cam1 to go live")
+    peer.writer.transport.pause_reading()
+    arena.devices["cam1"] = Credentials("cam1", os.urandom(32))  # its key is replaced...
+    await arena.wait_for(lambda: "closing cam1: key changed" in arena.caplog.text, "cam1 closing")
+    arena.devices["good"] = Credentials("good", os.urandom(32))  # ...and then good's
+    gone = lambda device: any(  # noqa: E731
+        e.device == device for e in arena.of_type(DeviceDisconnected)
+    )
+    await arena.wait_for(lambda: gone("good"), "good's old-key session to end")
+    # good's session ended while cam1's unanswered close was still running.
+    assert not gone("cam1") and arena.receiver.is_live("cam1")
+    await arena.wait_for(lambda: gone("cam1"), "cam1's close to reach its deadline")
+
+
+async def test_a_websocket_framing_violation_is_one_rejection_line(arena):
+    peer = await arena.raw()
+    await peer.upgrade(arena.receiver.port)
+    await peer.send(rawws.frame(rawws.OP_BINARY, b"unmasked", masked=False))
+    code, _ = await peer.read_until_closed()
+    assert code == CloseCode.PROTOCOL_ERROR
+    await arena.wait_for(lambda: arena.warnings(), "the rejection")
+    (line,) = [w.getMessage() for w in arena.warnings()]
+    assert peer.peer in line and "protocol_error (1002)" in line
+    assert arena.receiver.connections_rejected == 1
+    arena.assert_good_unaffected()
