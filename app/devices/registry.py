@@ -9,40 +9,30 @@ processes with `flock`, so the CLI can edit the registry while the receiver is r
 from __future__ import annotations
 
 import builtins
-import fcntl
 import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from app.errors import SecureCamError
+from app.jsonfile import JsonFile
 from app.protocol.hello import is_valid_device_id, validate_device_id
 
 log = logging.getLogger(__name__)
 
 KEY_SIZE = 32
 REGISTRY_FILE = "devices.json"
-LOCK_FILE = ".devices.lock"
 FORMAT_VERSION = 1
 # The firmware computes the same fingerprint in C: change nothing here without changing it there.
 _FINGERPRINT_DOMAIN = b"securecam-fp-v1:"
 _HEX_KEY = re.compile(r"[0-9A-Fa-f]{64}")
 _KEY_SEPARATORS = str.maketrans("", "", ": ")
-_TMP_PREFIX = ".devices.json."
-_TMP_SUFFIX = ".tmp"
-
-_T = TypeVar("_T")
-# Inode too: every write replaces the file, and a same-size rewrite within one mtime tick
-# (e.g. renaming cam1 to cam2) would otherwise look unchanged.
-_Stamp = tuple[int, int, int]
 
 
 class RegistryError(SecureCamError):
@@ -153,15 +143,21 @@ class Registry:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.path = self.directory / REGISTRY_FILE
-        self._lock_path = self.directory / LOCK_FILE
-        # One tuple so a reader never sees a stamp paired with another version's devices.
-        self._cache: tuple[_Stamp | None, dict[str, Device]] | None = None
+        self._file: JsonFile[dict[str, Device]] = JsonFile(
+            self.path,
+            parse=self._parse,
+            dump=self._dump,
+            empty=dict,
+            copy=dict,
+            error=RegistryError,
+            what="device registry",
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
     def list(self) -> builtins.list[Device]:
         """Every device, sorted by name."""
-        devices = self._current()
+        devices = self._file.read()
         return [devices[name] for name in sorted(devices)]
 
     def get(self, name: str) -> Device:
@@ -177,7 +173,7 @@ class Registry:
         Raises RegistryError if the file is corrupt or unreadable (callers should refuse the
         connection rather than trust a stale copy).
         """
-        return self._current().get(name)
+        return self._file.read().get(name)
 
     # -- changing --------------------------------------------------------------------------
 
@@ -192,7 +188,7 @@ class Registry:
             devices[name] = device
             return device
 
-        self._update(change)
+        self._file.update(change)
         log.info(
             "added device %s (fingerprint %s, %s)",
             name,
@@ -209,7 +205,7 @@ class Registry:
                 raise UnknownDevice(name)
             return devices.pop(name)
 
-        device = self._update(change)
+        device = self._file.update(change)
         log.info("removed device %s (fingerprint %s)", name, device.key.fingerprint)
         return device
 
@@ -228,7 +224,7 @@ class Registry:
             devices[new] = device
             return device
 
-        device = self._update(change)
+        device = self._file.update(change)
         if new != old:
             log.info("renamed device %s to %s (fingerprint %s)", old, new, device.key.fingerprint)
         return device
@@ -244,7 +240,7 @@ class Registry:
             devices[name] = replace(devices[name], allow_plain=allow)
             return devices[name]
 
-        device = self._update(change)
+        device = self._file.update(change)
         if before[0] != allow:
             log.log(
                 logging.WARNING if allow else logging.INFO,
@@ -256,34 +252,6 @@ class Registry:
         return device
 
     # -- file handling ---------------------------------------------------------------------
-
-    def _current(self) -> dict[str, Device]:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            stamp = None
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        else:
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        cache = self._cache
-        if cache is not None and cache[0] == stamp:
-            return cache[1]
-        stamp, devices = self._load()
-        self._cache = (stamp, devices)
-        return devices
-
-    def _load(self) -> tuple[_Stamp | None, dict[str, Device]]:
-        """Read and parse the file; the stamp comes from the same open file as the bytes."""
-        try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
-                data = f.read()
-        except FileNotFoundError:
-            return None, {}
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        return (st.st_ino, st.st_mtime_ns, st.st_size), self._parse(data)
 
     def _parse(self, data: bytes) -> dict[str, Device]:
         # Messages may name devices and fields but never quote a key: it is the secret.
@@ -326,30 +294,7 @@ class Registry:
             raise self._corrupt(f'device {name!r}: "created" is not a string')
         return Device(name, key, allow_plain, created)
 
-    def _update(self, change: Callable[[dict[str, Device]], _T]) -> _T:
-        """Apply `change` to the devices on disk under the lock; write only if they changed."""
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise self._unwritable(exc) from None
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            # Re-read under the lock: another process may have written since our last read.
-            stamp, devices = self._load()
-            before = dict(devices)
-            result = change(devices)
-            if devices != before:
-                try:
-                    stamp = self._write(devices)
-                except OSError as exc:
-                    raise self._unwritable(exc) from None
-            self._cache = (stamp, devices)
-            return result
-        finally:
-            os.close(lock_fd)  # releases the flock
-
-    def _write(self, devices: dict[str, Device]) -> _Stamp:
+    def _dump(self, devices: dict[str, Device]) -> bytes:
         doc = {
             "version": FORMAT_VERSION,
             "devices": {
@@ -361,37 +306,7 @@ class Registry:
                 for name in sorted(devices)
             },
         }
-        data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-        tmp = self.directory / f"{_TMP_PREFIX}{secrets.token_hex(8)}{_TMP_SUFFIX}"
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                # A umask can only clear bits, but an odd one (0o200) could still leave 0400.
-                os.fchmod(f.fileno(), 0o600)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-                st = os.fstat(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        self._fsync_directory()
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def _fsync_directory(self) -> None:
-        # Makes the rename itself durable, not just the new file's contents.
-        fd = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
 
     def _corrupt(self, reason: str) -> RegistryError:
         return RegistryError(f"device registry {self.path} is corrupt: {reason}")
-
-    def _unreadable(self, exc: OSError) -> RegistryError:
-        return RegistryError(f"cannot read device registry {self.path}: {exc.strerror or exc}")
-
-    def _unwritable(self, exc: OSError) -> RegistryError:
-        return RegistryError(f"cannot write device registry {self.path}: {exc.strerror or exc}")

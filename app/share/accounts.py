@@ -30,31 +30,27 @@ import base64
 import binascii
 import builtins
 import enum
-import fcntl
 import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from app.errors import SecureCamError
+from app.jsonfile import JsonFile
 from app.protocol.hello import is_valid_device_id, validate_device_id
 
 log = logging.getLogger(__name__)
 
 VIEWERS_FILE = "viewers.json"
-LOCK_FILE = ".viewers.lock"
 FORMAT_VERSION = 1
-_TMP_PREFIX = ".viewers.json."
-_TMP_SUFFIX = ".tmp"
 
 MIN_PASSWORD_LENGTH = 12
 # scrypt's cost: 128 * N * r bytes = 32 MiB, about 0.1 s on a desktop CPU.
@@ -73,9 +69,6 @@ TOKEN_PREFIX = "sc_"
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-_T = TypeVar("_T")
-_Stamp = tuple[int, int, int]  # inode, mtime_ns, size: see app.devices.registry
 
 
 class AllCameras(enum.Enum):
@@ -345,14 +338,21 @@ class ViewerStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.path = self.directory / VIEWERS_FILE
-        self._lock_path = self.directory / LOCK_FILE
-        self._cache: tuple[_Stamp | None, _State] | None = None
+        self._file: JsonFile[_State] = JsonFile(
+            self.path,
+            parse=self._parse,
+            dump=self._dump,
+            empty=_State,
+            copy=_State.copy,
+            error=ViewerError,
+            what="viewer accounts",
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
     def list(self) -> builtins.list[Viewer]:
         """Every viewer, sorted by name (expired ones too)."""
-        viewers = self._current().viewers
+        viewers = self._file.read().viewers
         return [viewers[name] for name in sorted(viewers)]
 
     def get(self, name: str) -> Viewer:
@@ -364,7 +364,7 @@ class ViewerStore:
 
     def lookup(self, name: str) -> Viewer | None:
         """The viewer called `name` (expired or not), or None."""
-        return self._current().viewers.get(name)
+        return self._file.read().viewers.get(name)
 
     def verify_password(self, name: str, password: str) -> Viewer | None:
         """The viewer if `password` is its password and it has not expired, else None.
@@ -387,7 +387,7 @@ class ViewerStore:
         """
         wanted = hash_token(token).encode("ascii")
         found: Viewer | None = None
-        for viewer in self._current().viewers.values():
+        for viewer in self._file.read().viewers.values():
             stored = (viewer.token_hash or "").encode("ascii")
             # compare_digest of unequal lengths is quick but reveals only that none is stored.
             if hmac.compare_digest(wanted, stored) and viewer.token_hash is not None:
@@ -433,7 +433,7 @@ class ViewerStore:
             state.viewers[name] = viewer
             return viewer
 
-        viewer = self._update(change)
+        viewer = self._file.update(change)
         log.info(
             "added viewer %s (%s, expires %s, generation %d)",
             name,
@@ -452,7 +452,7 @@ class ViewerStore:
             # The counter stays: a re-add gets a generation above every one this name had.
             return state.viewers.pop(name)
 
-        viewer = self._update(change)
+        viewer = self._file.update(change)
         log.info("removed viewer %s", name)
         return viewer
 
@@ -476,7 +476,7 @@ class ViewerStore:
             state.viewers[name] = viewer
             return viewer
 
-        viewer = self._update(change)
+        viewer = self._file.update(change)
         log.info("changed the password of viewer %s (generation %d)", name, viewer.generation)
         return Issued(viewer, generated)
 
@@ -498,7 +498,7 @@ class ViewerStore:
                 state.viewers[name] = viewer
             return viewer
 
-        viewer = self._update(change)
+        viewer = self._file.update(change)
         if changed:
             log.info(
                 "viewer %s may now watch %s (generation %d)",
@@ -524,38 +524,11 @@ class ViewerStore:
             state.viewers[name] = viewer
             return viewer
 
-        viewer = self._update(change)
+        viewer = self._file.update(change)
         log.info("issued a new player token to viewer %s (generation %d)", name, viewer.generation)
         return token
 
     # -- file handling ---------------------------------------------------------------------
-
-    def _current(self) -> _State:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            stamp = None
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        else:
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        cache = self._cache
-        if cache is not None and cache[0] == stamp:
-            return cache[1]
-        stamp, state = self._load()
-        self._cache = (stamp, state)
-        return state
-
-    def _load(self) -> tuple[_Stamp | None, _State]:
-        try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
-                data = f.read()
-        except FileNotFoundError:
-            return None, _State()
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        return (st.st_ino, st.st_mtime_ns, st.st_size), self._parse(data)
 
     def _parse(self, data: bytes) -> _State:
         # Messages may name viewers and fields but never quote a hash.
@@ -629,63 +602,16 @@ class ViewerStore:
         except ValueError:
             raise self._corrupt(f'viewer {name!r}: "{key}" is not a UTC time') from None
 
-    def _update(self, change: Callable[[_State], _T]) -> _T:
-        """Apply `change` to the accounts on disk under the lock; write only if they changed."""
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise self._unwritable(exc) from None
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            stamp, state = self._load()
-            before = state.copy()
-            result = change(state)
-            if state != before:
-                try:
-                    stamp = self._write(state)
-                except OSError as exc:
-                    raise self._unwritable(exc) from None
-            self._cache = (stamp, state)
-            return result
-        finally:
-            os.close(lock_fd)  # releases the flock
-
-    def _write(self, state: _State) -> _Stamp:
+    def _dump(self, state: _State) -> bytes:
         doc = {
             "version": FORMAT_VERSION,
             "generation": state.generation,
             "viewers": {name: _entry(state.viewers[name]) for name in sorted(state.viewers)},
         }
-        data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-        tmp = self.directory / f"{_TMP_PREFIX}{secrets.token_hex(8)}{_TMP_SUFFIX}"
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), 0o600)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-                st = os.fstat(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fd = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)  # makes the rename itself durable
-        finally:
-            os.close(fd)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
 
     def _corrupt(self, reason: str) -> ViewerError:
         return ViewerError(f"viewer accounts {self.path} are corrupt: {reason}")
-
-    def _unreadable(self, exc: OSError) -> ViewerError:
-        return ViewerError(f"cannot read viewer accounts {self.path}: {exc.strerror or exc}")
-
-    def _unwritable(self, exc: OSError) -> ViewerError:
-        return ViewerError(f"cannot write viewer accounts {self.path}: {exc.strerror or exc}")
 
 
 def _entry(viewer: Viewer) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from app.devices import registry as registry_module
+from app import jsonfile
 from app.devices.registry import (
     Device,
     DeviceExists,
@@ -306,7 +306,7 @@ def test_failed_replace_keeps_the_old_file_and_removes_the_temp_file(tmp_path, m
     def failing_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(registry_module.os, "replace", failing_replace)
+    monkeypatch.setattr(jsonfile.os, "replace", failing_replace)
     with pytest.raises(RegistryError, match="cannot write device registry"):
         registry.add("cam2")
     monkeypatch.undo()

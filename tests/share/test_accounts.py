@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app import jsonfile
 from app.errors import SecureCamError
-from app.share import accounts
 from app.share.accounts import (
     ALL,
     MIN_PASSWORD_LENGTH,
@@ -387,7 +387,6 @@ def test_no_file_means_no_viewers(store):
 
 def test_another_store_sees_changes_and_unchanged_files_are_not_parsed_again(store, monkeypatch):
     store.add("alice", password=GOOD)
-    reader = ViewerStore(store.directory)
     parsed = []
     real_parse = ViewerStore._parse
 
@@ -396,6 +395,7 @@ def test_another_store_sees_changes_and_unchanged_files_are_not_parsed_again(sto
         return real_parse(self, data)
 
     monkeypatch.setattr(ViewerStore, "_parse", counting)
+    reader = ViewerStore(store.directory)
     assert reader.lookup("alice") is not None
     assert reader.lookup("alice") is not None
     reader.list()
@@ -503,7 +503,7 @@ def test_a_failed_write_leaves_the_file_as_it_was(store, monkeypatch):
     def failing_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(accounts.os, "replace", failing_replace)
+    monkeypatch.setattr(jsonfile.os, "replace", failing_replace)
     with pytest.raises(ViewerError, match=r"cannot write viewer accounts .*No space"):
         store.new_token("alice")
     monkeypatch.undo()
