@@ -9,9 +9,12 @@ command line is parsed, so a typo is reported before anything starts.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 import stat
+import sys
+from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -39,6 +42,38 @@ def common_options() -> argparse.ArgumentParser:
 
 
 # -- TCP ports and hosts ------------------------------------------------------------------
+
+
+Handler = Callable[[argparse.Namespace], int]
+ErrorRule = tuple[type[Exception] | tuple[type[Exception], ...], int]
+
+
+def add_action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
+) -> argparse.ArgumentParser:
+    """One action of a command (`device add`, `viewer list`...), taking --config-dir too."""
+    return actions.add_parser(name, parents=[common_options()], help=help_, description=help_)
+
+
+def reports_errors(*rules: ErrorRule) -> Callable[[Handler], Handler]:
+    """Wrap an action so each (exceptions, exit code) rule, in order, becomes one
+    `securecam: error: ...` line and that exit code; anything else propagates."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def wrapper(args: argparse.Namespace) -> int:
+            try:
+                return handler(args)
+            except Exception as exc:
+                for errors, code in rules:
+                    if isinstance(exc, errors):
+                        print(f"securecam: error: {exc}", file=sys.stderr)
+                        return code
+                raise
+
+        return wrapper
+
+    return decorate
 
 
 def tcp_port(text: str) -> int:

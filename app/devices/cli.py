@@ -6,15 +6,14 @@ Keys are printed only by `device add` and `device show --key`, and never logged.
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
-from collections.abc import Callable
 
-from app.cli_common import common_options
+from app.cli_common import add_action as _action
+from app.cli_common import common_options, reports_errors
 from app.devices.registry import Device, Registry, RegistryError
 from app.paths import config_dir
 
-_Handler = Callable[[argparse.Namespace], int]
+_reports_errors = reports_errors(((RegistryError, ValueError), 1))
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,27 +68,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="accept encrypted streams only",
     )
     set_.set_defaults(handler=_set, allow_plain=None)
-
-
-def _action(
-    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
-) -> argparse.ArgumentParser:
-    # Every level takes --config-dir so it may follow the action too.
-    return actions.add_parser(name, parents=[common_options()], help=help_, description=help_)
-
-
-def _reports_errors(handler: _Handler) -> _Handler:
-    """Turn registry and name errors into `securecam: error: ...` and exit code 1."""
-
-    @functools.wraps(handler)
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (RegistryError, ValueError) as exc:
-            print(f"securecam: error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
 
 
 def _registry(args: argparse.Namespace) -> Registry:

@@ -12,15 +12,14 @@ Errors are one line, ``securecam: error: ...``, exit code 1. The private key is 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
-from collections.abc import Callable
 
-from app.cli_common import common_options
+from app.cli_common import add_action as _action
+from app.cli_common import common_options, reports_errors
 from app.paths import config_dir
 from app.share import certs
 
-_Handler = Callable[[argparse.Namespace], int]
+_reports_errors = reports_errors((certs.CertificateError, 1))
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,27 +47,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--force", action="store_true", help="also replace a certificate you installed"
     )
     renew.set_defaults(handler=_renew)
-
-
-def _action(
-    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
-) -> argparse.ArgumentParser:
-    # Every level takes --config-dir so it may follow the action too.
-    return actions.add_parser(name, parents=[common_options()], help=help_, description=help_)
-
-
-def _reports_errors(handler: _Handler) -> _Handler:
-    """Turn certificate errors into `securecam: error: ...` and exit code 1."""
-
-    @functools.wraps(handler)
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except certs.CertificateError as exc:
-            print(f"securecam: error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
 
 
 def _directory(args: argparse.Namespace) -> str:

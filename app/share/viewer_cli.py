@@ -15,15 +15,14 @@ the accounts themselves refuse (unknown viewer, name taken, unreadable file).
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import re
 import stat
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from app.cli_common import USAGE_ERROR, common_options
+from app.cli_common import USAGE_ERROR, common_options, reports_errors
+from app.cli_common import add_action as _action
 from app.devices.registry import Registry, RegistryError
 from app.paths import config_dir
 from app.protocol.hello import validate_device_id
@@ -39,7 +38,8 @@ from app.share.accounts import (
     validate_viewer_name,
 )
 
-_Handler = Callable[[argparse.Namespace], int]
+# Bad input is a usage error (2), like argparse's; a state the accounts refuse is 1.
+_reports_errors = reports_errors(((WeakPassword, ValueError), USAGE_ERROR), (ViewerError, 1))
 _RELATIVE = re.compile(r"(\d{1,6})([dh])")
 _MAX_PASSWORD_FILE = 4096
 
@@ -181,13 +181,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     cameras.set_defaults(handler=_cameras)
 
 
-def _action(
-    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str
-) -> argparse.ArgumentParser:
-    # Every level takes --config-dir so it may follow the action too.
-    return actions.add_parser(name, parents=[common_options()], help=help_, description=help_)
-
-
 def _grant_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument(
@@ -213,23 +206,6 @@ def _password_option(parser: argparse.ArgumentParser) -> None:
 
 
 # -- the actions ---------------------------------------------------------------------------------
-
-
-def _reports_errors(handler: _Handler) -> _Handler:
-    """Turn account errors into `securecam: error: ...`: exit code 2 for bad input, else 1."""
-
-    @functools.wraps(handler)
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (WeakPassword, ValueError) as exc:
-            print(f"securecam: error: {exc}", file=sys.stderr)
-            return USAGE_ERROR
-        except ViewerError as exc:
-            print(f"securecam: error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
 
 
 def _store(args: argparse.Namespace) -> ViewerStore:
