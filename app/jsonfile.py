@@ -10,10 +10,11 @@ crash leaves the old file or the new one, never half of either.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -71,13 +72,11 @@ class JsonFile(Generic[T]):
 
     def update(self, change: Callable[[T], R]) -> R:
         """Apply `change` (which edits the document in place) under the lock; write if changed."""
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise self._failed("write", exc) from None
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(exclusive_lock(self._lock_path))
+            except OSError as exc:
+                raise self._failed("write", exc) from None
             # Re-read under the lock: another process may have written since our last read.
             stamp, document = self._load()
             before = self._copy(document)
@@ -89,8 +88,6 @@ class JsonFile(Generic[T]):
                     raise self._failed("write", exc) from None
             self._cache = (stamp, document)
             return result
-        finally:
-            os.close(lock_fd)  # releases the flock
 
     def _load(self) -> tuple[Stamp | None, T]:
         """Read and parse the file; the stamp comes from the same open file as the bytes."""
@@ -105,28 +102,51 @@ class JsonFile(Generic[T]):
         return (st.st_ino, st.st_mtime_ns, st.st_size), self._parse(data)
 
     def _write(self, document: T) -> Stamp:
-        data = self._dump(document)
-        tmp = self.directory / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                # A umask can only clear bits, but an odd one (0o200) could still leave 0400.
-                os.fchmod(f.fileno(), 0o600)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-                st = os.fstat(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        # Makes the rename itself durable, not just the new file's contents.
-        dir_fd = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        st = write_private(self.path, self._dump(document))
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _failed(self, doing: str, exc: OSError) -> Exception:
         return self._error(f"cannot {doing} {self._what} {self.path}: {exc.strerror or exc}")
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on `lock_path` (made 0600, its folder 0700, if missing).
+
+    Raises OSError if the lock file cannot be made or opened.
+    """
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def write_private(path: Path, data: bytes) -> os.stat_result:
+    """Replace `path` with `data`, atomically and durably, 0600 from the first byte.
+
+    Returns the new file's stat; raises OSError, leaving the old file and no temporary behind.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # A umask can only clear bits, but an odd one (0o200) could still leave 0400.
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            st = os.fstat(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    # Makes the rename itself durable, not just the new file's contents.
+    dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return st

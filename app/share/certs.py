@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import ipaddress
 import logging
 import os
-import secrets
 import socket
 import ssl
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.errors import SecureCamError
+from app.jsonfile import exclusive_lock, write_private
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,6 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 # TLS 1.2 suites: forward secrecy and AEAD only (TLS 1.3's are all of that already).
 _TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
-_TMP_SUFFIX = ".tmp"
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -477,44 +475,20 @@ def _store(directory: Path, chain: Sequence[x509.Certificate], key: PrivateKeyTy
     for name, data in ((KEY_FILE, key_pem), (CERT_FILE, cert_pem)):
         path = directory / name
         try:
-            _write_private(path, data)
+            write_private(path, data)
         except OSError as exc:
             raise CertificateError(f"cannot write {path}: {_reason(exc)}") from None
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}{_TMP_SUFFIX}")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)  # a umask can only clear bits; 0o200 would leave 0400
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     lock_path = directory / LOCK_FILE
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise CertificateError(f"cannot write {lock_path}: {_reason(exc)}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusive_lock(lock_path))
+        except OSError as exc:
+            raise CertificateError(f"cannot write {lock_path}: {_reason(exc)}") from None
         yield
-    finally:
-        os.close(fd)  # releases the flock
 
 
 # -- time, and one-line reasons ----------------------------------------------------------
