@@ -47,5 +47,15 @@ class LatestFrames:
                 return frame
             await self._ready.wait()
 
+    def waiting(self) -> list[str]:
+        """The devices with a frame waiting, oldest arrival first."""
+        return list(self._frames)
+
+    def discard(self, device: str) -> None:
+        """Forget the device's waiting frame, if any (not counted as a drop)."""
+        self._frames.pop(device, None)
+        if not self._frames:
+            self._ready.clear()
+
     def __len__(self) -> int:
         return len(self._frames)

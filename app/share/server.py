@@ -1,0 +1,878 @@
+"""The viewer server: HTTPS and WSS on the receiver's event loop, frames straight from the hub.
+
+Endpoints (docs/SHARE.md has the contract): ``/`` and ``/static/*`` (the page), ``/api/login``,
+``/api/refresh``, ``/api/logout``, ``/api/session``, ``/api/cameras``, ``/ws`` (live frames for
+the page), ``/cameras/NAME/stream.mjpeg`` and ``/cameras/NAME/snapshot.jpg`` (players).
+
+Every request is authenticated here, before any handler sees it, by one of: the session
+cookie (the page), or a player token (``Authorization: Bearer`` or ``?token=``). Every access
+decision goes to the audit log. Open streams are checked against the accounts every
+`ShareLimits.revalidate_interval_s`, so a removal or a change of password, cameras or token
+ends them within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import struct
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from enum import Enum
+from importlib import resources
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiohttp.web_protocol import RequestHandler
+
+from app.protocol.timeline import Frame
+from app.share.accounts import Viewer as Account
+from app.share.accounts import ViewerError, ViewerStore, is_valid_viewer_name
+from app.share.audit import AuditEvent, AuditLog
+from app.share.certs import ShareCertificate
+from app.share.hub import ShareHub, Stream, StreamKind, wall_ms
+from app.share.limits import FailureLimiter, ShareLimits
+from app.share.sessions import Claims, InvalidSession, SessionKeys
+from app.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHARE_PORT = 8443
+COOKIE = "__Host-securecam"
+BOUNDARY = "securecamframe"
+# Until its first request is complete, a connection may not hold a slot longer than this.
+FIRST_REQUEST_DEADLINE_S = 10.0
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_WEB = resources.files("app.share") / "web"
+_STATIC = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+
+
+_Ender = Callable[[str], Coroutine[Any, Any, None]]  # ends one open stream, saying why
+
+
+class CloseReason(Enum):
+    """WebSocket close codes the page acts on (docs/SHARE.md)."""
+
+    SESSION_ENDED = 4401  # log in again
+    FORBIDDEN = 4403
+    TOO_MANY_STREAMS = 4429
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request is from: an account, and the session it logged in with (None: a token)."""
+
+    account: Account
+    session: Claims | None
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+
+class _Refused(Exception):
+    """An access decision against the request: the status, the reason shown and logged."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        *,
+        event: AuditEvent = AuditEvent.REFUSED,
+        viewer: str | None = None,
+        camera: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.event = event
+        self.viewer = viewer
+        self.camera = camera
+        self.retry_after = retry_after
+
+
+class _Connection(asyncio.Protocol):
+    """Wraps aiohttp's protocol for one TCP connection: counted, capped, and on a deadline.
+
+    A connection beyond the limits is aborted before aiohttp sees a byte; one that has not
+    completed a request within `FIRST_REQUEST_DEADLINE_S` of the TLS handshake is aborted
+    too, so slow-header clients cannot hold the slots.
+    """
+
+    def __init__(self, inner: RequestHandler, server: ShareServer) -> None:
+        self._inner = inner
+        self._server = server
+        self.transport: asyncio.Transport | None = None
+        self.address = "?"
+        self.had_request = False
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if peer else "?"
+        refusal = self._server._admit(self)
+        if refusal is not None:
+            self._server.audit.record(AuditEvent.REFUSED, self.address, reason=refusal)
+            transport.abort()
+            return
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.call_later(FIRST_REQUEST_DEADLINE_S, self._too_slow)
+        self._inner.connection_made(transport)
+
+    def _too_slow(self) -> None:
+        if not self.had_request and self.transport is not None:
+            self._server.audit.record(
+                AuditEvent.REFUSED,
+                self.address,
+                reason=f"no complete request within {FIRST_REQUEST_DEADLINE_S:.0f} s",
+            )
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> None:
+        self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        if self._server._release(self):
+            self._inner.connection_lost(exc)
+
+
+class _HttpErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger: a request it could not parse becomes one audit entry.
+
+    aiohttp answers such a request (oversized line or headers, malformed syntax) with a 4xx
+    by itself and reports it through its logger; the exception's text may quote the request,
+    so only its type reaches the audit log.
+    """
+
+    def __init__(self, audit: AuditLog) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self._audit = audit
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(msg, str) and msg.startswith("Error handling request"):
+            address = str(args[0]) if args else "?"
+            kind = type(exc).__name__ if isinstance(exc, BaseException) else "error"
+            if isinstance(exc, Exception) and getattr(exc, "status", 500) < 500:
+                self._audit.record(
+                    AuditEvent.REFUSED, address, reason=f"malformed or oversized request ({kind})"
+                )
+                return
+        super().log(level, msg, *args, **kwargs)
+
+
+def _frame_message(stream: Stream, frame: Frame) -> bytes:
+    timeline = frame.timeline
+    capture = timeline.capture_us
+    header = json.dumps(
+        {
+            "camera": frame.device,
+            "seq": frame.seq,
+            "suite": timeline.suite.name.lower(),
+            "capture_ms": None if capture is None else round(wall_ms(capture), 3),
+            "sent_ms": round(time.time() * 1000.0, 3),
+            "dropped": stream.dropped[frame.device],
+        },
+        separators=(",", ":"),
+    ).encode()
+    return struct.pack(">I", len(header)) + header + frame.jpeg
+
+
+def _mjpeg_part(jpeg: bytes) -> bytes:
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode("ascii") + jpeg + b"\r\n"
+
+
+class ShareServer:
+    """Serves the page, the API, the live frames and the players' streams over HTTPS.
+
+    Runs on the caller's event loop; `start` binds (raises OSError, e.g. the port is taken),
+    `stop` ends every stream and connection.
+    """
+
+    def __init__(
+        self,
+        store: ViewerStore,
+        certificate: ShareCertificate,
+        sessions: SessionKeys,
+        hub: ShareHub,
+        audit: AuditLog,
+        *,
+        host: str | None = "0.0.0.0",
+        port: int = DEFAULT_SHARE_PORT,
+        limits: ShareLimits | None = None,
+    ) -> None:
+        self.store = store
+        self.certificate = certificate
+        self.sessions = sessions
+        self.hub = hub
+        self.audit = audit
+        self.host = host
+        self.limits = limits or ShareLimits()
+        self._requested_port = port
+        self._by_address = FailureLimiter(
+            self.limits.failures_per_address, self.limits.failure_window_s
+        )
+        self._by_account = FailureLimiter(
+            self.limits.failures_per_account, self.limits.failure_window_s
+        )
+        self._logins = asyncio.Semaphore(self.limits.max_concurrent_logins)
+        self._connections: dict[asyncio.BaseTransport, _Connection] = {}
+        self._stream_tasks: dict[int, tuple[Stream, _Ender]] = {}
+        self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._static = {
+            name: (_WEB / name).read_bytes()
+            for name in (*_STATIC, "index.html")
+            if (_WEB / name).is_file()
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(
+            middlewares=[self._guard], client_max_size=self.limits.max_request_bytes
+        )
+        app.on_response_prepare.append(_add_security_headers)
+        app.router.add_get("/", self._index)
+        app.router.add_get("/static/{name}", self._static_file)
+        app.router.add_post("/api/login", self._login)
+        app.router.add_post("/api/refresh", self._refresh)
+        app.router.add_post("/api/logout", self._logout)
+        app.router.add_get("/api/session", self._session)
+        app.router.add_get("/api/cameras", self._cameras)
+        app.router.add_get("/ws", self._websocket)
+        app.router.add_get("/cameras/{camera}/snapshot.jpg", self._snapshot)
+        app.router.add_get("/cameras/{camera}/stream.mjpeg", self._mjpeg)
+        runner = web.AppRunner(
+            app,
+            access_log=None,  # a query string may hold a token: the audit log is the access log
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            keepalive_timeout=15.0,
+            max_line_size=self.limits.max_header_line,
+            max_field_size=self.limits.max_header_line,
+            max_headers=self.limits.max_headers,
+            logger=_HttpErrors(self.audit),
+        )
+        await runner.setup()
+        server = runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        try:
+            self._listener = await loop.create_server(
+                lambda: _Connection(server(), self),
+                self.host,
+                self._requested_port,
+                ssl=self.certificate.ssl_context(),
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S,
+                reuse_address=True,
+            )
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._requested_port = self._listener.sockets[0].getsockname()[1]
+        self._watcher = spawn(self._watch_accounts(), name="share: account watch")
+        log.info("sharing on https://%s:%d/", self.host or "*", self.port)
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        assert self._listener is not None
+        self._listener.close()
+        await asyncio.gather(
+            *(end("server shutting down") for _, end in list(self._stream_tasks.values())),
+            return_exceptions=True,
+        )
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+        for connection in list(self._connections.values()):
+            if connection.transport is not None:
+                connection.transport.abort()
+        self._listener = None
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    @property
+    def port(self) -> int:
+        return self._requested_port
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _admit(self, connection: _Connection) -> str | None:
+        """Count a new connection, or say why it is refused."""
+        if len(self._connections) >= self.limits.max_connections:
+            return f"too many connections (limit {self.limits.max_connections})"
+        assert connection.transport is not None
+        self._connections[connection.transport] = connection
+        return None
+
+    def _release(self, connection: _Connection) -> bool:
+        """Forget a connection; False if it was never admitted."""
+        if connection.transport is None:
+            return False
+        return self._connections.pop(connection.transport, None) is not None
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        connection = self._connections.get(request.transport) if request.transport else None
+        if connection is not None:
+            connection.had_request = True
+        try:
+            return await handler(request)
+        except _Refused as refused:
+            self.audit.record(
+                refused.event,
+                _address(request),
+                viewer=refused.viewer,
+                camera=refused.camera,
+                reason=refused.reason,
+            )
+            body: dict[str, object] = {"error": refused.reason}
+            headers = {}
+            if refused.retry_after is not None:
+                retry = max(1, round(refused.retry_after))
+                body["retry_after"] = retry
+                headers["Retry-After"] = str(retry)
+            return web.json_response(body, status=refused.status, headers=headers)
+        except web.HTTPNotFound:
+            self.audit.record(
+                AuditEvent.REFUSED, _address(request), reason=f"no such page {request.path!r:.80}"
+            )
+            return web.json_response({"error": "not found"}, status=404)
+        except web.HTTPMethodNotAllowed:
+            self.audit.record(
+                AuditEvent.REFUSED,
+                _address(request),
+                reason=f"method {request.method!r:.12} not allowed on {request.path!r:.80}",
+            )
+            return web.json_response({"error": "method not allowed"}, status=405)
+
+    def _check_same_origin(self, request: web.Request) -> None:
+        """Refuse a request a browser sent from another site (needed with the cookie)."""
+        origin = request.headers.get("Origin")
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+            raise _Refused(403, f"cross-site request (Sec-Fetch-Site: {fetch_site:.20})")
+        if origin is None:
+            if request.method != "GET":
+                raise _Refused(403, "cross-site request (no Origin header)")
+            return
+        if origin != f"https://{request.host}":
+            raise _Refused(403, f"cross-site request from {origin!r:.80}")
+
+    def _authenticate(self, request: web.Request, *, tokens: bool = True) -> Principal:
+        """Who sent `request`: a token (players) or the session cookie (the page)."""
+        address = _address(request)
+        authorization = request.headers.get("Authorization")
+        token = request.query.get("token")
+        if authorization is not None or token is not None:
+            if not tokens:
+                raise _Refused(401, "player tokens are not accepted here")
+            if authorization is not None:
+                scheme, _, value = authorization.partition(" ")
+                if scheme.lower() != "bearer" or not value.strip():
+                    raise _Refused(401, "unsupported Authorization scheme")
+                token = value.strip()
+            assert token is not None
+            return self._by_token(address, token)
+        cookie = request.cookies.get(COOKIE)
+        if cookie is None:
+            raise _Refused(401, "no credentials")
+        self._check_same_origin(request)
+        return self._by_session(cookie)
+
+    def _by_token(self, address: str, token: str) -> Principal:
+        now = time.monotonic()
+        wait = self._by_address.retry_after(address, now)
+        if wait > 0:
+            raise _Refused(429, "too many failed attempts from this address", retry_after=wait)
+        account = self._read_accounts(lambda: self.store.viewer_for_token(token))
+        if account is None:
+            self._by_address.failed(address, now)
+            raise _Refused(401, "unknown, replaced or expired player token")
+        return Principal(account, None)
+
+    def _by_session(self, cookie: str) -> Principal:
+        try:
+            claims = self.sessions.verify(cookie)
+        except InvalidSession as exc:
+            raise _Refused(401, exc.refused.value) from None
+        account = self._read_accounts(lambda: self.store.lookup(claims.viewer))
+        problem = _session_problem(account, claims.generation)
+        if problem is not None or account is None:
+            raise _Refused(
+                401, problem or "viewer removed", event=AuditEvent.REVOKED, viewer=claims.viewer
+            )
+        return Principal(account, claims)
+
+    def _read_accounts(self, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except ViewerError as exc:
+            log.error("refusing viewers: %s", exc)
+            raise _Refused(503, "viewer accounts unreadable; see the app's log") from None
+
+    def _granted(self, principal: Principal, camera: str) -> None:
+        if not principal.account.can_watch(camera):
+            raise _Refused(
+                403, "camera not granted to this viewer", viewer=principal.name, camera=camera
+            )
+
+    # -- the page and the session API --------------------------------------------------------
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return self._file("index.html", "text/html; charset=utf-8")
+
+    async def _static_file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in _STATIC or name not in self._static:
+            raise web.HTTPNotFound()
+        return self._file(name, _STATIC[name])
+
+    def _file(self, name: str, content_type: str) -> web.Response:
+        body = self._static.get(name)
+        if body is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def _login(self, request: web.Request) -> web.Response:
+        address = _address(request)
+        self._check_same_origin(request)
+        name, password = await _login_form(request, self.limits.max_request_bytes)
+        account_key = name.lower() if is_valid_viewer_name(name) else "?"
+        now = time.monotonic()
+        wait = max(
+            self._by_address.retry_after(address, now),
+            self._by_account.retry_after(account_key, now),
+        )
+        if wait > 0:
+            raise _Refused(
+                429,
+                f"too many failed logins; try again in {max(1, round(wait))} s",
+                event=AuditEvent.LOGIN_REFUSED,
+                viewer=name,
+                retry_after=wait,
+            )
+        async with self._logins:
+            account = await asyncio.to_thread(
+                self._read_accounts, lambda: self.store.verify_password(name, password)
+            )
+        if account is None:
+            now = time.monotonic()
+            self._by_address.failed(address, now)
+            self._by_account.failed(account_key, now)
+            raise _Refused(
+                401, "wrong name or password", event=AuditEvent.LOGIN_REFUSED, viewer=name
+            )
+        self._by_account.succeeded(account_key)
+        self.audit.record(AuditEvent.LOGIN, address, viewer=account.name)
+        return self._new_session(account)
+
+    def _new_session(self, account: Account) -> web.Response:
+        token, claims = self.sessions.issue(account.name, account.generation)
+        response = web.json_response(self._session_json(claims))
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(self.sessions.lifetime_s),
+            path="/",
+            secure=True,
+            httponly=True,
+            samesite="Strict",
+        )
+        return response
+
+    def _session_json(self, claims: Claims) -> dict[str, object]:
+        expires_in = max(0.0, claims.expires - time.time())
+        return {
+            "viewer": claims.viewer,
+            "expires_in": round(expires_in),
+            "refresh_in": round(min(expires_in / 2, self.sessions.lifetime_s / 3)),
+        }
+
+    async def _refresh(self, request: web.Request) -> web.Response:
+        principal = self._authenticate(request, tokens=False)
+        self._check_same_origin(request)
+        assert principal.session is not None
+        self.sessions.log_out(principal.session)  # the old cookie dies with its replacement
+        return self._new_session(principal.account)
+
+    async def _logout(self, request: web.Request) -> web.Response:
+        principal = self._authenticate(request, tokens=False)
+        self._check_same_origin(request)
+        assert principal.session is not None
+        self.sessions.log_out(principal.session)
+        self.audit.record(AuditEvent.LOGOUT, _address(request), viewer=principal.name)
+        session_id = principal.session.session_id
+        await self._end_streams(lambda stream: stream.session_id == session_id, "logged out")
+        response = web.json_response({})
+        response.del_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
+        return response
+
+    async def _session(self, request: web.Request) -> web.Response:
+        principal = self._authenticate(request, tokens=False)
+        assert principal.session is not None
+        return web.json_response(self._session_json(principal.session))
+
+    async def _cameras(self, request: web.Request) -> web.Response:
+        principal = self._authenticate(request)
+        views = [
+            self.hub.view(camera).to_json()
+            for camera in self.hub.cameras()
+            if principal.account.can_watch(camera)
+        ]
+        return web.json_response({"cameras": views, "server_time_ms": time.time() * 1000.0})
+
+    # -- players -----------------------------------------------------------------------------
+
+    async def _snapshot(self, request: web.Request) -> web.Response:
+        principal = self._authenticate(request)
+        camera = request.match_info["camera"]
+        self._granted(principal, camera)
+        frame = self.hub.latest(camera)
+        if frame is None:
+            return web.json_response({"error": "no frame from this camera yet"}, status=404)
+        if principal.session is None:
+            self.audit.record(
+                AuditEvent.TOKEN_USED, _address(request), viewer=principal.name, camera=camera
+            )
+        return web.Response(body=frame.jpeg, headers={"Content-Type": "image/jpeg"})
+
+    async def _mjpeg(self, request: web.Request) -> web.StreamResponse:
+        principal = self._authenticate(request)
+        camera = request.match_info["camera"]
+        self._granted(principal, camera)
+        stream = self._open_stream(request, principal, StreamKind.MJPEG)
+        self.hub.subscribe(stream, [camera])
+        response = web.StreamResponse(
+            headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}"}
+        )
+        ended = asyncio.Event()
+        why = ["client went away"]
+
+        async def end(reason: str) -> None:
+            why[0] = reason
+            ended.set()
+
+        self._stream_tasks[stream.id] = (stream, end)
+        try:
+            await response.prepare(request)
+            while not ended.is_set():
+                frame = await _first(stream.mailbox.get(), ended.wait())
+                if frame is None:
+                    break
+                part = _mjpeg_part(frame.jpeg)
+                if not await self._send(request, stream, frame, part, response.write):
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._close_stream(request, stream, why[0])
+        return response
+
+    # -- the page's frames -------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        principal = self._authenticate(request)
+        stream = self._open_stream(request, principal, StreamKind.PAGE)
+        ws = web.WebSocketResponse(
+            max_msg_size=self.limits.max_ws_message, heartbeat=20.0, compress=False
+        )
+
+        async def end(reason: str) -> None:
+            code = CloseReason.SESSION_ENDED.value
+            if reason == "server shutting down":
+                code = 1001
+            why[0] = reason
+            await ws.close(code=code, message=reason.encode()[:120])
+
+        why = ["page closed"]
+        self._stream_tasks[stream.id] = (stream, end)
+        sender: asyncio.Task[None] | None = None
+        try:
+            await ws.prepare(request)
+            await ws.send_json({"type": "hello", "viewer": principal.name, "server_ms": _now_ms()})
+            sender = spawn(self._feed_page(request, ws, stream), name=f"share: {stream.viewer}")
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    why[0] = "page sent a message that is not JSON text"
+                    await ws.close(code=1003, message=b"text JSON only")
+                    break
+                await self._page_message(request, ws, stream, principal, message.data)
+        finally:
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await sender
+            self._close_stream(request, stream, why[0])
+        return ws
+
+    async def _page_message(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        stream: Stream,
+        principal: Principal,
+        data: str,
+    ) -> None:
+        try:
+            message = json.loads(data)
+            kind = message["type"]
+        except (ValueError, TypeError, KeyError):
+            await ws.send_json({"type": "error", "camera": None, "reason": "malformed message"})
+            return
+        if kind == "ping":
+            await ws.send_json(
+                {
+                    "type": "pong",
+                    "id": message.get("id"),
+                    "client_ms": message.get("client_ms"),
+                    "server_ms": _now_ms(),
+                }
+            )
+        elif kind == "subscribe":
+            cameras = message.get("cameras")
+            if not isinstance(cameras, list) or not all(isinstance(c, str) for c in cameras):
+                await ws.send_json({"type": "error", "camera": None, "reason": "bad camera list"})
+                return
+            granted = []
+            for camera in dict.fromkeys(cameras):
+                if principal.account.can_watch(camera):
+                    granted.append(camera)
+                else:
+                    self.audit.record(
+                        AuditEvent.REFUSED,
+                        _address(request),
+                        viewer=principal.name,
+                        camera=camera,
+                        reason="camera not granted to this viewer",
+                    )
+                    await ws.send_json(
+                        {"type": "error", "camera": camera, "reason": "camera not granted"}
+                    )
+            new = set(granted) - stream.cameras
+            self.hub.subscribe(stream, granted)
+            for camera in sorted(new):
+                self.audit.record(
+                    AuditEvent.STREAM_START, _address(request), viewer=stream.viewer, camera=camera
+                )
+        else:
+            await ws.send_json({"type": "error", "camera": None, "reason": "unknown message"})
+
+    async def _feed_page(
+        self, request: web.Request, ws: web.WebSocketResponse, stream: Stream
+    ) -> None:
+        while not ws.closed:
+            frame = await stream.mailbox.get()
+            encoded = _frame_message(stream, frame)
+            if not await self._send(request, stream, frame, encoded, ws.send_bytes):
+                await ws.close(code=1008, message=b"not reading")
+                return
+
+    async def _send(
+        self,
+        request: web.Request,
+        stream: Stream,
+        frame: Frame,
+        data: bytes,
+        write: Callable[[bytes], Awaitable[None]],
+    ) -> bool:
+        """Send one frame unless the viewer's buffer is full; False if the viewer stalled."""
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size() > self.limits.max_send_buffer:
+            stream.skipped(frame)
+            return True
+        try:
+            async with asyncio.timeout(self.limits.stall_timeout_s):
+                await write(data)
+        except TimeoutError:
+            log.info(
+                "%s (%s) took nothing for %.0f s: disconnected",
+                stream.viewer,
+                stream.address,
+                self.limits.stall_timeout_s,
+            )
+            return False
+        stream.delivered(frame)
+        return True
+
+    # -- streams -----------------------------------------------------------------------------
+
+    def _open_stream(self, request: web.Request, principal: Principal, kind: StreamKind) -> Stream:
+        streams = self.hub.streams()
+        if len(streams) >= self.limits.max_streams:
+            raise _Refused(
+                429, f"too many streams (limit {self.limits.max_streams})", viewer=principal.name
+            )
+        mine = sum(1 for stream in streams if stream.viewer == principal.name)
+        if mine >= self.limits.max_streams_per_viewer:
+            raise _Refused(
+                429,
+                f"too many streams for this viewer (limit {self.limits.max_streams_per_viewer})",
+                viewer=principal.name,
+            )
+        session_id = None if principal.session is None else principal.session.session_id
+        stream = self.hub.open(
+            kind, principal.name, _address(request), principal.account.generation, session_id
+        )
+        if principal.session is None:
+            self.audit.record(AuditEvent.TOKEN_USED, stream.address, viewer=principal.name)
+        if kind is StreamKind.MJPEG:
+            camera = request.match_info["camera"]
+            self.audit.record(
+                AuditEvent.STREAM_START, stream.address, viewer=principal.name, camera=camera
+            )
+        return stream
+
+    def _close_stream(self, request: web.Request, stream: Stream, reason: str) -> None:
+        self._stream_tasks.pop(stream.id, None)
+        self.hub.close(stream)
+        sent = sum(stream.sent.values())
+        dropped = sum(stream.dropped.values())
+        self.audit.record(
+            AuditEvent.STREAM_STOP,
+            stream.address,
+            viewer=stream.viewer,
+            camera=",".join(sorted(stream.cameras)) or None,
+            reason=f"{reason}; {sent} frames sent, {dropped} skipped",
+        )
+
+    async def _end_streams(self, which: Callable[[Stream], bool], reason: str) -> None:
+        ends = [end(reason) for stream, end in list(self._stream_tasks.values()) if which(stream)]
+        await asyncio.gather(*ends, return_exceptions=True)
+
+    async def _watch_accounts(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.revalidate_interval_s)
+            try:
+                self.revalidate()
+            except Exception:
+                log.exception("checking open streams against the viewer accounts failed")
+
+    def revalidate(self) -> None:
+        """End every open stream its account no longer allows (non-blocking)."""
+        for stream, end in list(self._stream_tasks.values()):
+            try:
+                account = self.store.lookup(stream.viewer)
+            except ViewerError:
+                problem: str | None = "viewer accounts unreadable"
+            else:
+                problem = _session_problem(account, stream.generation)
+            logged_out = stream.session_id is not None and self.sessions.is_logged_out(
+                stream.session_id
+            )
+            if problem is None and logged_out:
+                problem = "logged out"
+            if problem is None:
+                continue
+            self.audit.record(
+                AuditEvent.REVOKED, stream.address, viewer=stream.viewer, reason=problem
+            )
+            self._stream_tasks.pop(stream.id, None)
+            spawn(end(problem), name=f"share: ending {stream.viewer}")
+
+
+def _session_problem(account: Account | None, generation: int) -> str | None:
+    """Why a session or stream authenticated at `generation` must end, or None."""
+    if account is None:
+        return "viewer removed"
+    if account.generation != generation:
+        return "password, cameras or token changed"
+    if account.is_expired():
+        return "account expired"
+    return None
+
+
+async def _login_form(request: web.Request, limit: int) -> tuple[str, str]:
+    if request.content_length is None or request.content_length > limit:
+        raise _Refused(
+            413 if request.content_length else 411,
+            f"login body missing or over {limit} bytes",
+            event=AuditEvent.LOGIN_REFUSED,
+        )
+    try:
+        form = await request.json()
+    except (ValueError, UnicodeDecodeError, web.HTTPException):
+        raise _Refused(400, "malformed login", event=AuditEvent.LOGIN_REFUSED) from None
+    name, password = (form.get("name"), form.get("password")) if isinstance(form, dict) else (0, 0)
+    if not isinstance(name, str) or not isinstance(password, str) or len(name) > 64:
+        raise _Refused(400, "malformed login", event=AuditEvent.LOGIN_REFUSED)
+    return name, password
+
+
+async def _first(get: Awaitable[Any], stop: Awaitable[Any]) -> Any:
+    """The result of `get`, or None if `stop` finishes first (the other is cancelled)."""
+    getter = asyncio.ensure_future(get)
+    stopper = asyncio.ensure_future(stop)
+    try:
+        await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (getter, stopper):
+            task.cancel()
+    return getter.result() if getter.done() and not getter.cancelled() else None
+
+
+async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+def _address(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+def _now_ms() -> float:
+    return round(time.time() * 1000.0, 3)
