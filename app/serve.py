@@ -23,12 +23,15 @@ from typing import TextIO
 from app.cli_common import common_options, listen_host, listen_port
 from app.devices.lookup import credentials_lookup, first_known
 from app.devices.registry import Registry, RegistryError
-from app.paths import config_dir
+from app.paths import config_dir, log_dir
 from app.protocol.endpoints import DEFAULT_PORT, camera_url, local_camera_url
 from app.protocol.limits import Limits
 from app.protocol.session import monotonic_us
 from app.receiver.recorder import Recorder
 from app.receiver.server import Receiver
+from app.share.certs import CertificateError
+from app.share.server import DEFAULT_SHARE_PORT
+from app.share.sharing import Sharing
 from app.sim.demo import DemoFleet
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="also run N simulated cameras in-process (a throwaway demo registry)",
     )
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="also serve the live streams to authorised viewers over HTTPS "
+        "(accounts: `securecam viewer add`; see docs/SHARE.md)",
+    )
+    parser.add_argument(
+        "--share-host",
+        type=listen_host,
+        default="0.0.0.0",
+        help="address the viewer server listens on (default all)",
+    )
+    parser.add_argument(
+        "--share-port",
+        type=listen_port,
+        default=DEFAULT_SHARE_PORT,
+        help=f"viewer server's TCP port (default {DEFAULT_SHARE_PORT}; 0: any)",
+    )
     parser.add_argument("--max-connections", type=int, default=Limits().max_connections)
     parser.add_argument(
         "--max-frame-bytes", type=int, default=Limits().max_frame_bytes, help="largest frame"
@@ -93,19 +114,43 @@ def run(args: argparse.Namespace) -> int:
     if fleet is not None:
         lookup = first_known(credentials_lookup(fleet.registry), lookup)
     receiver = Receiver(lookup, host=args.host, port=args.port, limits=limits)
+    sharing = None
+    if args.share:
+        demo_names = [] if fleet is None else list(fleet.names)
+        sharing = Sharing(
+            registry.directory,
+            log_dir(getattr(args, "config_dir", None)),
+            lambda: _known(registry) + demo_names,
+            host=args.share_host,
+            port=args.share_port,
+        )
     try:
         with _stats_stream(args.stats_json) as stats_out:
-            return asyncio.run(serve(receiver, registry, stats_out, args.record, fleet=fleet))
+            return asyncio.run(
+                serve(receiver, registry, stats_out, args.record, fleet=fleet, sharing=sharing)
+            )
+    except CertificateError as exc:
+        print(f"securecam: error: cannot share: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(
-                f"securecam: error: port {args.port} is already in use; "
-                "stop the other receiver or choose another --port",
-                file=sys.stderr,
-            )
+            print(f"securecam: error: {_port_in_use(exc, args)}", file=sys.stderr)
         else:
             print(f"securecam: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _port_in_use(exc: OSError, args: argparse.Namespace) -> str:
+    if isinstance(exc, _SharePortInUse):
+        return (
+            f"the viewer server's port {args.share_port} is already in use; "
+            "choose another --share-port"
+        )
+    return f"port {args.port} is already in use; stop the other receiver or choose another --port"
+
+
+class _SharePortInUse(OSError):
+    """The viewer server could not bind (the receiver could)."""
 
 
 @contextlib.contextmanager
@@ -127,6 +172,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     *,
     fleet: DemoFleet | None = None,
+    sharing: Sharing | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM (or `stop`), then shut down and write the final stats."""
     stop = stop or asyncio.Event()
@@ -148,6 +194,12 @@ async def serve(
         receiver.add_frame_sink(recorder)
     started = time.monotonic()
     await receiver.start()
+    if sharing is not None:
+        try:
+            await _start_sharing(sharing, receiver)
+        except BaseException:
+            await receiver.stop()
+            raise
     known = [] if fleet is None else list(fleet.names)
     if fleet is not None:
         fleet.start(local_camera_url(receiver.host, receiver.port))
@@ -159,6 +211,8 @@ async def serve(
             if stats_out is not None:
                 write_stats(stats_out, receiver, _known(registry) + known, started)
     finally:
+        if sharing is not None:
+            await sharing.stop()
         if fleet is not None:
             await fleet.stop()
         await receiver.stop()
@@ -180,6 +234,24 @@ async def serve(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
     return 0
+
+
+async def _start_sharing(sharing: Sharing, receiver: Receiver) -> None:
+    sharing.attach(receiver)
+    try:
+        await sharing.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise _SharePortInUse(exc.errno, exc.strerror) from None
+        raise
+    assert sharing.certificate is not None
+    from app.services.network import lan_addresses  # QtNetwork: loaded only when sharing
+
+    for url in sharing.urls(lan_addresses()):
+        log.info("viewers open %s", url)
+    log.info("certificate fingerprint (SHA-256): %s", sharing.certificate.fingerprint)
+    if not sharing.store.list():
+        log.warning("no viewers yet: add one with `securecam viewer add NAME`")
 
 
 def _known(registry: Registry) -> list[str]:
