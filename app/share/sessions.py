@@ -113,6 +113,7 @@ class SessionKeys:
         Raises InvalidSession. The caller still checks the viewer and its generation.
         """
         now = time.time() if now is None else now
+        self._forget_expired(now)
         try:
             payload = jwt.decode(
                 token,
@@ -139,13 +140,13 @@ class SessionKeys:
         # Our own clock, not PyJWT's, so tests and the logged-out list agree on "now".
         if now >= expires:
             raise InvalidSession(SessionRefused.EXPIRED)
-        self._forget_expired(now)
         if session_id in self._logged_out:
             raise InvalidSession(SessionRefused.LOGGED_OUT)
         return Claims(viewer, generation, session_id, float(expires))
 
     def log_out(self, claims: Claims) -> None:
         """Refuse this session's token from now on."""
+        self._forget_expired(time.time())
         self._logged_out[claims.session_id] = claims.expires
 
     def is_logged_out(self, session_id: str) -> bool:
