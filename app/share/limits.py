@@ -30,6 +30,11 @@ class ShareLimits:
     failure_window_s: float = 300.0
     max_concurrent_logins: int = 2  # password checks (scrypt) running at once
     revalidate_interval_s: float = 0.5  # how often open streams are checked against accounts
+    # A connection that has not finished its TLS handshake this long after it was accepted is
+    # closed, and one that has not completed a request this long after it was accepted (TLS
+    # included), so slow clients cannot hold the connection slots.
+    tls_handshake_timeout_s: float = 10.0
+    first_request_deadline_s: float = 10.0
 
 
 class FailureLimiter:

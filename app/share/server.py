@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SHARE_PORT = 8443
 COOKIE = "__Host-securecam"
 BOUNDARY = "securecamframe"
-# Until its first request is complete, a connection may not hold a slot longer than this.
-FIRST_REQUEST_DEADLINE_S = 10.0
-TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
@@ -117,8 +114,8 @@ class _Connection(asyncio.Protocol):
     """Wraps aiohttp's protocol for one TCP connection: counted, capped, and on a deadline.
 
     A connection beyond the limits is aborted before aiohttp sees a byte; one that has not
-    completed a request within `FIRST_REQUEST_DEADLINE_S` of the TLS handshake is aborted
-    too, so slow-header clients cannot hold the slots.
+    completed a request within `ShareLimits.first_request_deadline_s` of the TLS handshake is
+    aborted too, so slow-header clients cannot hold the slots.
     """
 
     def __init__(self, inner: RequestHandler, server: ShareServer) -> None:
@@ -140,7 +137,9 @@ class _Connection(asyncio.Protocol):
             transport.abort()
             return
         loop = asyncio.get_running_loop()
-        self._deadline = loop.call_later(FIRST_REQUEST_DEADLINE_S, self._too_slow)
+        self._deadline = loop.call_later(
+            self._server.limits.first_request_deadline_s, self._too_slow
+        )
         self._inner.connection_made(transport)
 
     def _too_slow(self) -> None:
@@ -148,7 +147,8 @@ class _Connection(asyncio.Protocol):
             self._server.audit.record(
                 AuditEvent.REFUSED,
                 self.address,
-                reason=f"no complete request within {FIRST_REQUEST_DEADLINE_S:.0f} s",
+                reason="no complete request within "
+                f"{self._server.limits.first_request_deadline_s:g} s",
             )
             self.transport.abort()
 
@@ -301,7 +301,7 @@ class ShareServer:
                 self.host,
                 self._requested_port,
                 ssl=self.certificate.ssl_context(),
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S,
+                ssl_handshake_timeout=self.limits.tls_handshake_timeout_s,
                 reuse_address=True,
             )
         except BaseException:
