@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -201,6 +202,43 @@ def test_serve_says_clearly_when_the_port_is_taken(home):
     assert process.returncode == 1
     assert f"port {port} is already in use" in err
     assert "Traceback" not in err
+
+
+def test_serve_share_says_clearly_when_the_viewer_port_is_taken(home):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = securecam(
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--share",
+            "--share-host",
+            "127.0.0.1",
+            "--share-port",
+            str(port),
+            "--config-dir",
+            str(home),
+        )
+        _, err = process.communicate(timeout=scaled(30))
+    assert process.returncode == 1
+    assert f"the viewer server's port {port} is already in use" in err
+    assert "Traceback" not in err
+
+
+def test_serve_share_prints_where_viewers_go_and_the_fingerprint(home):
+    share_port = free_port()
+    with serving(
+        home, "--share", "--share-host", "127.0.0.1", "--share-port", str(share_port)
+    ) as served:
+        wait_listening(share_port)
+    assert served.returncode == 0
+    assert f"viewers open https://127.0.0.1:{share_port}/" in served.err
+    assert re.search(r"fingerprint \(SHA-256\): ([0-9A-F]{2}:){31}[0-9A-F]{2}", served.err)
+    assert "no viewers yet: add one with `securecam viewer add NAME`" in served.err
 
 
 def test_sim_for_an_unregistered_device_fails_before_connecting(home, capsys):
