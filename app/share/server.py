@@ -26,6 +26,7 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from app.protocol.timeline import Frame
@@ -187,8 +188,10 @@ class _HttpErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
         exc = kwargs.get("exc_info")
         if isinstance(msg, str) and msg.startswith("Error handling request"):
             address = str(args[0]) if args else "?"
-            kind = type(exc).__name__ if isinstance(exc, BaseException) else "error"
-            if isinstance(exc, Exception) and getattr(exc, "status", 500) < 500:
+            # The parser's errors (HttpProcessingError: LineTooLong, BadHttpMessage,
+            # BadHttpMethod...) carry `code`, 400 or 413; anything else is our own 500.
+            if isinstance(exc, HttpProcessingError) and exc.code < 500:
+                kind = type(exc).__name__
                 self._audit.record(
                     AuditEvent.REFUSED, address, reason=f"malformed or oversized request ({kind})"
                 )
