@@ -1,5 +1,7 @@
 """Share: republish the decrypted camera streams to authorised viewers on the LAN.
 
-Viewer accounts and tokens (`accounts`), the TLS certificate (`certs`), and later the HTTPS
-viewer server. Off by default; see docs/SHARE.md once the server lands.
+`accounts` (who may watch what), `certs` (the TLS certificate), `sessions` (the page's JWT
+cookie), `limits`, `audit` (every access decision), `hub` (fan-out, latest-frame-wins per
+viewer), `server` (HTTPS/WSS on aiohttp), `sharing` (all of it assembled for one config dir),
+and `web/` (the page: plain HTML, CSS and JavaScript). Off by default; docs/SHARE.md.
 """
