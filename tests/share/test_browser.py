@@ -31,6 +31,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from app.devices.lookup import credentials_lookup
 from app.protocol.endpoints import local_camera_url
+from app.protocol.hello import Suite
 from app.receiver.server import Receiver
 from app.share.accounts import ALL
 from app.share.sharing import Sharing
@@ -43,8 +44,9 @@ PASSWORD = "correct horse battery staple"
 class LiveShare:
     """Receiver, two demo cameras and the viewer server, on an event loop in a thread."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, suite: Suite = Suite.NOISE) -> None:
         self.home = home
+        self.suite = suite
         self.loop = asyncio.new_event_loop()
         self.fleet = DemoFleet(2)
         self.receiver = Receiver(credentials_lookup(self.fleet.registry), host="127.0.0.1", port=0)
@@ -69,7 +71,7 @@ class LiveShare:
             self.sharing.attach(self.receiver)
             await self.receiver.start()
             await self.sharing.start()
-            self.fleet.start(local_camera_url("127.0.0.1", self.receiver.port))
+            self.fleet.start(local_camera_url("127.0.0.1", self.receiver.port), self.suite)
 
         self.call(start())
 
@@ -97,8 +99,8 @@ class LiveShare:
 
 
 @pytest.fixture
-def share(tmp_path: Path) -> Iterator[LiveShare]:
-    live = LiveShare(tmp_path / "home")
+def share(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveShare]:
+    live = LiveShare(tmp_path / "home", getattr(request, "param", Suite.NOISE))
     live.sharing.store.add("viewer", cameras=ALL, password=PASSWORD)
     live.start()
     try:
@@ -164,6 +166,7 @@ def test_a_viewer_logs_in_and_sees_both_demo_cameras_live_at_their_rate(
     )
     tiles = browser.find_elements(By.CSS_SELECTOR, "#wall .tile")
     assert {tile.get_attribute("data-encrypted") for tile in tiles} == {"true"}
+    assert all("camera link encrypted" in tile.text for tile in tiles)
     assert {tile.get_attribute("data-state") for tile in tiles} == {"live"}
     assert all(tile.get_attribute("data-latency-ms") for tile in tiles)
 
@@ -209,3 +212,15 @@ def test_a_removed_viewer_loses_the_stream_and_sees_the_login_again(
     audit = (share.home / "logs" / "share-audit.log").read_text()
     assert '"event": "revoked"' in audit and "viewer removed" in audit
     assert PASSWORD not in audit
+
+
+@pytest.mark.parametrize("share", [Suite.PLAIN], indirect=True)
+def test_a_plain_camera_is_marked_plain_and_insecure_in_the_page(
+    share: LiveShare, browser: WebDriver
+) -> None:
+    log_in(browser, share)
+    wait_until_sync(lambda: sum(frames_shown(browser).values()) >= 4, 30)
+    for tile in browser.find_elements(By.CSS_SELECTOR, "#wall .tile"):
+        assert tile.get_attribute("data-encrypted") == "false"
+        assert "PLAIN — INSECURE" in tile.text
+        assert "camera link encrypted" not in tile.text
