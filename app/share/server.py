@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -112,20 +113,31 @@ class _Refused(Exception):
 
 
 class _Connection(asyncio.Protocol):
-    """Wraps aiohttp's protocol for one TCP connection: counted, capped, and on a deadline.
+    """One TCP connection: counted and capped from the moment it is accepted, TLS set up here,
+    then handed to aiohttp's protocol; on a deadline until its first request is complete.
 
-    A connection beyond the limits is aborted before aiohttp sees a byte; one that has not
-    completed a request within `ShareLimits.first_request_deadline_s` of the TLS handshake is
-    aborted too, so slow-header clients cannot hold the slots.
+    The TLS handshake runs here (`loop.start_tls`) rather than in the listener, so that a
+    connection still in its handshake holds one of the `max_connections` slots, and a failed
+    handshake (plain bytes instead of TLS, a client that distrusts the certificate, no
+    handshake within `tls_handshake_timeout_s`) is one audit entry instead of nothing. A
+    connection beyond the limits is aborted before a byte is read; one that has not completed
+    a request within `first_request_deadline_s` of being accepted is aborted too, so
+    slow-header clients cannot hold the slots.
     """
 
     def __init__(self, inner: RequestHandler, server: ShareServer) -> None:
-        self._inner = inner
+        self.inner = inner
         self._server = server
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport | None = None  # TCP, then TLS once set up
         self.address = "?"
         self.had_request = False
         self._deadline: asyncio.TimerHandle | None = None
+        self._handshake: asyncio.Task[None] | None = None
+        self._connected = False  # `inner` has the TLS transport
+        self._lost = False
+        # Decrypted bytes that arrive between the handshake and handing over to `inner`.
+        self._early: list[bytes] = []
+        self._early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -137,11 +149,46 @@ class _Connection(asyncio.Protocol):
             self._server.audit.record(AuditEvent.REFUSED, self.address, reason=refusal)
             transport.abort()
             return
+        transport.pause_reading()  # the first bytes are TLS, read by start_tls's protocol
         loop = asyncio.get_running_loop()
         self._deadline = loop.call_later(
             self._server.limits.first_request_deadline_s, self._too_slow
         )
-        self._inner.connection_made(transport)
+        self._handshake = spawn(self._start_tls(transport), name="share: TLS handshake")
+
+    async def _start_tls(self, tcp: asyncio.Transport) -> None:
+        limits = self._server.limits
+        context = self._server.tls_context
+        assert context is not None
+        reason: str | None = None
+        tls: asyncio.Transport | None = None
+        try:
+            tls = await asyncio.get_running_loop().start_tls(
+                tcp,
+                self,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=limits.tls_handshake_timeout_s,
+            )
+        except ssl.SSLError as exc:
+            reason = f"TLS handshake failed ({exc.reason or type(exc).__name__})"
+        except ConnectionAbortedError:  # start_tls's own timeout
+            reason = f"no TLS handshake within {limits.tls_handshake_timeout_s:g} s"
+        except OSError as exc:  # the client went away first: nothing was attempted
+            log.debug("a client at %s left during the TLS handshake: %r", self.address, exc)
+        if reason is not None:
+            self._server.audit.record(AuditEvent.REFUSED, self.address, reason=reason)
+        if tls is None or self._lost:
+            tcp.abort()
+            return
+        self.transport = tls
+        self._connected = True
+        self.inner.connection_made(tls)
+        early, self._early = self._early, []
+        for data in early:
+            self.inner.data_received(data)
+        if self._early_eof:
+            self.inner.eof_received()
 
     def _too_slow(self) -> None:
         if not self.had_request and self.transport is not None:
@@ -154,22 +201,31 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
-        self._inner.data_received(data)
+        if self._connected:
+            self.inner.data_received(data)
+        else:
+            self._early.append(data)
 
     def eof_received(self) -> None:
-        self._inner.eof_received()
+        if self._connected:
+            self.inner.eof_received()
+        else:
+            self._early_eof = True
 
     def pause_writing(self) -> None:
-        self._inner.pause_writing()
+        if self._connected:
+            self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self._inner.resume_writing()
+        if self._connected:
+            self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
         if self._deadline is not None:
             self._deadline.cancel()
-        if self._server._release(self):
-            self._inner.connection_lost(exc)
+        if self._server._release(self) and self._connected:
+            self.inner.connection_lost(exc)
 
 
 class _HttpErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -255,7 +311,8 @@ class ShareServer:
             self.limits.failures_per_account, self.limits.failure_window_s
         )
         self._logins = asyncio.Semaphore(self.limits.max_concurrent_logins)
-        self._connections: dict[asyncio.BaseTransport, _Connection] = {}
+        self._connections: dict[object, _Connection] = {}  # by aiohttp's protocol
+        self.tls_context: ssl.SSLContext | None = None
         self._stream_tasks: dict[int, tuple[Stream, _Ender]] = {}
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -299,12 +356,12 @@ class ShareServer:
         assert server is not None
         loop = asyncio.get_running_loop()
         try:
+            self.tls_context = self.certificate.ssl_context()
+            # Plain TCP: each _Connection does its own TLS handshake (see there why).
             self._listener = await loop.create_server(
                 lambda: _Connection(server(), self),
                 self.host,
                 self._requested_port,
-                ssl=self.certificate.ssl_context(),
-                ssl_handshake_timeout=self.limits.tls_handshake_timeout_s,
                 reuse_address=True,
             )
         except BaseException:
@@ -352,15 +409,12 @@ class ShareServer:
         """Count a new connection, or say why it is refused."""
         if len(self._connections) >= self.limits.max_connections:
             return f"too many connections (limit {self.limits.max_connections})"
-        assert connection.transport is not None
-        self._connections[connection.transport] = connection
+        self._connections[connection.inner] = connection
         return None
 
     def _release(self, connection: _Connection) -> bool:
         """Forget a connection; False if it was never admitted."""
-        if connection.transport is None:
-            return False
-        return self._connections.pop(connection.transport, None) is not None
+        return self._connections.pop(connection.inner, None) is connection
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -368,7 +422,7 @@ class ShareServer:
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        connection = self._connections.get(request.transport) if request.transport else None
+        connection = self._connections.get(request.protocol)
         if connection is not None:
             connection.had_request = True
         try:
