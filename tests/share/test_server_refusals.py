@@ -425,7 +425,7 @@ class Expected:
     status: int | None  # None: closed without an HTTP answer
     event: AuditEvent
     reason: str  # the audit entry's reason starts with this
-    viewer: str | None | type[Tried] = None  # Tried: the viewer the attempt names
+    viewer: str | type[Tried] | None = None  # Tried: the viewer the attempt names
     camera: str | None = None
     or_closed: bool = False  # a close without an answer is as good as `status`
 
