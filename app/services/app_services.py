@@ -14,28 +14,47 @@ from app.services.comparison import ComparisonService
 from app.services.devices_service import DevicesService
 from app.services.receiver_service import ReceiverService
 from app.services.settings import Settings
+from app.services.share_service import ShareService
 from app.sim.demo import DemoFleet
 
 log = logging.getLogger(__name__)
 
 
 class AppServices(QObject):
-    """The app's services: settings, registry, receiver, comparison runs and demo cameras."""
+    """The app's services: settings, registry, receiver, comparison runs, demo cameras and Share.
+
+    `log_dir` holds Share's audit log (default: CONFIG_DIR/logs, as app.paths.log_dir does
+    for an overridden config directory).
+    """
 
     demoChanged = Signal()
 
-    def __init__(self, config_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self, config_dir: Path, parent: QObject | None = None, *, log_dir: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.config_dir = config_dir
         self.settings = Settings(config_dir)
         self.devices = DevicesService(Registry(config_dir), self)
         self.receiver = ReceiverService(self.devices.lookup, self)
         self.comparison = ComparisonService(self.receiver, self)
+        self.share = ShareService(
+            config_dir,
+            log_dir if log_dir is not None else config_dir / "logs",
+            self.settings,
+            self.devices,
+            self.receiver,
+            self,
+        )
         self.demo: DemoFleet | None = None
         self.fallback_note: str | None = None  # set when the demo had to use another port
 
     async def start(self, demo: int | None = None) -> bool:
-        """Start listening as configured; with a demo, fall back to a free loopback port."""
+        """Start listening as configured; with a demo, fall back to a free loopback port.
+
+        Share starts too if it was on when the app last closed; whether it could is its own
+        `state` (the result is the receiver's).
+        """
         settings = self.settings.receiver()
         started = await self.receiver.start(settings.host, settings.port, settings.limits())
         if not started and demo:
@@ -48,6 +67,8 @@ class AppServices(QObject):
                 log.warning("%s", self.fallback_note)
         if started and demo:
             await self.start_demo(demo)
+        if self.settings.share().enabled:
+            await self.share.start(remember=False)
         return started
 
     async def restart_receiver(self) -> bool:
@@ -80,8 +101,13 @@ class AppServices(QObject):
         self.demoChanged.emit()
 
     async def shutdown(self) -> None:
-        """Stop comparison, demo and receiver; release the decoder threads."""
+        """Stop comparison, demo, Share and receiver; release the decoder threads.
+
+        Share stays remembered as it was (on or off) for the next start.
+        """
         self.comparison.cancel()
         await self.stop_demo()
+        await self.share.stop(remember=False)
+        self.share.close()
         await self.receiver.stop()
         self.receiver.close()

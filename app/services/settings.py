@@ -1,9 +1,12 @@
-"""Persistent settings: listen address, limits, demo count and window layout."""
+"""Persistent settings: listen address, limits, demo count, Share and window layout."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -12,6 +15,8 @@ from app.protocol.limits import Limits
 
 # Every IPv4 interface (see app.protocol.endpoints.WILDCARD_HOSTS): cameras on the LAN reach it.
 DEFAULT_HOST = "0.0.0.0"
+# The viewer server's (app.share.server.DEFAULT_SHARE_PORT; not imported: it pulls in aiohttp).
+DEFAULT_SHARE_PORT = 8443
 
 
 @dataclass
@@ -33,6 +38,32 @@ class ReceiverSettings:
         )
 
 
+@dataclass
+class ShareSettings:
+    """The viewer server: whether it starts with the app, and where it listens."""
+
+    enabled: bool = False  # share on at start (the switch's last position)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_SHARE_PORT  # 0: any free port
+
+
+_Section = TypeVar("_Section", ReceiverSettings, ShareSettings)
+
+
+def _convert(raw: object, default: object) -> object:
+    """`raw` as read from the INI file, in the type of `default`; raises ValueError/TypeError."""
+    if isinstance(default, bool):
+        # The INI format gives "true"/"false" back as text, and bool("false") is True.
+        text = str(raw).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"not a boolean: {raw!r}")
+    convert: Callable[[object], object] = type(default)
+    return convert(raw)
+
+
 class Settings:
     """An INI file in the config directory, so `--config-dir` and tests isolate it too."""
 
@@ -42,20 +73,33 @@ class Settings:
         self._qt = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     def receiver(self) -> ReceiverSettings:
-        defaults = ReceiverSettings()
-        values = {}
-        for field in fields(ReceiverSettings):
-            default = getattr(defaults, field.name)
-            raw = self._qt.value(f"receiver/{field.name}", default)
-            try:
-                values[field.name] = type(default)(raw)
-            except (TypeError, ValueError):
-                values[field.name] = default  # a hand-edited bad value falls back, not crashes
-        return ReceiverSettings(**values)
+        return self._read("receiver", ReceiverSettings())
 
     def save_receiver(self, settings: ReceiverSettings) -> None:
-        for field in fields(ReceiverSettings):
-            self._qt.setValue(f"receiver/{field.name}", getattr(settings, field.name))
+        self._write("receiver", settings)
+
+    def share(self) -> ShareSettings:
+        """The [share] section; a port outside 0-65535 falls back to the default."""
+        settings = self._read("share", ShareSettings())
+        if not 0 <= settings.port <= 65535:
+            settings.port = DEFAULT_SHARE_PORT
+        return settings
+
+    def save_share(self, settings: ShareSettings) -> None:
+        self._write("share", settings)
+
+    def _read(self, section: str, defaults: _Section) -> _Section:
+        for field in fields(defaults):
+            default = getattr(defaults, field.name)
+            raw = self._qt.value(f"{section}/{field.name}", default)
+            # A hand-edited bad value falls back to the default, not a crash.
+            with contextlib.suppress(TypeError, ValueError):
+                setattr(defaults, field.name, _convert(raw, default))
+        return defaults
+
+    def _write(self, section: str, settings: ReceiverSettings | ShareSettings) -> None:
+        for field in fields(settings):
+            self._qt.setValue(f"{section}/{field.name}", getattr(settings, field.name))
         self._qt.sync()
 
     def recording_folder(self) -> Path | None:

@@ -1,4 +1,5 @@
-"""The main window: welcome or camera wall, device sidebar, latency and log docks, status bar."""
+"""The main window: welcome or camera wall, device sidebar, latency, log and Share docks,
+status bar."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
 from app.services.devices_service import REGISTRY_FIX
 from app.services.setup_service import SetupService
+from app.services.share_service import ShareState
 from app.services.snapshots import default_folder, default_name, write_new
 from app.tasks import spawn
 from app.ui.add_device import AddDeviceDialog
@@ -34,6 +36,7 @@ from app.ui.latency.dock import LatencyDock
 from app.ui.log_dock import LogDock
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup_wizard import SetupWizard
+from app.ui.share_panel import SharePanel
 from app.ui.tile import TileInfo
 from app.ui.wall import CameraWall
 from app.ui.welcome import WelcomePanel
@@ -83,6 +86,10 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("log")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.tabifyDockWidget(self.latency_dock, self.log_dock)
+        self.share_panel = SharePanel(services.share, self)
+        self.share_panel.setObjectName("share")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.share_panel)
+        self.tabifyDockWidget(self.log_dock, self.share_panel)
         self.latency_dock.raise_()
 
         self._build_status_bar()
@@ -103,6 +110,7 @@ class MainWindow(QMainWindow):
         for timer in (self._info_timer, self._status_timer, self._lag_timer):
             timer.start()
         self.refresh_devices()
+        self.refresh_share()
         # A registry found unreadable at start is announced once the window is up.
         QTimer.singleShot(0, self, self._registry_problem_changed)
 
@@ -114,7 +122,14 @@ class MainWindow(QMainWindow):
         self.cameras_label = QLabel()
         self.rate_label = QLabel()
         self.lag_label = QLabel()
-        for label in (self.listen_label, self.cameras_label, self.rate_label, self.lag_label):
+        self.share_label = QLabel()
+        for label in (
+            self.listen_label,
+            self.cameras_label,
+            self.rate_label,
+            self.lag_label,
+            self.share_label,
+        ):
             bar.addPermanentWidget(label)
         self.recording_label = QLabel()  # shown only while recording
         bar.addPermanentWidget(self.recording_label)
@@ -140,7 +155,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.devices_panel, self.latency_dock, self.log_dock):
+        for dock in (self.devices_panel, self.latency_dock, self.log_dock, self.share_panel):
             view_menu.addAction(dock.toggleViewAction())
 
         tools = self.menuBar().addMenu("&Tools")
@@ -176,6 +191,9 @@ class MainWindow(QMainWindow):
         )
         self.services.devices.registryProblemChanged.connect(self._registry_problem_changed)
         self.services.demoChanged.connect(self.refresh_devices)
+        self.services.share.stateChanged.connect(self.refresh_share)
+        self.services.share.watchersChanged.connect(self.refresh_share)
+        self.services.share.watchersChanged.connect(self.refresh_tiles)
         self.wall.tileActivated.connect(self.wall.open_large)
         self.wall.tileSelected.connect(self._tile_selected)
         self.wall.snapshotRequested.connect(self.save_snapshot_dialog)
@@ -223,11 +241,33 @@ class MainWindow(QMainWindow):
 
     def refresh_tiles(self) -> None:
         receiver = self.services.receiver
+        share = self.services.share
         now = monotonic_us()
         for name in self.wall.tiles:
-            info = TileInfo.from_stats(receiver.stats(name), now, demo=name in self._demo_names)
+            info = TileInfo.from_stats(
+                receiver.stats(name),
+                now,
+                demo=name in self._demo_names,
+                viewers=share.viewer_count(name),
+            )
             self.wall.set_info(name, info)
         self._update_snapshot_action()
+
+    def refresh_share(self) -> None:
+        """The status bar's Share part: off, on with how many watch, or why it is not on."""
+        share = self.services.share
+        state = share.state
+        if state is ShareState.ON:
+            streams = len(share.watchers())
+            text = f"  Share on: {streams} watching" if streams else "  Share on"
+        elif state is ShareState.ERROR:
+            text = "  Share: not started (see the Share panel)"
+        elif state is ShareState.OFF:
+            text = "  Share off"
+        else:
+            text = f"  Share {state.value}…"
+        self.share_label.setText(text)
+        self.share_label.setToolTip(share.error or "")
 
     def refresh_status(self) -> None:
         receiver = self.services.receiver

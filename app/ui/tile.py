@@ -30,6 +30,7 @@ BAR = QColor(0, 0, 0, 170)
 REJECTED = QColor("#c62828")
 WARNING = QColor("#ffb74d")
 SELECTED = QColor("#42a5f5")
+WATCHED = QColor("#90caf9")
 
 # What each DeviceState is called wherever the UI shows it (tiles, the devices list, the wizard).
 STATE_LABELS = {
@@ -44,6 +45,13 @@ def state_label(state: DeviceState, reason: str | None = None) -> str:
     """'offline', 'connecting', 'live', or 'rejected: REASON' ('rejected' without one)."""
     label = STATE_LABELS[state]
     return f"{label}: {reason}" if state is DeviceState.REJECTED and reason else label
+
+
+def viewers_text(count: int) -> str | None:
+    """'1 viewer', 'N viewers' (watching through Share), or None for none."""
+    if count <= 0:
+        return None
+    return f"{count} viewer" + ("" if count == 1 else "s")
 
 
 def failed_attempts_text(count: int) -> str | None:
@@ -69,16 +77,20 @@ class TileInfo:
     demo: bool = False
     # Connections that named the device without its key: shown apart, never as its state.
     failed_attempts: int = 0
+    viewers: int = 0  # Share streams watching the camera now
 
     @classmethod
-    def from_stats(cls, stats: DeviceStats | None, now_us: int, *, demo: bool = False) -> TileInfo:
+    def from_stats(
+        cls, stats: DeviceStats | None, now_us: int, *, demo: bool = False, viewers: int = 0
+    ) -> TileInfo:
         """What a tile shows for a device with these receiver stats (None: not seen yet).
 
         `now_us` is the app clock (`monotonic_us()`), for the frame rate; the latency is the
         newest frame's capture → painted (capture → decrypted until it is painted).
+        `viewers` is how many Share streams watch it (ShareService.viewer_count).
         """
         if stats is None:
-            return cls(demo=demo)
+            return cls(demo=demo, viewers=viewers)
         latest = stats.timelines[-1] if stats.timelines else None
         status = stats.status
         return cls(
@@ -90,6 +102,7 @@ class TileInfo:
             resolution=None if status is None else f"{status.width}x{status.height}",
             demo=demo,
             failed_attempts=stats.failed_attempts,
+            viewers=viewers,
         )
 
     def placeholder(self) -> str:
@@ -146,6 +159,8 @@ class CameraTile(QWidget):
             tip = f"{self.device}: double-click for a large view"
             if self.attempts_badge is not None:
                 tip += f"\n{self.attempts_badge} to connect as {self.device} without its key"
+            if self.viewers_badge is not None:
+                tip += f"\nwatched by {self.viewers_badge} through Share"
             self.setToolTip(tip)
             self.update()
 
@@ -153,6 +168,11 @@ class CameraTile(QWidget):
     def attempts_badge(self) -> str | None:
         """The failed-attempts badge the tile shows ('2 failed attempts'), or None."""
         return failed_attempts_text(self.info.failed_attempts)
+
+    @property
+    def viewers_badge(self) -> str | None:
+        """What the bottom bar says about Share viewers ('2 viewers'), or None for none."""
+        return viewers_text(self.info.viewers)
 
     def set_selected(self, selected: bool) -> None:
         if selected != self.selected:
@@ -269,21 +289,26 @@ class CameraTile(QWidget):
             painter.setPen(WARNING)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
-        # bottom bar: numbers
+        # bottom bar: numbers, and who watches through Share on the right
         live = info.state is DeviceState.LIVE
+        watched = self.viewers_badge
+        bottom = QRectF(6, self.height() - line, width - 12, line)
+        if live or watched is not None:
+            painter.fillRect(QRectF(0, self.height() - line, width, line), BAR)
+        if watched is not None:
+            painter.setPen(WATCHED)
+            painter.drawText(
+                bottom, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, watched
+            )
+            bottom.setWidth(bottom.width() - painter.fontMetrics().horizontalAdvance(watched) - 12)
         if live:
             parts = [f"{info.fps:.1f} fps"]
             if info.latency_ms is not None:
                 parts.append(f"{info.latency_ms:.1f} ms")
             if info.resolution:
                 parts.append(info.resolution)
-            painter.fillRect(QRectF(0, self.height() - line, width, line), BAR)
             painter.setPen(QColor("white"))
-            painter.drawText(
-                QRectF(6, self.height() - line, width - 12, line),
-                Qt.AlignmentFlag.AlignVCenter,
-                "   ".join(parts),
-            )
+            painter.drawText(bottom, Qt.AlignmentFlag.AlignVCenter, "   ".join(parts))
 
         # state, when there is no live picture
         if not live or self.current is None:
