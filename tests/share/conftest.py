@@ -34,7 +34,8 @@ What a rig offers (all usable from any thread):
 - `rig.sharing`, `rig.server`, `rig.receiver`, `rig.fleet`.
 
 Helpers for the wire format: `read_frame(data)` splits a /ws binary message into its header
-and JPEG; `read_mjpeg_part(response)` reads one part of a stream.mjpeg response.
+and JPEG; `read_mjpeg_part(response)` reads one part of a stream.mjpeg response. And
+`await eventually(check, timeout)`: `wait_until` for an async predicate (e.g. an HTTP poll).
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ import json
 import ssl
 import struct
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -275,6 +277,20 @@ class ShareRig:
         for text in (self.audit_text(), *texts):
             for secret in self.secrets:
                 assert secret not in text, "a secret reached the audit log or the logs"
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], timeout: float = 5.0, *, message: str = "condition"
+) -> T:
+    """`wait_until` for an async predicate: awaited until truthy, `scaled(timeout)` at most."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{message}: not met within {scaled(timeout):g} s")
+        await asyncio.sleep(0.05)
 
 
 def read_frame(data: bytes) -> tuple[dict[str, Any], bytes]:
