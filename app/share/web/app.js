@@ -1,4 +1,4 @@
-// SecureCam Share viewer page. Wire contract: docs/spec share-wire.md (session cookie API,
+// SecureCam Share viewer page. Wire contract: docs/SHARE.md (session cookie API,
 // /api/cameras polled every 2 s, live JPEG frames over the /ws WebSocket).
 // No framework and no build step; the page runs under a strict CSP (no inline script/style).
 'use strict';
