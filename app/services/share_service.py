@@ -331,7 +331,7 @@ class ShareService(QObject):
         return issued.password
 
     def set_cameras(self, name: str, cameras: Iterable[str] | AllCameras) -> None:
-        """Grant exactly these cameras (or ALL); open streams restart under the new grant.
+        """Grant exactly these cameras (or ALL); the viewer's sessions and streams end.
 
         Raises ValueError (a bad camera name), ViewerError.
         """

@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QButtonGroup,
     QComboBox,
     QDialog,
@@ -71,8 +72,8 @@ EXPIRY_CHOICES: tuple[tuple[str, timedelta | None], ...] = (
     ("In 30 days", timedelta(days=30)),
 )
 FINGERPRINT_HINT = (
-    "Browsers warn about this certificate because SecureCam made it itself. A viewer should "
-    "continue only if the SHA-256 fingerprint the browser shows for it matches this one."
+    "Browsers warn about this self-made certificate: viewers should go on only if the "
+    "SHA-256 fingerprint their browser shows for it is this one."
 )
 _HINT_STYLE = "color: palette(placeholder-text);"
 _ERROR_STYLE = "color: #c62828;"
@@ -86,9 +87,9 @@ _EXPIRED = QColor("#c62828")
 _COPIED_MS = 1500
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _LISTEN_HINTS = {
-    "0.0.0.0": "every IPv4 network of this computer",
-    "::": "every IPv6 network of this computer",
-    "": "every network of this computer",
+    "0.0.0.0": "all IPv4 networks",
+    "::": "all IPv6 networks",
+    "": "all networks",
 }
 
 
@@ -328,7 +329,10 @@ class CamerasDialog(QDialog):
         self.setMinimumWidth(380)
         self._on_chosen = on_chosen
         layout = QVBoxLayout(self)
-        note = QLabel(f"{viewer.name}'s open streams end and restart under the new choice.")
+        note = QLabel(
+            f"Saving ends {viewer.name}'s open pages (they log in again) and players (they "
+            "reconnect), so the new choice applies at once."
+        )
         note.setWordWrap(True)
         layout.addWidget(note)
         self.chooser = CameraChooser(cameras, viewer.cameras)
@@ -441,16 +445,18 @@ class SharePanel(QDockWidget):
         self._viewers: dict[str, Viewer] = {}
 
         body = QWidget()
-        columns = QHBoxLayout(body)
-        columns.addWidget(self._server_box(), 5)
-        columns.addWidget(self._viewers_box(), 6)
-        columns.addWidget(self._watchers_box(), 6)
+        self._columns = QBoxLayout(QBoxLayout.Direction.LeftToRight, body)
+        self._columns.addWidget(self._server_box(), 6)
+        self._columns.addWidget(self._viewers_box(), 6)
+        self._columns.addWidget(self._watchers_box(), 5)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
         self.setWidget(scroll)
 
+        # Side by side under the cameras; one above the other in a side dock.
+        self.dockLocationChanged.connect(self._arrange)
         service.stateChanged.connect(self.render_state)
         service.stateChanged.connect(self.render_watchers)
         service.viewersChanged.connect(self.render_viewers)
@@ -460,6 +466,12 @@ class SharePanel(QDockWidget):
         self.render_watchers()
 
     # -- building ----------------------------------------------------------------------------
+
+    def _arrange(self, area: Qt.DockWidgetArea) -> None:
+        side = area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._columns.setDirection(
+            QBoxLayout.Direction.TopToBottom if side else QBoxLayout.Direction.LeftToRight
+        )
 
     def _server_box(self) -> QGroupBox:
         box = QGroupBox("Viewer server")
@@ -589,7 +601,7 @@ class SharePanel(QDockWidget):
         if state is ShareState.ON:
             host = service.host
             where = _LISTEN_HINTS.get(host, host)
-            text = f"On: listening on port {service.port} of {where}."
+            text = f"On: port {service.port}, {where}."
             style = _ON_STYLE
         elif state is ShareState.STARTING:
             text = "Starting…"

@@ -83,11 +83,11 @@ def test_the_switch_runs_a_real_server_and_shows_where_and_which_certificate(
         assert panel.url_edits == [] and panel.fingerprint_label.isHidden()
         port = await switch_on(panel)
         assert panel.switch.isChecked() and panel.switch.text() == "Share: on"
-        assert f"port {port}" in panel.state_label.text()
+        assert panel.state_label.text() == f"On: port {port}, 127.0.0.1."
         assert [edit.text() for edit in panel.url_edits] == [f"https://127.0.0.1:{port}/"]
         assert all(edit.isReadOnly() for edit in panel.url_edits)
         assert panel.fingerprint_label.text().replace("\n", "") == share.fingerprint
-        assert "fingerprint the browser shows" in panel.fingerprint_hint.text()
+        assert "fingerprint their browser shows" in panel.fingerprint_hint.text()
         assert not panel.port_spin.isEnabled() and not panel.host_combo.isEnabled()
         assert "Share on" in window.share_label.text()
 
