@@ -382,6 +382,9 @@ class ShareService(QObject):
 
 
 def _listen_problem(exc: OSError, config: ShareSettings) -> str:
+    """One line for an OSError from `Sharing.start`: binding, or writing its key files."""
+    if exc.filename is not None:  # the session key (the certificate's are CertificateError)
+        return f"cannot use {exc.filename}: {exc.strerror or exc}"
     where = f"{config.host or '*'}:{config.port}"
     if exc.errno == errno.EADDRINUSE:
         return (

@@ -142,6 +142,19 @@ def test_an_unusable_certificate_is_an_error_line_naming_the_file(qloop, service
     run(qloop, scenario())
 
 
+def test_an_unusable_session_key_file_is_an_error_line_naming_it(qloop, services):
+    share = services.share
+    key = services.config_dir / "share-session.key"
+    key.mkdir()  # unreadable as a key, even for root
+
+    async def scenario():
+        assert not await share.start()
+        assert share.state is ShareState.ERROR and not share.running
+        assert share.error == f"cannot use {key}: Is a directory"
+
+    run(qloop, scenario())
+
+
 def test_share_comes_back_on_at_start_and_follows_a_receiver_restart(qloop, services):
     services.settings.save_share(ShareSettings(enabled=True, host="127.0.0.1", port=0))
     share = services.share
