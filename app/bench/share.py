@@ -869,6 +869,12 @@ def _render_slow(report: ShareReport) -> list[str]:
         return []
     closes = sorted({c for v in slow for c in v.closes})
     age = [v.capture_to_received_ms for v in slow]
+    runs = _runs(report, "slow")
+    names = {v.viewer for v in slow}
+    cut = sum(
+        any("took nothing" in line and any(n in line for n in names) for line in r.app_log)
+        for r in runs
+    )
     return [
         f"The slow viewer reads a frame, then waits {report.settings.slow_interval_s:g} s. "
         "The viewers beside it, against the same viewers without it in the same run:",
@@ -886,6 +892,7 @@ def _render_slow(report: ShareReport) -> list[str]:
         f"{_spread((v.server_skipped for v in slow), 0)} over the phase; reconnects "
         f"{_spread((v.reconnects for v in slow), 0)}"
         + (f"; {', '.join(closes)}" if closes else ""),
+        f"- the app disconnected it as stalled in {cut} of {len(runs)} runs",
         "",
     ]
 
