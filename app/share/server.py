@@ -180,6 +180,8 @@ class _Connection(asyncio.Protocol):
             self._server.audit.record(AuditEvent.REFUSED, self.address, reason=reason)
         if tls is None or self._lost:
             tcp.abort()
+            # asyncio does not always tell (not after a handshake timeout): forget it here.
+            self.connection_lost(None)
             return
         self.transport = tls
         self._connected = True
