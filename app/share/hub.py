@@ -47,6 +47,7 @@ class Stream:
     address: str
     generation: int
     session_id: str | None  # the page's session; None for a player token
+    session_expires: float | None = None  # when that session ends (Unix time), unless refreshed
     cameras: set[str] = field(default_factory=set)
     mailbox: LatestFrames = field(init=False)
     sent: Counter[str] = field(default_factory=Counter)
@@ -148,8 +149,11 @@ class ShareHub:
         address: str,
         generation: int,
         session_id: str | None = None,
+        session_expires: float | None = None,
     ) -> Stream:
-        stream = Stream(next(self._ids), kind, viewer, address, generation, session_id)
+        stream = Stream(
+            next(self._ids), kind, viewer, address, generation, session_id, session_expires
+        )
         self._streams[stream.id] = stream
         return stream
 

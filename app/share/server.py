@@ -576,9 +576,9 @@ class ShareServer:
             )
         self._by_account.succeeded(account_key)
         self.audit.record(AuditEvent.LOGIN, address, viewer=account.name)
-        return self._new_session(account)
+        return self._new_session(account)[0]
 
-    def _new_session(self, account: Account) -> web.Response:
+    def _new_session(self, account: Account) -> tuple[web.Response, Claims]:
         token, claims = self.sessions.issue(account.name, account.generation)
         response = web.json_response(self._session_json(claims))
         response.set_cookie(
@@ -590,7 +590,7 @@ class ShareServer:
             httponly=True,
             samesite="Strict",
         )
-        return response
+        return response, claims
 
     def _session_json(self, claims: Claims) -> dict[str, object]:
         expires_in = max(0.0, claims.expires - time.time())
@@ -603,9 +603,16 @@ class ShareServer:
     async def _refresh(self, request: web.Request) -> web.Response:
         principal = self._authenticate(request, tokens=False)
         self._check_same_origin(request)
-        assert principal.session is not None
-        self.sessions.log_out(principal.session)  # the old cookie dies with its replacement
-        return self._new_session(principal.account)
+        old = principal.session
+        assert old is not None
+        self.sessions.log_out(old)  # the old cookie dies with its replacement
+        response, new = self._new_session(principal.account)
+        # The page's open streams carry on under the new session (and end with it).
+        for stream in self.hub.streams():
+            if stream.session_id == old.session_id:
+                stream.session_id = new.session_id
+                stream.session_expires = new.expires
+        return response
 
     async def _logout(self, request: web.Request) -> web.Response:
         principal = self._authenticate(request, tokens=False)
@@ -823,9 +830,14 @@ class ShareServer:
                 f"too many streams for this viewer (limit {self.limits.max_streams_per_viewer})",
                 viewer=principal.name,
             )
-        session_id = None if principal.session is None else principal.session.session_id
+        session = principal.session
         stream = self.hub.open(
-            kind, principal.name, _address(request), principal.account.generation, session_id
+            kind,
+            principal.name,
+            _address(request),
+            principal.account.generation,
+            None if session is None else session.session_id,
+            None if session is None else session.expires,
         )
         if principal.session is None:
             self.audit.record(AuditEvent.TOKEN_USED, stream.address, viewer=principal.name)
@@ -862,7 +874,7 @@ class ShareServer:
                 log.exception("checking open streams against the viewer accounts failed")
 
     def revalidate(self) -> None:
-        """End every open stream its account no longer allows (non-blocking)."""
+        """End every open stream its account or its session no longer allows (non-blocking)."""
         for stream, end in list(self._stream_tasks.values()):
             try:
                 account = self.store.lookup(stream.viewer)
@@ -875,6 +887,9 @@ class ShareServer:
             )
             if problem is None and logged_out:
                 problem = "logged out"
+            expires = stream.session_expires
+            if problem is None and expires is not None and time.time() >= expires:
+                problem = "session expired"
             if problem is None:
                 continue
             self.audit.record(
