@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -110,6 +110,10 @@ class _Refused(Exception):
         self.viewer = viewer
         self.camera = camera
         self.retry_after = retry_after
+
+
+class _Stalled(Exception):
+    """The viewer took nothing for `stall_timeout_s`; its connection was aborted."""
 
 
 class _Connection(asyncio.Protocol):
@@ -316,6 +320,8 @@ class ShareServer:
         self._connections: dict[object, _Connection] = {}  # by aiohttp's protocol
         self.tls_context: ssl.SSLContext | None = None
         self._stream_tasks: dict[int, tuple[Stream, _Ender]] = {}
+        # A full send queue per stream: its size when the viewer last took bytes, and when.
+        self._backlogs: dict[int, tuple[int, float]] = {}
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -382,10 +388,10 @@ class ShareServer:
             self._watcher = None
         assert self._listener is not None
         self._listener.close()
-        await asyncio.gather(
-            *(end("server shutting down") for _, end in list(self._stream_tasks.values())),
-            return_exceptions=True,
-        )
+        ends = [end("server shutting down") for _, end in list(self._stream_tasks.values())]
+        # A viewer that takes nothing does not get its close: its connection is aborted below.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*ends, return_exceptions=True), 1.0)
         runner, self._runner = self._runner, None
         await runner.cleanup()
         for connection in list(self._connections.values()):
@@ -681,10 +687,14 @@ class ShareServer:
                 part = _mjpeg_part(frame.jpeg)
                 if not await self._send(request, stream, frame, part, response.write):
                     break
+        except _Stalled as stalled:
+            why[0] = str(stalled)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             self._close_stream(request, stream, why[0])
+        if response.prepared:  # the end of the stream, unless the player takes nothing
+            await self._or_abort(request, response.write_eof())
         return response
 
     # -- the page's frames -------------------------------------------------------------------
@@ -701,7 +711,7 @@ class ShareServer:
             if reason == "server shutting down":
                 code = 1001
             why[0] = reason
-            await ws.close(code=code, message=reason.encode()[:120])
+            await self._or_abort(request, ws.close(code=code, message=reason.encode()[:120]))
 
         why = ["page closed"]
         self._stream_tasks[stream.id] = (stream, end)
@@ -709,7 +719,9 @@ class ShareServer:
         try:
             await ws.prepare(request)
             await ws.send_json({"type": "hello", "viewer": principal.name, "server_ms": _now_ms()})
-            sender = spawn(self._feed_page(request, ws, stream), name=f"share: {stream.viewer}")
+            sender = spawn(
+                self._feed_page(request, ws, stream, why), name=f"share: {stream.viewer}"
+            )
             async for message in ws:
                 if message.type is not WSMsgType.TEXT:
                     why[0] = "page sent a message that is not JSON text"
@@ -777,13 +789,16 @@ class ShareServer:
             await ws.send_json({"type": "error", "camera": None, "reason": "unknown message"})
 
     async def _feed_page(
-        self, request: web.Request, ws: web.WebSocketResponse, stream: Stream
+        self, request: web.Request, ws: web.WebSocketResponse, stream: Stream, why: list[str]
     ) -> None:
         while not ws.closed:
             frame = await stream.mailbox.get()
             encoded = _frame_message(stream, frame)
-            if not await self._send(request, stream, frame, encoded, ws.send_bytes):
-                await ws.close(code=1008, message=b"not reading")
+            try:
+                if not await self._send(request, stream, frame, encoded, ws.send_bytes):
+                    return
+            except _Stalled as stalled:
+                why[0] = str(stalled)  # the handler's receive loop ends with the connection
                 return
 
     async def _send(
@@ -794,26 +809,56 @@ class ShareServer:
         data: bytes,
         write: Callable[[bytes], Awaitable[None]],
     ) -> bool:
-        """Send one frame unless the viewer's buffer is full; False if the viewer stalled."""
+        """Send one frame unless the viewer's buffer is full; False if the viewer went away.
+
+        Raises _Stalled, after aborting the connection, if the viewer took nothing for
+        `stall_timeout_s`: a close handshake would only wait on it too.
+        """
         transport = request.transport
         if transport is None or transport.is_closing():
             return False
-        if transport.get_write_buffer_size() > self.limits.max_send_buffer:
+        queued = transport.get_write_buffer_size()
+        if queued > self.limits.max_send_buffer:
+            # Nothing more is written while it is full, so the queue only shrinks if the
+            # viewer takes bytes: the last time it did is when the stall clock started.
+            now = time.monotonic()
+            seen = self._backlogs.get(stream.id)
+            if seen is None or queued < seen[0]:
+                self._backlogs[stream.id] = (queued, now)
+            elif now - seen[1] >= self.limits.stall_timeout_s:
+                self._stalled(transport, stream)
             stream.skipped(frame)
             return True
+        self._backlogs.pop(stream.id, None)
         try:
             async with asyncio.timeout(self.limits.stall_timeout_s):
                 await write(data)
         except TimeoutError:
-            log.info(
-                "%s (%s) took nothing for %.0f s: disconnected",
-                stream.viewer,
-                stream.address,
-                self.limits.stall_timeout_s,
-            )
-            return False
+            self._stalled(transport, stream)
         stream.delivered(frame)
         return True
+
+    def _stalled(self, transport: asyncio.Transport, stream: Stream) -> NoReturn:
+        log.info(
+            "%s (%s) took nothing for %g s: disconnected",
+            stream.viewer,
+            stream.address,
+            self.limits.stall_timeout_s,
+        )
+        transport.abort()
+        raise _Stalled(f"took nothing for {self.limits.stall_timeout_s:g} s")
+
+    async def _or_abort(self, request: web.Request, action: Awaitable[Any]) -> None:
+        """Await `action` (a close, the end of a stream), aborting the connection instead if
+        the viewer takes nothing for `stall_timeout_s`."""
+        try:
+            async with asyncio.timeout(self.limits.stall_timeout_s):
+                await action
+        except TimeoutError:
+            if request.transport is not None:
+                request.transport.abort()
+        except ConnectionError:
+            pass
 
     # -- streams -----------------------------------------------------------------------------
 
@@ -850,6 +895,7 @@ class ShareServer:
 
     def _close_stream(self, request: web.Request, stream: Stream, reason: str) -> None:
         self._stream_tasks.pop(stream.id, None)
+        self._backlogs.pop(stream.id, None)
         self.hub.close(stream)
         sent = sum(stream.sent.values())
         dropped = sum(stream.dropped.values())
