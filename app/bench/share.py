@@ -97,10 +97,19 @@ class ViewerRun:
     frames_without_capture_time: int
     reconnects: int
     closes: list[str]  # "code reason" of every close during the phase
+    lost_at: list[float]  # seconds into the window where frames went missing (the first 20)
     # The app's own count for this viewer's streams over the whole phase (its log's
     # "stream stop" lines): what the slow viewer cannot say itself, since it reads late.
     server_sent: int | None = None
     server_skipped: int | None = None
+
+
+@dataclass(slots=True)
+class AppEvent:
+    """A line the app logged that the report shows, and when (seconds into the window)."""
+
+    at_s: float
+    line: str
 
 
 @dataclass(slots=True)
@@ -119,7 +128,8 @@ class PhaseRun:
     cameras_cpu_percent: float
     viewers_cpu_percent: float  # the benchmark's viewer workers together
     busy_percent: dict[str, float]  # every process, per CPU
-    app_log: list[str]  # the app's warnings and its lines about viewers it disconnected
+    other_cpu_percent: float  # everything but the app, its cameras and the viewers
+    app_log: list[AppEvent]  # the app's warnings and its lines about viewers it disconnected
     viewers: list[ViewerRun] = field(default_factory=list)
 
     def normal(self) -> list[ViewerRun]:
@@ -237,7 +247,7 @@ class ServeProcess:
         self.camera_url: str | None = None
         self.share_port: int | None = None
         self.tail: deque[str] = deque(maxlen=20)
-        self.notable: list[str] = []
+        self.notable: list[tuple[float, str]] = []  # (when, Unix time; the line)
         self.streams: dict[str, tuple[int, int]] = {}  # viewer: (frames sent, skipped)
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
@@ -257,7 +267,7 @@ class ServeProcess:
             elif (" WARNING " in line or " ERROR " in line or "took nothing" in line) and len(
                 self.notable
             ) < 20:
-                self.notable.append(line.split(" ", 2)[-1])
+                self.notable.append((time.time(), line.split(" ", 2)[-1]))
 
     async def ready(self, timeout: float) -> tuple[str, int]:
         """The receiver's URL and the viewer server's port, once both listen."""
@@ -352,6 +362,7 @@ class Viewer:
         self.dropped = 0
         self.dropped_before: int | None = None
         self.missing = 0
+        self.lost_at: list[float] = []
         self.received_ms: list[float] = []
         self.sent_ms: list[float] = []
         self.without_capture = 0
@@ -417,9 +428,12 @@ class Viewer:
                 self.dropped_before = sum(self._last_dropped.values())
             self.frames[camera] += 1
             previous = self._last_seq.get(camera)
-            if previous is not None and seq > previous + 1:
-                self.missing += seq - previous - 1
-            self.dropped += dropped - self._last_dropped.get(camera, 0)
+            gap = 0 if previous is None else max(0, seq - previous - 1)
+            skipped = dropped - self._last_dropped.get(camera, 0)
+            self.missing += gap
+            self.dropped += skipped
+            if (gap or skipped) and len(self.lost_at) < 20:
+                self.lost_at.append(round(now - window[0], 2))
             capture = header.get("capture_ms")
             if capture is None:
                 self.without_capture += 1
@@ -447,6 +461,7 @@ class Viewer:
             frames_without_capture_time=self.without_capture,
             reconnects=max(0, self.connections - 1),
             closes=self.closes[:10],
+            lost_at=self.lost_at,
         )
 
 
@@ -626,6 +641,7 @@ async def run_phase(setup: Setup, phase: str, repeat: int, settings: ShareSettin
         rss1 = serve.rss_mb()
         window = end - start
         document = serve.stats()
+        busy = busy_percent(ticks0, ticks1)
         results: list[ViewerRun] = []
         viewer_cpu = 0.0
         if workers is not None:
@@ -655,8 +671,17 @@ async def run_phase(setup: Setup, phase: str, repeat: int, settings: ShareSettin
             app_rss_mb=[rss0, rss1],
             cameras_cpu_percent=round(cams1.cpu_percent_since(cams0), 1),
             viewers_cpu_percent=round(viewer_cpu / window * 100, 1),
-            busy_percent=busy_percent(ticks0, ticks1),
-            app_log=serve.notable,
+            busy_percent=busy,
+            other_cpu_percent=round(
+                max(
+                    0.0,
+                    sum(busy.values())
+                    - (app1 - app0 + viewer_cpu) / window * 100
+                    - cams1.cpu_percent_since(cams0),
+                ),
+                1,
+            ),
+            app_log=[AppEvent(round(t - start, 1), line) for t, line in serve.notable],
             viewers=sorted(results, key=lambda v: v.viewer),
         )
     finally:
@@ -870,11 +895,7 @@ def _render_slow(report: ShareReport) -> list[str]:
     closes = sorted({c for v in slow for c in v.closes})
     age = [v.capture_to_received_ms for v in slow]
     runs = _runs(report, "slow")
-    names = {v.viewer for v in slow}
-    cut = sum(
-        any("took nothing" in line and any(n in line for n in names) for line in r.app_log)
-        for r in runs
-    )
+    cut = [_disconnected_at(r) for r in runs]
     return [
         f"The slow viewer reads a frame, then waits {report.settings.slow_interval_s:g} s. "
         "The viewers beside it, against the same viewers without it in the same run:",
@@ -892,15 +913,41 @@ def _render_slow(report: ShareReport) -> list[str]:
         f"{_spread((v.server_skipped for v in slow), 0)} over the phase; reconnects "
         f"{_spread((v.reconnects for v in slow), 0)}"
         + (f"; {', '.join(closes)}" if closes else ""),
-        f"- the app disconnected it as stalled in {cut} of {len(runs)} runs",
+        f"- the app disconnected it as stalled in {sum(c is not None for c in cut)} of "
+        f"{len(runs)} runs, {_spread(cut, 1, ' s')} into the window",
+        "",
+        "Run by run (seconds into the window; other processes: CPU this benchmark did not use):",
+        "",
+        *(_slow_timeline(r, c) for r, c in zip(runs, cut, strict=True)),
         "",
     ]
+
+
+def _disconnected_at(run: PhaseRun) -> float | None:
+    """When the app logged that it disconnected the slow viewer, if it did."""
+    names = {v.viewer for v in run.slow()}
+    for event in run.app_log:
+        if "took nothing" in event.line and any(name in event.line for name in names):
+            return event.at_s
+    return None
+
+
+def _slow_timeline(run: PhaseRun, cut: float | None) -> str:
+    lost = sorted({t for v in run.normal() for t in v.lost_at})
+    return (
+        f"- run {run.repeat}: the others lost {run.lost()} frames"
+        + (f" (at {', '.join(f'{t:.1f}' for t in lost[:8])})" if lost else "")
+        + (f"; the slow viewer disconnected at {cut:.1f}" if cut is not None else "")
+        + f"; the cameras missed {run.camera_skipped} capture slots; the app's capture→"
+        f"decrypted p99 {_spread([run.decrypted_p99()])} ms; other processes "
+        f"{run.other_cpu_percent:.0f} % of a core"
+    )
 
 
 def _render_load(report: ShareReport) -> list[str]:
     lines = [
         "Who used the CPUs over the windows (% of one core, medians of runs): the app / the "
-        "cameras' process / the viewer workers; then every process, per CPU",
+        "cameras' process / the viewer workers / other processes; then everyone, per CPU",
         "",
     ]
     for phase in report.settings.phases:
@@ -915,7 +962,8 @@ def _render_load(report: ShareReport) -> list[str]:
             f"- {_title(phase, report.settings.viewers)}: "
             f"{_spread(r.app_cpu_percent for r in runs)} / "
             f"{_spread(r.cameras_cpu_percent for r in runs)} / "
-            f"{_spread(r.viewers_cpu_percent for r in runs)}; {busy}"
+            f"{_spread(r.viewers_cpu_percent for r in runs)} / "
+            f"{_spread(r.other_cpu_percent for r in runs)}; {busy}"
         )
     skipped = sum(r.camera_skipped for r in report.runs)
     dropped = sum(r.receiver_dropped for r in report.runs)
@@ -923,7 +971,7 @@ def _render_load(report: ShareReport) -> list[str]:
         f"- capture slots the cameras missed: {skipped}; frames the app's receiver dropped: "
         f"{dropped}"
     )
-    logs = sorted({line for r in report.runs for line in r.app_log})
+    logs = sorted({event.line for r in report.runs for event in r.app_log})
     if logs:
         lines.append("- the app logged: " + " | ".join(logs[:6]))
     return lines

@@ -17,6 +17,7 @@ from app.bench.share import (
     GOAL_ADDED,
     GOAL_FPS,
     GOAL_SLOW,
+    AppEvent,
     PhaseRun,
     ShareReport,
     ShareSettings,
@@ -62,6 +63,7 @@ def viewer(name: str, *, fps: float = 25.0, p50: float = 2.0, missing: int = 0, 
         frames_without_capture_time=0,
         reconnects=0,
         closes=[],
+        lost_at=[1.5] * missing,
         server_sent=int(fps * 12),
         server_skipped=0,
     )
@@ -81,6 +83,7 @@ def phase(name: str, repeat: int, viewers: list[ViewerRun], decrypted_p50: float
         cameras_cpu_percent=2.0,
         viewers_cpu_percent=3.0 if viewers else 0.0,
         busy_percent={"0": 20.0, "1": 20.0},
+        other_cpu_percent=5.0,
         app_log=[],
         viewers=viewers,
     )
@@ -152,6 +155,17 @@ def test_the_report_names_every_phase_and_the_slow_viewer():
     for heading in ("cameras only (reference)", "2 viewers", "1 viewer + 1 slow", "Goals"):
         assert heading in text
     assert "slow: read 1.0 frames/s" in text
+
+
+def test_the_slow_phase_says_when_the_others_lost_frames_and_when_the_app_cut_the_slow_one():
+    runs = healthy()
+    runs[2].viewers[0] = viewer("viewer-01", missing=2)
+    runs[2].app_log = [
+        AppEvent(12.0, "INFO app.share.server: viewer-02 (127.0.0.1) took nothing: disconnected")
+    ]
+    text = render(report(*runs))
+    assert "run 1: the others lost 2 frames (at 1.5); the slow viewer disconnected at 12.0" in text
+    assert "disconnected it as stalled in 1 of 1 runs" in text
 
 
 # -- the entry point -------------------------------------------------------------------------
