@@ -777,6 +777,7 @@ class SlowEffect:
     skipped: int  # frames the app skipped for them with it (whole phase)
     p50_ms: float | None  # their median p50, with minus without
     p99_ms: float | None  # their worst p99, with minus without
+    disturbed: bool  # in either run, the machine was too busy for the cameras (`disturbed`)
 
 
 def slow_effects(report: ShareReport) -> list[SlowEffect]:
@@ -796,6 +797,7 @@ def slow_effects(report: ShareReport) -> list[SlowEffect]:
                 skipped=sum(v.server_skipped or 0 for v in run.normal()),
                 p50_ms=_diff(_median_p50(run.normal()), _median_p50(same)),
                 p99_ms=_diff(_max_p99(run.normal()), _max_p99(same)),
+                disturbed=disturbed(run) or disturbed(before),
             )
         )
     return effects
@@ -986,10 +988,21 @@ GOAL_ADDED = "at most 5 ms added at p50"
 GOAL_SLOW = "the slow viewer changes nobody else's figures"
 
 
-def goals(report: ShareReport) -> dict[str, bool | None]:
-    """The issue's goals, each met (True), missed (False) or not measured (None)."""
-    viewers = _runs(report, "viewers")
-    effects = slow_effects(report)
+def disturbed(run: PhaseRun) -> bool:
+    """The cameras themselves missed capture slots in the window.
+
+    Their process waits on the app only once megabytes back up between them, so a missed
+    slot means the machine did not run it on time: too busy for that window to say anything
+    about sharing. The goals are judged without such runs (the report says how many).
+    """
+    return run.camera_skipped > 0
+
+
+def goals(report: ShareReport, *, every_run: bool = False) -> dict[str, bool | None]:
+    """The issue's goals, each met (True), missed (False) or not measured (None), over the
+    runs that were not `disturbed` (or over `every_run`)."""
+    viewers = [r for r in _runs(report, "viewers") if every_run or not disturbed(r)]
+    effects = [e for e in slow_effects(report) if every_run or not e.disturbed]
     out: dict[str, bool | None] = dict.fromkeys((GOAL_FPS, GOAL_ADDED, GOAL_SLOW))
     if viewers:
         out[GOAL_FPS] = all((r.fps_ratio() or 0) >= FPS_RATIO and r.lost() == 0 for r in viewers)
@@ -1008,12 +1021,19 @@ def goals(report: ShareReport) -> dict[str, bool | None]:
 
 def _render_goals(report: ShareReport) -> list[str]:
     words = {True: "met", False: "MISSED", None: "not measured"}
+    runs = [r for r in report.runs if r.phase != "reference"]
+    left_out = sum(disturbed(r) for r in runs)
     lines = [
         f"Goals, over the windows (fps: every normal viewer gets ≥ {FPS_RATIO} of each "
         "camera's rate and loses no frame; the slow viewer: the others keep that, and their "
-        f"p50 rises by {SLOW_P50_MS:g} ms at most)"
+        f"p50 rises by {SLOW_P50_MS:g} ms at most). Judged without the runs where the cameras "
+        f"themselves missed capture slots (the machine was busy elsewhere): {left_out} of "
+        f"{len(runs)} left out",
     ]
-    lines += [f"- {goal}: {words[met]}" for goal, met in goals(report).items()]
+    judged, everything = goals(report), goals(report, every_run=True)
+    for goal, met in judged.items():
+        also = f" (over every run: {words[everything[goal]]})" if left_out else ""
+        lines.append(f"- {goal}: {words[met]}{also}")
     return lines
 
 

@@ -144,6 +144,23 @@ def test_others_slowing_down_beside_the_slow_viewer_misses_its_goal():
     assert goals(report(*runs))[GOAL_SLOW] is False
 
 
+def test_runs_where_the_cameras_themselves_fell_behind_are_left_out_of_the_verdicts():
+    clean, busy = healthy(1), healthy(2)
+    busy[1].camera_skipped = 12  # the machine did not run the cameras on time either
+    busy[1].viewers[0] = viewer("viewer-01", missing=12)
+    both = report(*clean, *busy)
+    assert goals(both)[GOAL_FPS] is True
+    assert goals(both, every_run=True)[GOAL_FPS] is False
+    assert "2 of 4 left out" not in render(both) and "1 of 4 left out" in render(both)
+
+
+def test_goals_are_not_measured_when_every_run_was_disturbed():
+    runs = healthy()
+    runs[1].camera_skipped = 3
+    assert goals(report(*runs))[GOAL_FPS] is None
+    assert goals(report(*runs))[GOAL_SLOW] is None  # its comparison needs that run too
+
+
 def test_goals_without_their_phase_are_not_measured():
     only_reference = report(phase("reference", 1, []))
     assert set(goals(only_reference).values()) == {None}
