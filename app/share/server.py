@@ -173,6 +173,9 @@ class _Connection(asyncio.Protocol):
                 context,
                 server_side=True,
                 ssl_handshake_timeout=limits.tls_handshake_timeout_s,
+                # Closing flushes what is queued first: a viewer that takes nothing is cut
+                # off like one that stalls mid-stream, not after asyncio's 30 s.
+                ssl_shutdown_timeout=limits.stall_timeout_s,
             )
         except ssl.SSLError as exc:
             reason = f"TLS handshake failed ({exc.reason or type(exc).__name__})"
