@@ -248,10 +248,25 @@ def stalled_player(rig: ShareRig, token: str, camera: str) -> ssl.SSLSocket:
     return stalled_client(rig, request, 200)
 
 
-async def skipping(rig: ShareRig, viewer: str) -> bool:
-    """Whether every open stream of `viewer` has skipped frames (its queue is full)."""
-    streams = await streams_of(rig, viewer)
-    return bool(streams) and all(sum(stream.dropped.values()) for stream in streams)
+async def sent_and_dropped(rig: ShareRig, viewer: str) -> tuple[int, int]:
+    """Frames sent to and skipped for `viewer`'s one open stream."""
+    (stream,) = await streams_of(rig, viewer)
+    return sum(stream.sent.values()), sum(stream.dropped.values())
+
+
+async def queue_full(rig: ShareRig, viewer: str) -> None:
+    """Wait until `viewer`'s stream skips frames without sending any: its queue is full."""
+    baseline = await sent_and_dropped(rig, viewer)
+
+    async def full() -> bool:
+        nonlocal baseline
+        sent, dropped = await sent_and_dropped(rig, viewer)
+        if sent != baseline[0]:
+            baseline = (sent, dropped)  # still taking frames: start over
+            return False
+        return dropped >= baseline[1] + 10
+
+    await eventually(full, 20, message=f"{viewer}'s queue full")
 
 
 async def test_a_viewer_that_stops_reading_does_not_slow_another(
@@ -269,12 +284,13 @@ async def test_a_viewer_that_stops_reading_does_not_slow_another(
             ws = await open_page(client, rig, good, cameras)
 
             async def dropped() -> int:
-                (stream,) = await streams_of(rig, "stalled")
-                return sum(stream.dropped.values())
+                return (await sent_and_dropped(rig, "stalled"))[1]
 
             # Until the stalled viewer's buffers are full, both get every frame.
-            while not await skipping(rig, "stalled"):
+            reading = asyncio.ensure_future(queue_full(rig, "stalled"))
+            while not reading.done():
                 await next_frame(ws)
+            await reading
             dropped_before = await dropped()
             camera_before = rig.accepted_count["demo-1"]
             received = 0
@@ -300,6 +316,10 @@ async def test_a_viewer_that_takes_nothing_is_disconnected_after_the_stall_timeo
     rig = make_share_rig(**BIG, limits=ShareLimits(stall_timeout_s=1.0))
     rig.add_viewer("stalled", ALL)
     token = rig.new_token("stalled")
+
+    def stops() -> list[str]:
+        return [e["reason"] for e in rig.audit_entries() if e["event"] == "stream stop"]
+
     async with rig.client() as client:
         cookie = await rig.login(client, "stalled", rig.passwords["stalled"])
     page = await asyncio.to_thread(stalled_page, rig, cookie, ["demo-1", "demo-2"])
@@ -311,16 +331,16 @@ async def test_a_viewer_that_takes_nothing_is_disconnected_after_the_stall_timeo
             20,
             message="stalled viewers disconnected",
         )
+        await wait_until(lambda: len(stops()) == 2, message="both stops logged")
     finally:
         page.close()
         player.close()
-    stops = [e["reason"] for e in rig.audit_entries() if e["event"] == "stream stop"]
-    assert len(stops) == 2
-    assert all(reason.startswith("took nothing for 1 s;") for reason in stops)
+    assert all(reason.startswith("took nothing for 1 s;") for reason in stops())
 
 
+@pytest.mark.parametrize("queue", ["full", "filling"])
 async def test_a_viewer_revoked_while_it_takes_nothing_is_still_disconnected(
-    make_share_rig: Callable[..., ShareRig],
+    make_share_rig: Callable[..., ShareRig], queue: str
 ) -> None:
     rig = make_share_rig(**BIG, limits=ShareLimits(stall_timeout_s=3.0))
     rig.add_viewer("stalled", ALL)
@@ -328,13 +348,25 @@ async def test_a_viewer_revoked_while_it_takes_nothing_is_still_disconnected(
         cookie = await rig.login(client, "stalled", rig.passwords["stalled"])
     page = await asyncio.to_thread(stalled_page, rig, cookie, ["demo-1", "demo-2"])
     try:
-        await eventually(lambda: skipping(rig, "stalled"), 20, message="its queue full")
+        if queue == "full":  # the close frame cannot even be queued
+            await queue_full(rig, "stalled")
+        else:  # the close frame is queued behind megabytes the viewer will never take
+
+            async def some_sent() -> bool:
+                streams = await streams_of(rig, "stalled")
+                return bool(streams) and sum(streams[0].sent.values()) >= 5
+
+            await eventually(some_sent, 20, message="frames sent")
         rig.store.remove("stalled")
         # Its close cannot be delivered: the connection goes after the stall timeout.
         await wait_until(
             lambda: not rig.server.hub.streams() and rig.server.connection_count == 0,
             3.0 + 5.0,
             message="revoked viewer disconnected",
+        )
+        await wait_until(
+            lambda: any(e["event"] == "stream stop" for e in rig.audit_entries()),
+            message="the stop logged",
         )
     finally:
         page.close()
