@@ -71,6 +71,7 @@ PHASE_TITLES = {
 START_TIMEOUT_S = 30.0  # serve listening, cameras connected, viewers' first frames
 STOP_TIMEOUT_S = 10.0
 RECONNECT_S = 0.5  # the page's first back-off after a lost connection
+LATE_MS = 50.0  # a frame this long after its capture is listed with its time (`late_at`)
 _SHARE_LINE = re.compile(r"sharing on https://[^\s/]+:(\d+)/")
 _LISTEN_LINE = re.compile(r"listening on (ws://\S+)")
 _STREAM_STOP = re.compile(r"stream stop from \S+ viewer=(\S+) .*; (\d+) frames sent, (\d+) skipped")
@@ -98,6 +99,7 @@ class ViewerRun:
     reconnects: int
     closes: list[str]  # "code reason" of every close during the phase
     lost_at: list[float]  # seconds into the window where frames went missing (the first 20)
+    late_at: list[float]  # ... where a frame arrived over LATE_MS after capture (the first 20)
     # The app's own count for this viewer's streams over the whole phase (its log's
     # "stream stop" lines): what the slow viewer cannot say itself, since it reads late.
     server_sent: int | None = None
@@ -363,6 +365,7 @@ class Viewer:
         self.dropped_before: int | None = None
         self.missing = 0
         self.lost_at: list[float] = []
+        self.late_at: list[float] = []
         self.received_ms: list[float] = []
         self.sent_ms: list[float] = []
         self.without_capture = 0
@@ -440,6 +443,9 @@ class Viewer:
             else:
                 self.received_ms.append(now * 1000.0 - capture)
                 self.sent_ms.append(header["sent_ms"] - capture)
+                late = self.received_ms[-1] > LATE_MS and self.slow_interval is None
+                if late and len(self.late_at) < 20:
+                    self.late_at.append(round(now - window[0], 2))
         self._last_seq[camera] = seq
         self._last_dropped[camera] = dropped
         self._seen.add(camera)
@@ -462,6 +468,7 @@ class Viewer:
             reconnects=max(0, self.connections - 1),
             closes=self.closes[:10],
             lost_at=self.lost_at,
+            late_at=self.late_at,
         )
 
 
@@ -925,6 +932,11 @@ def _render_slow(report: ShareReport) -> list[str]:
     ]
 
 
+def _moments(times: Iterable[float]) -> str:
+    """Distinct tenths of a second, the first 8: '3.1, 10.4'."""
+    return ", ".join(f"{t:.1f}" for t in sorted({round(t, 1) for t in times})[:8])
+
+
 def _disconnected_at(run: PhaseRun) -> float | None:
     """When the app logged that it disconnected the slow viewer, if it did."""
     names = {v.viewer for v in run.slow()}
@@ -935,10 +947,12 @@ def _disconnected_at(run: PhaseRun) -> float | None:
 
 
 def _slow_timeline(run: PhaseRun, cut: float | None) -> str:
-    lost = sorted({t for v in run.normal() for t in v.lost_at})
+    lost = _moments(t for v in run.normal() for t in v.lost_at)
+    late = _moments(t for v in run.normal() for t in v.late_at)
     return (
         f"- run {run.repeat}: the others lost {run.lost()} frames"
-        + (f" (at {', '.join(f'{t:.1f}' for t in lost[:8])})" if lost else "")
+        + (f" (at {lost})" if lost else "")
+        + (f"; frames over {LATE_MS:g} ms late at {late}" if late else "")
         + (f"; the slow viewer disconnected at {cut:.1f}" if cut is not None else "")
         + f"; the cameras missed {run.camera_skipped} capture slots; the app's capture→"
         f"decrypted p99 {_spread([run.decrypted_p99()])} ms; other processes "

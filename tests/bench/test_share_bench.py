@@ -64,6 +64,7 @@ def viewer(name: str, *, fps: float = 25.0, p50: float = 2.0, missing: int = 0, 
         reconnects=0,
         closes=[],
         lost_at=[1.5] * missing,
+        late_at=[],
         server_sent=int(fps * 12),
         server_skipped=0,
     )
