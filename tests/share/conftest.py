@@ -43,12 +43,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import ssl
 import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -202,14 +203,30 @@ class ShareRig:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cert_path))
 
-    def client(self, **kwargs: Any) -> aiohttp.ClientSession:
-        """An HTTPS client for this server that keeps no cookies of its own."""
-        return aiohttp.ClientSession(
-            base_url=self.base,
-            connector=aiohttp.TCPConnector(ssl=self.ssl_context()),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            **kwargs,
-        )
+    @contextlib.asynccontextmanager
+    async def client(self, **kwargs: Any) -> AsyncIterator[aiohttp.ClientSession]:
+        """An HTTPS client for this server that keeps no cookies of its own.
+
+        On leaving, it waits for its sockets to be closed: a TLS connection closes only after
+        its close_notify exchange, which a test that ends at once would cut short (and its
+        socket would then be reported unclosed in whichever test collects it).
+        """
+        sockets: list[socket.socket] = []
+
+        def tracked(addr_info: Any) -> socket.socket:
+            family, kind, proto, _, _ = addr_info
+            sock = socket.socket(family=family, type=kind, proto=proto)
+            sockets.append(sock)
+            return sock
+
+        connector = aiohttp.TCPConnector(ssl=self.ssl_context(), socket_factory=tracked)
+        async with aiohttp.ClientSession(
+            base_url=self.base, connector=connector, cookie_jar=aiohttp.DummyCookieJar(), **kwargs
+        ) as session:
+            yield session
+        deadline = time.monotonic() + scaled(5)
+        while any(sock.fileno() != -1 for sock in sockets) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     @staticmethod
     def cookie(value: str) -> dict[str, str]:

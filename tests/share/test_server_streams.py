@@ -430,6 +430,15 @@ async def tls_connection(rig: ShareRig) -> tuple[asyncio.StreamReader, asyncio.S
     )
 
 
+async def close(writer: asyncio.StreamWriter, *, abort: bool = False) -> None:
+    if abort:
+        writer.transport.abort()
+    else:
+        writer.close()
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await writer.wait_closed()
+
+
 async def closed_by_server(reader: asyncio.StreamReader) -> bool:
     """Whether the server closes this connection (reading until it does)."""
     with contextlib.suppress(ConnectionError, ssl.SSLError):
@@ -449,11 +458,11 @@ async def test_connections_beyond_the_limit_are_closed_and_the_rest_still_served
         with pytest.raises((ConnectionError, ssl.SSLError)):
             reader, writer = await asyncio.wait_for(tls_connection(rig), scaled(10))
             await asyncio.wait_for(reader.read(1), scaled(10))
-            writer.close()
+            await close(writer)
         assert [e["reason"] for e in rig.audit_since(mark)] == ["too many connections (limit 3)"]
     finally:
         for _, writer in held:
-            writer.transport.abort()
+            await close(writer, abort=True)
     await wait_until(lambda: rig.server.connection_count == 0, message="connections released")
     async with rig.client() as client, client.get("/") as response:
         assert response.status == 200
@@ -472,7 +481,7 @@ async def test_a_client_that_sends_nothing_is_closed_after_the_deadlines(
         reader, writer = await tls_connection(rig)
         writer.write(request)
         assert await asyncio.wait_for(closed_by_server(reader), deadline)
-        writer.close()
+        await close(writer)
         await wait_until(lambda m=mark: rig.audit_since(m), message="the audit entry")
         assert [e["reason"] for e in rig.audit_since(mark)] == ["no complete request within 1 s"]
 
@@ -480,7 +489,7 @@ async def test_a_client_that_sends_nothing_is_closed_after_the_deadlines(
     mark = rig.audit_mark()
     reader, writer = await asyncio.open_connection("127.0.0.1", rig.port)
     assert await asyncio.wait_for(closed_by_server(reader), deadline)
-    writer.close()
+    await close(writer)
     await wait_until(lambda: rig.audit_since(mark), message="the audit entry")
     assert [e["reason"] for e in rig.audit_since(mark)] == ["no TLS handshake within 0.5 s"]
 
