@@ -11,16 +11,20 @@ Fixtures:
   demo-2), generous login limits (so failed logins in one test do not lock out the next),
   and two accounts: `alice` (all cameras) and `bob` (demo-1 only), passwords in
   `rig.passwords`. Tests that change accounts should add their own: `rig.add_viewer(...)`.
-- `make_share_rig` (function scope): a factory, `make_share_rig(cameras=0, limits=...)`, for a
-  dedicated rig with its own `ShareLimits` (rate limits, caps, deadlines); stopped after the
-  test.
+- `make_share_rig` (function scope): a factory, `make_share_rig(cameras=0, limits=...,
+  size=FrameSize.XGA, fps=...)`, for a dedicated rig with its own `ShareLimits` (rate
+  limits, caps, deadlines) or bigger frames; no accounts; stopped after the test.
+
+Both need no event loop of the test's: a synchronous test (selenium, a subprocess) uses them
+as they are. Frames are QVGA unless asked (cheap on a busy machine).
 
 What a rig offers (all usable from any thread):
 
 - `rig.base` (``https://localhost:PORT``), `rig.port`, `rig.ws_url`, `rig.cert_path`,
-  `rig.ssl_context()` (trusts only the generated certificate), `rig.client()` (an aiohttp
-  session on `rig.base` that keeps no cookies: pass them with `rig.cookie(value)`),
-  `rig.origin` (the page's own Origin header);
+  `rig.ssl_context()` (trusts only the generated certificate), `async with rig.client() as
+  client` (an aiohttp session on `rig.base` that keeps no cookies: pass them with
+  `rig.cookie(value)`; it waits for its TLS sockets to close on leaving), `rig.origin` (the
+  page's own Origin header);
 - `rig.add_viewer(name, cameras)` -> password, `rig.new_token(name)` -> token, `rig.store`
   (the `ViewerStore` the server reads), `rig.session_key()` (the server's JWT key);
 - `await rig.login(client, name, password)` -> the session cookie's value;
@@ -30,7 +34,8 @@ What a rig offers (all usable from any thread):
 - `rig.secrets`: every password, token and cookie the rig issued (tests add crafted ones);
   `rig.assert_no_secrets(*texts)` checks none appears in the given texts;
 - `await rig.on_loop(fn)`: the result of calling `fn()` on the rig's loop (to read the
-  server's state, `rig.server`, or call its methods without racing it);
+  server's state, `rig.server`, or call its methods without racing it); `await rig.run(coro)`
+  awaits a coroutine there;
 - `rig.sharing`, `rig.server`, `rig.receiver`, `rig.fleet`.
 
 Helpers for the wire format: `read_frame(data)` splits a /ws binary message into its header
