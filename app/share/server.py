@@ -242,11 +242,12 @@ class _HttpErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     aiohttp answers such a request (oversized line or headers, malformed syntax) with a 4xx
     by itself and reports it through its logger; the exception's text may quote the request,
-    so only its type reaches the audit log.
+    so only its type reaches the audit log. Everything else aiohttp reports (a handler's
+    unexpected error) is logged under this module's name, inside the app's logger tree.
     """
 
     def __init__(self, audit: AuditLog) -> None:
-        super().__init__(logging.getLogger("aiohttp.server"), {})
+        super().__init__(log, {})
         self._audit = audit
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
