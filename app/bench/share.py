@@ -409,9 +409,11 @@ class Viewer:
                 await ws.send_json({"type": "subscribe", "cameras": self.cameras})
                 async for message in ws:
                     if message.type is aiohttp.WSMsgType.BINARY:
-                        self._frame(message.data)
+                        camera, seq = self._frame(message.data)
                         if self.slow_interval is not None:
                             await asyncio.sleep(self.slow_interval)
+                        # As the page does: the server sends a camera's next frame on acks.
+                        await ws.send_json({"type": "ack", "camera": camera, "seq": seq})
                     elif message.type is aiohttp.WSMsgType.TEXT:
                         data = json.loads(message.data)
                         if data.get("type") == "error":
@@ -420,7 +422,7 @@ class Viewer:
         except aiohttp.ClientError as exc:
             self.closes.append(f"{type(exc).__name__}: {exc}")
 
-    def _frame(self, data: bytes) -> None:
+    def _frame(self, data: bytes) -> tuple[str, int]:
         now = time.time()
         length = int.from_bytes(data[:4], "big")
         header = json.loads(data[4 : 4 + length])
@@ -451,6 +453,7 @@ class Viewer:
         self._seen.add(camera)
         if len(self._seen) >= len(self.cameras):
             self.ready.set()
+        return camera, seq
 
     def result(self, seconds: float) -> ViewerRun:
         return ViewerRun(

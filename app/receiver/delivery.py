@@ -15,10 +15,15 @@ class LatestFrames:
     dropped. `get` returns the waiting frames oldest-arrival first, so no camera starves.
     """
 
-    def __init__(self, on_drop: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_drop: Callable[[str], None] | None = None,
+        on_put: Callable[[], None] | None = None,
+    ) -> None:
         self._frames: dict[str, Frame] = {}
         self._ready = asyncio.Event()
         self._on_drop = on_drop
+        self._on_put = on_put
         self.dropped = 0
 
     def put(self, frame: Frame) -> None:
@@ -29,6 +34,8 @@ class LatestFrames:
                 self._on_drop(frame.device)
         self._frames[frame.device] = frame  # re-insert: dict order is arrival order
         self._ready.set()
+        if self._on_put is not None:
+            self._on_put()
 
     def take(self) -> Frame | None:
         """The oldest waiting frame, or None."""
@@ -39,6 +46,16 @@ class LatestFrames:
         if not self._frames:
             self._ready.clear()
         return frame
+
+    def take_first(self, wanted: Callable[[str], bool]) -> Frame | None:
+        """The oldest waiting frame whose device is `wanted`, or None."""
+        for device in self._frames:
+            if wanted(device):
+                frame = self._frames.pop(device)
+                if not self._frames:
+                    self._ready.clear()
+                return frame
+        return None
 
     async def get(self) -> Frame:
         while True:

@@ -8,6 +8,7 @@ counted per stream and camera, and nobody else notices.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections import Counter, deque
@@ -48,15 +49,44 @@ class Stream:
     generation: int
     session_id: str | None  # the page's session; None for a player token
     session_expires: float | None = None  # when that session ends (Unix time), unless refreshed
+    # Unacknowledged frames allowed per camera (the page acknowledges each); None: no limit.
+    window: int | None = None
     cameras: set[str] = field(default_factory=set)
     mailbox: LatestFrames = field(init=False)
     sent: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
+    unacked: Counter[str] = field(default_factory=Counter)
+    last_progress: float = field(default_factory=time.monotonic)  # last send or acknowledgement
     _sent_at: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.mailbox = LatestFrames(on_drop=self._count_drop)
+        self.mailbox = LatestFrames(on_drop=self._count_drop, on_put=self._wake.set)
+
+    def _has_room(self, camera: str) -> bool:
+        return self.window is None or self.unacked[camera] < self.window
+
+    async def next(self) -> Frame:
+        """The oldest waiting frame of a camera with room in the window (waits for one)."""
+        while True:
+            frame = self.mailbox.take_first(self._has_room)
+            if frame is not None:
+                return frame
+            self._wake.clear()  # no await since the check: nothing can have been missed
+            await self._wake.wait()
+
+    def blocked(self) -> bool:
+        """Frames are waiting, but every one is for a camera whose window is full."""
+        waiting = self.mailbox.waiting()
+        return bool(waiting) and not any(self._has_room(camera) for camera in waiting)
+
+    def acked(self, camera: str) -> None:
+        """The viewer acknowledged a frame of `camera`."""
+        if self.unacked[camera] > 0:
+            self.unacked[camera] -= 1
+            self.last_progress = time.monotonic()
+            self._wake.set()
 
     def _count_drop(self, camera: str) -> None:
         self.dropped[camera] += 1
@@ -67,7 +97,10 @@ class Stream:
 
     def delivered(self, frame: Frame) -> None:
         self.sent[frame.device] += 1
-        self._sent_at.append(time.monotonic())
+        self.last_progress = time.monotonic()
+        self._sent_at.append(self.last_progress)
+        if self.window is not None:
+            self.unacked[frame.device] += 1
 
     def fps(self, now: float | None = None) -> float:
         """Frames sent per second over the last 2 s, all cameras together."""
@@ -150,9 +183,10 @@ class ShareHub:
         generation: int,
         session_id: str | None = None,
         session_expires: float | None = None,
+        window: int | None = None,
     ) -> Stream:
         stream = Stream(
-            next(self._ids), kind, viewer, address, generation, session_id, session_expires
+            next(self._ids), kind, viewer, address, generation, session_id, session_expires, window
         )
         self._streams[stream.id] = stream
         return stream
@@ -164,6 +198,8 @@ class ShareHub:
             frame = self._latest.get(camera)
             if frame is not None:
                 stream.mailbox.put(frame)
+        for camera in stream.cameras - wanted:
+            stream.unacked.pop(camera, None)  # a camera watched again starts afresh
         stream.cameras = wanted
         for camera in list(stream.mailbox.waiting()):
             if camera not in wanted:

@@ -16,8 +16,15 @@ class ShareLimits:
     max_connections: int = 64  # open TCP connections to the viewer server
     max_streams: int = 32  # live streams (WebSocket pages and MJPEG players) in all
     max_streams_per_viewer: int = 8
-    # Bytes queued in the kernel and TLS for one viewer before its frames are skipped.
-    max_send_buffer: int = 512 * 1024
+    # Bytes queued in TLS above the socket for one viewer before its frames are skipped.
+    max_send_buffer: int = 256 * 1024
+    # The socket send buffer asked for each viewer connection (SO_SNDBUF; Linux doubles it).
+    # Small, so a viewer on a slow link is sent fresh frames rather than seconds of old ones
+    # sitting in the kernel; still far above what a LAN's round trip needs at 4 MB/s.
+    socket_send_buffer: int = 128 * 1024
+    # Frames per camera a page may have unacknowledged: the server sends a camera's next
+    # frame when the page acknowledges one, so what a slow page skips is old frames.
+    frames_in_flight: int = 2
     # A viewer that has not taken a single byte for this long is disconnected.
     stall_timeout_s: float = 15.0
     max_request_bytes: int = 4096  # a login's JSON body

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
 import struct
 import time
@@ -154,6 +155,12 @@ class _Connection(asyncio.Protocol):
             transport.abort()
             return
         transport.pause_reading()  # the first bytes are TLS, read by start_tls's protocol
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, self._server.limits.socket_send_buffer
+                )
         loop = asyncio.get_running_loop()
         self._deadline = loop.call_later(
             self._server.limits.first_request_deadline_s, self._too_slow
@@ -685,7 +692,7 @@ class ShareServer:
         try:
             await response.prepare(request)
             while not ended.is_set():
-                frame = await _first(stream.mailbox.get(), ended.wait())
+                frame = await _first(stream.next(), ended.wait())
                 if frame is None:
                     break
                 part = _mjpeg_part(frame.jpeg)
@@ -754,7 +761,11 @@ class ShareServer:
         except (ValueError, TypeError, KeyError):
             await ws.send_json({"type": "error", "camera": None, "reason": "malformed message"})
             return
-        if kind == "ping":
+        if kind == "ack":
+            camera = message.get("camera")
+            if isinstance(camera, str):
+                stream.acked(camera)
+        elif kind == "ping":
             await ws.send_json(
                 {
                     "type": "pong",
@@ -796,14 +807,27 @@ class ShareServer:
         self, request: web.Request, ws: web.WebSocketResponse, stream: Stream, why: list[str]
     ) -> None:
         while not ws.closed:
-            frame = await stream.mailbox.get()
-            encoded = _frame_message(stream, frame)
             try:
+                frame = await self._next_acked(request, stream)
+                encoded = _frame_message(stream, frame)
                 if not await self._send(request, stream, frame, encoded, ws.send_bytes):
                     return
             except _Stalled as stalled:
                 why[0] = str(stalled)  # the handler's receive loop ends with the connection
                 return
+
+    async def _next_acked(self, request: web.Request, stream: Stream) -> Frame:
+        """The page's next frame; raises _Stalled (aborting) if the page acknowledged nothing
+        for `stall_timeout_s` while frames waited on its acknowledgements."""
+        while True:
+            try:
+                async with asyncio.timeout(self.limits.stall_timeout_s):
+                    return await stream.next()
+            except TimeoutError:
+                idle = time.monotonic() - stream.last_progress
+                transport = request.transport
+                if stream.blocked() and idle >= self.limits.stall_timeout_s and transport:
+                    self._stalled(transport, stream)
 
     async def _send(
         self,
@@ -887,6 +911,7 @@ class ShareServer:
             principal.account.generation,
             None if session is None else session.session_id,
             None if session is None else session.expires,
+            self.limits.frames_in_flight if kind is StreamKind.PAGE else None,
         )
         if principal.session is None:
             self.audit.record(AuditEvent.TOKEN_USED, stream.address, viewer=principal.name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from app.protocol.hello import Suite
 from app.protocol.records import Status
 from app.protocol.timeline import Frame, FrameTimeline
@@ -105,3 +107,37 @@ def test_a_camera_view_reports_state_suite_size_and_latency_from_the_receiver() 
 
 def test_wall_ms_places_an_app_clock_time_on_the_wall_clock() -> None:
     assert wall_ms(1_000_000, now_app_us=3_000_000, now_wall=100.0) == 98_000.0
+
+
+async def test_a_windowed_stream_sends_a_cameras_next_frame_only_on_acknowledgement() -> None:
+    share = hub()
+    stream = share.open(StreamKind.PAGE, "alice", "192.0.2.1", 1, window=1)
+    share.subscribe(stream, ["door", "yard"])
+    share.publish(frame("door", 1))
+    first = await stream.next()
+    stream.delivered(first)
+    share.publish(frame("door", 2))
+    share.publish(frame("yard", 1))
+    # door's window is full: yard goes first although door's frame arrived earlier
+    taken = await stream.next()
+    assert (taken.device, taken.seq) == ("yard", 1)
+    stream.delivered(taken)
+    assert stream.blocked()  # door 2 waits on its acknowledgement
+    share.publish(frame("door", 3))  # replaces door 2 while it waits: latest-frame-wins
+    waiter = asyncio.ensure_future(stream.next())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    stream.acked("door")
+    nxt = await asyncio.wait_for(waiter, 5)
+    assert (nxt.device, nxt.seq) == ("door", 3)
+    assert stream.dropped["door"] == 1
+
+
+async def test_an_unwindowed_stream_never_waits_on_acknowledgements() -> None:
+    share = hub()
+    stream = share.open(StreamKind.MJPEG, "player", "192.0.2.1", 1)
+    share.subscribe(stream, ["door"])
+    for seq in range(3):
+        share.publish(frame("door", seq))
+        stream.delivered(await stream.next())
+    assert not stream.blocked() and stream.sent["door"] == 3

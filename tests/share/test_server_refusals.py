@@ -277,7 +277,9 @@ async def ws_subscribe_not_granted(rig: ShareRig) -> Tried:
                     errors.append(json.loads(message.data))
                 elif message.type is aiohttp.WSMsgType.BINARY:
                     length = int.from_bytes(message.data[:4], "big")
-                    cameras.append(json.loads(message.data[4 : 4 + length])["camera"])
+                    header = json.loads(message.data[4 : 4 + length])
+                    cameras.append(header["camera"])
+                    await ws.send_json({"type": "ack", "camera": header["camera"]})
                 else:
                     raise AssertionError(f"the stream ended: {message}")
     assert errors == [{"type": "error", "camera": "demo-2", "reason": "camera not granted"}]

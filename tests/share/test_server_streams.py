@@ -47,11 +47,16 @@ async def open_page(
 
 
 async def next_frame(ws: aiohttp.ClientWebSocketResponse) -> tuple[dict[str, Any], bytes]:
+    """The next frame, acknowledged as the page acknowledges it."""
     async with asyncio.timeout(scaled(10)):
         while True:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.BINARY:
-                return read_frame(message.data)
+                header, jpeg = read_frame(message.data)
+                await ws.send_json(
+                    {"type": "ack", "camera": header["camera"], "seq": header["seq"]}
+                )
+                return header, jpeg
             if message.type is not aiohttp.WSMsgType.TEXT:
                 raise AssertionError(f"the stream ended: {message}")
 
@@ -310,6 +315,32 @@ async def test_a_viewer_that_stops_reading_does_not_slow_another(
             stalled.close()
 
 
+async def test_a_page_that_pauses_is_sent_the_newest_frame_not_a_backlog(
+    share_rig: ShareRig,
+) -> None:
+    async with share_rig.client() as client:
+        cookie = await share_rig.login(client, "alice", share_rig.passwords["alice"])
+        ws = await open_page(client, share_rig, cookie, ["demo-1"])
+        for _ in range(3):
+            await next_frame(ws)
+        # The page stops reading (a phone whose link stalls) while the camera goes on.
+        paused_at = share_rig.accepted_count["demo-1"]
+        await wait_until(
+            lambda: share_rig.accepted_count["demo-1"] >= paused_at + 25,
+            message="the camera sends 25 frames",
+        )
+        hub = share_rig.server.hub
+        newest = hub.latest("demo-1")
+        assert newest is not None
+        # What was in flight comes first (at most frames_in_flight), then the newest frame.
+        seqs = [(await next_frame(ws))[0]["seq"] for _ in range(ShareLimits().frames_in_flight + 1)]
+        print(f"newest seq at resume {newest.seq}; the page then got {seqs}")
+        assert max(seqs) >= newest.seq
+        (stream,) = await streams_of(share_rig, "alice")
+        assert stream.dropped["demo-1"] >= 20  # skipped at the server, not queued
+        await ws.close()
+
+
 async def test_a_viewer_that_takes_nothing_is_disconnected_after_the_stall_timeout(
     make_share_rig: Callable[..., ShareRig],
 ) -> None:
@@ -350,11 +381,13 @@ async def test_a_viewer_revoked_while_it_takes_nothing_is_still_disconnected(
     try:
         if queue == "full":  # the close frame cannot even be queued
             await queue_full(rig, "stalled")
-        else:  # the close frame is queued behind megabytes the viewer will never take
+        else:  # the close frame is queued behind frames the viewer will never take
 
             async def some_sent() -> bool:
                 streams = await streams_of(rig, "stalled")
-                return bool(streams) and sum(streams[0].sent.values()) >= 5
+                # all it may have in flight unacknowledged: 2 cameras x frames_in_flight
+                in_flight = 2 * ShareLimits().frames_in_flight
+                return bool(streams) and sum(streams[0].sent.values()) >= in_flight
 
             await eventually(some_sent, 20, message="frames sent")
         rig.store.remove("stalled")

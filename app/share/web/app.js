@@ -313,6 +313,9 @@
     } catch (e) {
       return;
     }
+    // Flow control: the server keeps only a couple of unacknowledged frames per camera in
+    // flight, so on a slow link the frames it skips are old ones, not the ones we see.
+    send({ type: 'ack', camera: header.camera, seq: header.seq });
     const t = tiles.get(String(header.camera));
     if (!t) return;      // not (yet) in our camera list
     setSuite(t, header.suite, header.suite === 'noise');
