@@ -567,6 +567,9 @@ class ShareServer:
         self._check_same_origin(request)
         name, password = await _login_form(request, self.limits.max_request_bytes)
         account_key = name.lower() if is_valid_viewer_name(name) else "?"
+        # The audit log names only accounts that exist: what was typed as a name may be a
+        # password typed in the wrong field.
+        logged = name if self._exists(name) else None
         now = time.monotonic()
         wait = max(
             self._by_address.retry_after(address, now),
@@ -577,7 +580,7 @@ class ShareServer:
                 429,
                 f"too many failed logins; try again in {max(1, round(wait))} s",
                 event=AuditEvent.LOGIN_REFUSED,
-                viewer=name,
+                viewer=logged,
                 retry_after=wait,
             )
         async with self._logins:
@@ -589,11 +592,17 @@ class ShareServer:
             self._by_address.failed(address, now)
             self._by_account.failed(account_key, now)
             raise _Refused(
-                401, "wrong name or password", event=AuditEvent.LOGIN_REFUSED, viewer=name
+                401, "wrong name or password", event=AuditEvent.LOGIN_REFUSED, viewer=logged
             )
         self._by_account.succeeded(account_key)
         self.audit.record(AuditEvent.LOGIN, address, viewer=account.name)
         return self._new_session(account)[0]
+
+    def _exists(self, name: str) -> bool:
+        try:
+            return is_valid_viewer_name(name) and self.store.lookup(name) is not None
+        except ViewerError:
+            return False
 
     def _new_session(self, account: Account) -> tuple[web.Response, Claims]:
         token, claims = self.sessions.issue(account.name, account.generation)
