@@ -101,12 +101,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
         process.wait(timeout=scaled(30))
 
 
-def test_ffmpeg_reads_the_mjpeg_stream_with_a_bearer_token_byte_for_byte(
-    served: Served, tmp_path: Path, ffmpeg: str
-) -> None:
-    out = tmp_path / "ffmpeg"
-    out.mkdir()
-    subprocess.run(
+def play(
+    ffmpeg: str, served: Served, *output: str, token: bool
+) -> subprocess.CompletedProcess[str]:
+    """ffmpeg reading demo-1's stream.mjpeg, verifying the generated certificate."""
+    headers = ["-headers", f"Authorization: Bearer {served.token}\r\n"] if token else []
+    return subprocess.run(
         [
             ffmpeg,
             "-nostdin",
@@ -116,24 +116,37 @@ def test_ffmpeg_reads_the_mjpeg_stream_with_a_bearer_token_byte_for_byte(
             "1",
             "-ca_file",
             str(served.home / "share-cert.pem"),
-            "-headers",
-            f"Authorization: Bearer {served.token}\r\n",
+            *headers,
             "-f",
             "mpjpeg",
             "-i",
             f"https://localhost:{served.port}/cameras/demo-1/stream.mjpeg",
-            "-frames:v",
-            "12",
-            "-c",
-            "copy",
-            "-f",
-            "image2",
-            str(out / "%03d.jpg"),
+            *output,
         ],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=scaled(60),
     )
+
+
+def test_ffmpeg_reads_the_mjpeg_stream_with_a_bearer_token_byte_for_byte(
+    served: Served, tmp_path: Path, ffmpeg: str
+) -> None:
+    out = tmp_path / "ffmpeg"
+    out.mkdir()
+    done = play(
+        ffmpeg,
+        served,
+        "-frames:v",
+        "12",
+        "-c",
+        "copy",
+        "-f",
+        "image2",
+        str(out / "%03d.jpg"),
+        token=True,
+    )
+    assert done.returncode == 0, done.stderr
     played = sorted(out.glob("*.jpg"))
     assert len(played) == 12
     served.process.terminate()  # ends the recording, so every frame sent is on disk
@@ -147,30 +160,7 @@ def test_ffmpeg_reads_the_mjpeg_stream_with_a_bearer_token_byte_for_byte(
 def test_ffmpeg_without_the_token_is_refused_and_the_refusal_is_audited(
     served: Served, ffmpeg: str
 ) -> None:
-    done = subprocess.run(
-        [
-            ffmpeg,
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-tls_verify",
-            "1",
-            "-ca_file",
-            str(served.home / "share-cert.pem"),
-            "-f",
-            "mpjpeg",
-            "-i",
-            f"https://localhost:{served.port}/cameras/demo-1/stream.mjpeg",
-            "-frames:v",
-            "1",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=scaled(60),
-    )
+    done = play(ffmpeg, served, "-frames:v", "1", "-f", "null", "-", token=False)
     assert done.returncode != 0
     assert "401" in done.stderr
     audit = served.home / "logs" / "share-audit.log"
