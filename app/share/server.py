@@ -937,12 +937,17 @@ class ShareServer:
         self.hub.close(stream)
         sent = sum(stream.sent.values())
         dropped = sum(stream.dropped.values())
+        cameras = sorted(stream.cameras | set(stream.sent) | set(stream.dropped))
+        detail = ""
+        if len(cameras) > 1:  # one camera goes in `camera`; several, sent/skipped each
+            counts = ", ".join(f"{c} {stream.sent[c]}/{stream.dropped[c]}" for c in cameras)
+            detail = f" ({counts})"
         self.audit.record(
             AuditEvent.STREAM_STOP,
             stream.address,
             viewer=stream.viewer,
-            camera=",".join(sorted(stream.cameras)) or None,
-            reason=f"{reason}; {sent} frames sent, {dropped} skipped",
+            camera=cameras[0] if len(cameras) == 1 else None,
+            reason=f"{reason}; {sent} frames sent, {dropped} skipped{detail}",
         )
 
     async def _end_streams(self, which: Callable[[Stream], bool], reason: str) -> None:

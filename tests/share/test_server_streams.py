@@ -405,8 +405,11 @@ async def test_a_viewer_revoked_while_it_takes_nothing_is_still_disconnected(
         page.close()
     entries = rig.audit_entries()
     assert [e["reason"] for e in entries if e["event"] == "revoked"] == ["viewer removed"]
-    (stop,) = [e["reason"] for e in entries if e["event"] == "stream stop"]
-    assert stop.startswith("viewer removed;")
+    (stop,) = [e for e in entries if e["event"] == "stream stop"]
+    assert stop["reason"].startswith("viewer removed;")
+    # A page of two cameras: each camera's sent/skipped counts, and no quoted list of names.
+    assert stop["camera"] is None
+    assert "(demo-1 " in stop["reason"] and ", demo-2 " in stop["reason"]
 
 
 # -- caps -------------------------------------------------------------------------------------
