@@ -166,10 +166,6 @@ class ShareHub:
             if frame.device in stream.cameras:
                 stream.mailbox.put(frame)
 
-    def forget(self, camera: str) -> None:
-        """Drop a camera's last frame (it was removed)."""
-        self._latest.pop(camera, None)
-
     def latest(self, camera: str) -> Frame | None:
         return self._latest.get(camera)
 

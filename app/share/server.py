@@ -540,10 +540,15 @@ class ShareServer:
             raise _Refused(503, "viewer accounts unreadable; see the app's log") from None
 
     def _granted(self, principal: Principal, camera: str) -> None:
+        """Refuse a camera not granted (403, whether it exists or not: names are not probed),
+        or, granted all cameras, one that does not exist (404; a removed camera's last frame
+        is not served)."""
         if not principal.account.can_watch(camera):
             raise _Refused(
                 403, "camera not granted to this viewer", viewer=principal.name, camera=camera
             )
+        if camera not in self.hub.cameras():
+            raise _Refused(404, "no such camera", viewer=principal.name, camera=camera)
 
     # -- the page and the session API --------------------------------------------------------
 

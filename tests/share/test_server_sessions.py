@@ -261,6 +261,23 @@ async def test_a_snapshot_of_a_granted_camera_without_frames_is_404(share_rig: S
         assert response.status == 404
 
 
+async def test_a_camera_that_no_longer_exists_is_not_served_from_its_last_frame(
+    make_share_rig: Callable[..., ShareRig],
+) -> None:
+    rig = make_share_rig(cameras=1)
+    rig.add_viewer("everything", ALL)
+    token = rig.new_token("everything")
+    await wait_until(lambda: rig.accepted_count["demo-1"] > 0, message="a frame arrives")
+    url = f"/cameras/demo-1/snapshot.jpg?token={token}"
+    async with rig.client() as client:
+        async with client.get(url) as response:
+            assert response.status == 200
+        rig.camera_names.remove("demo-1")  # the device was removed from the registry
+        async with client.get(url) as response:
+            assert response.status == 404
+            assert (await response.json())["error"] == "no such camera"
+
+
 # -- failed logins ----------------------------------------------------------------------------
 
 
