@@ -224,3 +224,31 @@ def test_a_plain_camera_is_marked_plain_and_insecure_in_the_page(
         assert tile.get_attribute("data-encrypted") == "false"
         assert "PLAIN — INSECURE" in tile.text
         assert "camera link encrypted" not in tile.text
+
+
+def test_a_tile_opens_in_a_large_view_and_the_page_reconnects_after_a_restart(
+    share: LiveShare, browser: WebDriver
+) -> None:
+    log_in(browser, share)
+    wait_until_sync(lambda: min(frames_shown(browser).values(), default=0) >= 3, 30)
+    tile = browser.find_elements(By.CSS_SELECTOR, "#wall .tile")[0]
+    tile.click()
+    wait_until_sync(lambda: "large" in (tile.get_attribute("class") or ""), 10)
+    browser.find_element(By.TAG_NAME, "body").send_keys("\ue00c")  # Escape closes it
+    wait_until_sync(lambda: "large" not in (tile.get_attribute("class") or ""), 10)
+
+    # The app restarts its viewer server (same port, same session key): the page comes back
+    # by itself, without a new login, and frames flow again.
+    assert share.sharing.server is not None
+    port = share.sharing.server.port
+    share.call(share.sharing.stop())
+    wait_until_sync(lambda: "reconnecting" in browser.find_element(By.ID, "status").text, 20)
+    share.sharing.port = port
+    share.call(share.sharing.start())
+    before = sum(frames_shown(browser).values())
+    wait_until_sync(
+        lambda: sum(frames_shown(browser).values()) >= before + 20,
+        30,
+        message="frames flow again after the restart",
+    )
+    assert not browser.find_element(By.ID, "login").is_displayed()
