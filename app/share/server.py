@@ -68,6 +68,7 @@ _STATIC = {
 }
 
 
+_SHUTTING_DOWN = "server shutting down"  # the one end of a stream that is not about the viewer
 _Ender = Callable[[str], Coroutine[Any, Any, None]]  # ends one open stream, saying why
 
 
@@ -399,7 +400,7 @@ class ShareServer:
             self._watcher = None
         assert self._listener is not None
         self._listener.close()
-        ends = [end("server shutting down") for _, end in list(self._stream_tasks.values())]
+        ends = [end(_SHUTTING_DOWN) for _, end in list(self._stream_tasks.values())]
         # A viewer that takes nothing does not get its close: its connection is aborted below.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*ends, return_exceptions=True), 1.0)
@@ -733,7 +734,7 @@ class ShareServer:
 
         async def end(reason: str) -> None:
             code = CloseReason.SESSION_ENDED.value
-            if reason == "server shutting down":
+            if reason == _SHUTTING_DOWN:
                 code = 1001
             why[0] = reason
             await self._or_abort(request, ws.close(code=code, message=reason.encode()[:120]))
