@@ -14,6 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class ShareLimits:
     max_connections: int = 64  # open TCP connections to the viewer server
+    # ... of which one address may hold: one host on the LAN cannot take every slot.
+    max_connections_per_address: int = 32
     max_streams: int = 32  # live streams (WebSocket pages and MJPEG players) in all
     max_streams_per_viewer: int = 8
     # Bytes queued in TLS above the socket for one viewer before its frames are skipped.

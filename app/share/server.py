@@ -429,6 +429,10 @@ class ShareServer:
         """Count a new connection, or say why it is refused."""
         if len(self._connections) >= self.limits.max_connections:
             return f"too many connections (limit {self.limits.max_connections})"
+        mine = sum(1 for c in self._connections.values() if c.address == connection.address)
+        if mine >= self.limits.max_connections_per_address:
+            limit = self.limits.max_connections_per_address
+            return f"too many connections from this address (limit {limit})"
         self._connections[connection.inner] = connection
         return None
 
