@@ -58,6 +58,9 @@ class Stream:
     started: float = field(default_factory=time.monotonic)
     unacked: Counter[str] = field(default_factory=Counter)
     last_progress: float = field(default_factory=time.monotonic)  # last send or acknowledgement
+    writing_since: float | None = None  # when the write in progress started (monotonic)
+    end_reason: str | None = None  # why the server ended it, once it did
+    stopped: bool = False
     _sent_at: deque[float] = field(default_factory=lambda: deque(maxlen=256))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -67,14 +70,23 @@ class Stream:
     def _has_room(self, camera: str) -> bool:
         return self.window is None or self.unacked[camera] < self.window
 
-    async def next(self) -> Frame:
-        """The oldest waiting frame of a camera with room in the window (waits for one)."""
-        while True:
+    async def next(self) -> Frame | None:
+        """The oldest waiting frame of a camera with room in the window (waits for one);
+        None once the stream is stopped."""
+        while not self.stopped:
             frame = self.mailbox.take_first(self._has_room)
             if frame is not None:
                 return frame
             self._wake.clear()  # no await since the check: nothing can have been missed
             await self._wake.wait()
+        return None
+
+    def stop(self, reason: str) -> None:
+        """End the stream (the first reason given is kept); `next` returns None from now on."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        self.stopped = True
+        self._wake.set()
 
     def blocked(self) -> bool:
         """Frames are waiting, but every one is for a camera whose window is full."""

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
-from typing import Any, NoReturn
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -114,8 +114,13 @@ class _Refused(Exception):
         self.retry_after = retry_after
 
 
-class _Stalled(Exception):
-    """The viewer took nothing for `stall_timeout_s`; its connection was aborted."""
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """An open stream, how to end it politely, and its connection (to abort it)."""
+
+    stream: Stream
+    end: _Ender
+    transport: asyncio.Transport
 
 
 class _Connection(asyncio.Protocol):
@@ -331,7 +336,7 @@ class ShareServer:
         self._logins = asyncio.Semaphore(self.limits.max_concurrent_logins)
         self._connections: dict[object, _Connection] = {}  # by aiohttp's protocol
         self.tls_context: ssl.SSLContext | None = None
-        self._stream_tasks: dict[int, tuple[Stream, _Ender]] = {}
+        self._open: dict[int, _Open] = {}
         # A full send queue per stream: its size when the viewer last took bytes, and when.
         self._backlogs: dict[int, tuple[int, float]] = {}
         self._runner: web.AppRunner | None = None
@@ -400,7 +405,7 @@ class ShareServer:
             self._watcher = None
         assert self._listener is not None
         self._listener.close()
-        ends = [end(_SHUTTING_DOWN) for _, end in list(self._stream_tasks.values())]
+        ends = [open_.end(_SHUTTING_DOWN) for open_ in list(self._open.values())]
         # A viewer that takes nothing does not get its close: its connection is aborted below.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*ends, return_exceptions=True), 1.0)
@@ -700,29 +705,21 @@ class ShareServer:
         response = web.StreamResponse(
             headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}"}
         )
-        ended = asyncio.Event()
-        why = ["client went away"]
 
         async def end(reason: str) -> None:
-            why[0] = reason
-            ended.set()
+            stream.stop(reason)
 
-        self._stream_tasks[stream.id] = (stream, end)
+        self._track(request, stream, end)
         try:
             await response.prepare(request)
-            while not ended.is_set():
-                frame = await _first(stream.next(), ended.wait())
-                if frame is None:
-                    break
+            while (frame := await stream.next()) is not None:
                 part = _mjpeg_part(frame.jpeg)
                 if not await self._send(request, stream, frame, part, response.write):
                     break
-        except _Stalled as stalled:
-            why[0] = str(stalled)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            self._close_stream(request, stream, why[0])
+            self._close_stream(stream, "client went away")
         if response.prepared:  # the end of the stream, unless the player takes nothing
             await self._or_abort(request, response.write_eof())
         return response
@@ -737,24 +734,19 @@ class ShareServer:
         )
 
         async def end(reason: str) -> None:
-            code = CloseReason.SESSION_ENDED.value
-            if reason == _SHUTTING_DOWN:
-                code = 1001
-            why[0] = reason
+            code = 1001 if reason == _SHUTTING_DOWN else CloseReason.SESSION_ENDED.value
+            stream.stop(reason)
             await self._or_abort(request, ws.close(code=code, message=reason.encode()[:120]))
 
-        why = ["page closed"]
-        self._stream_tasks[stream.id] = (stream, end)
+        self._track(request, stream, end)
         sender: asyncio.Task[None] | None = None
         try:
             await ws.prepare(request)
             await ws.send_json({"type": "hello", "viewer": principal.name, "server_ms": _now_ms()})
-            sender = spawn(
-                self._feed_page(request, ws, stream, why), name=f"share: {stream.viewer}"
-            )
+            sender = spawn(self._feed_page(request, ws, stream), name=f"share: {stream.viewer}")
             async for message in ws:
                 if message.type is not WSMsgType.TEXT:
-                    why[0] = "page sent a message that is not JSON text"
+                    stream.stop("page sent a message that is not JSON text")
                     await ws.close(code=1003, message=b"text JSON only")
                     break
                 await self._page_message(request, ws, stream, principal, message.data)
@@ -763,7 +755,7 @@ class ShareServer:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                     await sender
-            self._close_stream(request, stream, why[0])
+            self._close_stream(stream, "page closed")
         return ws
 
     async def _page_message(
@@ -823,30 +815,13 @@ class ShareServer:
             await ws.send_json({"type": "error", "camera": None, "reason": "unknown message"})
 
     async def _feed_page(
-        self, request: web.Request, ws: web.WebSocketResponse, stream: Stream, why: list[str]
+        self, request: web.Request, ws: web.WebSocketResponse, stream: Stream
     ) -> None:
-        while not ws.closed:
-            try:
-                frame = await self._next_acked(request, stream)
+        with contextlib.suppress(ConnectionError):  # the receive loop ends with the connection
+            while (frame := await stream.next()) is not None and not ws.closed:
                 encoded = _frame_message(stream, frame)
                 if not await self._send(request, stream, frame, encoded, ws.send_bytes):
                     return
-            except _Stalled as stalled:
-                why[0] = str(stalled)  # the handler's receive loop ends with the connection
-                return
-
-    async def _next_acked(self, request: web.Request, stream: Stream) -> Frame:
-        """The page's next frame; raises _Stalled (aborting) if the page acknowledged nothing
-        for `stall_timeout_s` while frames waited on its acknowledgements."""
-        while True:
-            try:
-                async with asyncio.timeout(self.limits.stall_timeout_s):
-                    return await stream.next()
-            except TimeoutError:
-                idle = time.monotonic() - stream.last_progress
-                transport = request.transport
-                if stream.blocked() and idle >= self.limits.stall_timeout_s and transport:
-                    self._stalled(transport, stream)
 
     async def _send(
         self,
@@ -858,42 +833,56 @@ class ShareServer:
     ) -> bool:
         """Send one frame unless the viewer's buffer is full; False if the viewer went away.
 
-        Raises _Stalled, after aborting the connection, if the viewer took nothing for
-        `stall_timeout_s`: a close handshake would only wait on it too.
+        No timer per frame: `_abort_stalled`, on the account watcher's tick, aborts a viewer
+        whose write, backlog or acknowledgements have not moved for `stall_timeout_s`.
         """
         transport = request.transport
         if transport is None or transport.is_closing():
             return False
-        queued = transport.get_write_buffer_size()
-        if queued > self.limits.max_send_buffer:
-            # Nothing more is written while it is full, so the queue only shrinks if the
-            # viewer takes bytes: the last time it did is when the stall clock started.
-            now = time.monotonic()
-            seen = self._backlogs.get(stream.id)
-            if seen is None or queued < seen[0]:
-                self._backlogs[stream.id] = (queued, now)
-            elif now - seen[1] >= self.limits.stall_timeout_s:
-                self._stalled(transport, stream)
+        if transport.get_write_buffer_size() > self.limits.max_send_buffer:
             stream.skipped(frame)
             return True
-        self._backlogs.pop(stream.id, None)
+        stream.writing_since = time.monotonic()
         try:
-            async with asyncio.timeout(self.limits.stall_timeout_s):
-                await write(data)
-        except TimeoutError:
-            self._stalled(transport, stream)
+            await write(data)
+        finally:
+            stream.writing_since = None
         stream.delivered(frame)
         return True
 
-    def _stalled(self, transport: asyncio.Transport, stream: Stream) -> NoReturn:
-        log.info(
-            "%s (%s) took nothing for %g s: disconnected",
-            stream.viewer,
-            stream.address,
-            self.limits.stall_timeout_s,
-        )
-        transport.abort()
-        raise _Stalled(f"took nothing for {self.limits.stall_timeout_s:g} s")
+    def _abort_stalled(self, now: float) -> None:
+        """Abort each viewer that took nothing for `stall_timeout_s`: a write that has not
+        finished, a backlog above `max_send_buffer` that has not shrunk, or frames waiting
+        on acknowledgements that have not come. A close handshake would only wait on it too.
+        """
+        stall = self.limits.stall_timeout_s
+        for open_ in list(self._open.values()):
+            stream, transport = open_.stream, open_.transport
+            if stream.stopped:
+                continue
+            queued = transport.get_write_buffer_size()
+            if queued > self.limits.max_send_buffer:
+                # Nothing more is written while it is full, so the queue only shrinks if the
+                # viewer takes bytes: the last time it did is when the stall clock started.
+                seen = self._backlogs.get(stream.id)
+                if seen is None or queued < seen[0]:
+                    self._backlogs[stream.id] = seen = (queued, now)
+                backlog_stuck = now - seen[1] >= stall
+            else:
+                self._backlogs.pop(stream.id, None)
+                backlog_stuck = False
+            writing = stream.writing_since
+            if not (
+                backlog_stuck
+                or (writing is not None and now - writing >= stall)
+                or (stream.blocked() and now - stream.last_progress >= stall)
+            ):
+                continue
+            log.info(
+                "%s (%s) took nothing for %g s: disconnected", stream.viewer, stream.address, stall
+            )
+            stream.stop(f"took nothing for {stall:g} s")
+            transport.abort()
 
     async def _or_abort(self, request: web.Request, action: Awaitable[Any]) -> None:
         """Await `action` (a close, the end of a stream), aborting the connection instead if
@@ -941,8 +930,15 @@ class ShareServer:
             )
         return stream
 
-    def _close_stream(self, request: web.Request, stream: Stream, reason: str) -> None:
-        self._stream_tasks.pop(stream.id, None)
+    def _track(self, request: web.Request, stream: Stream, end: _Ender) -> None:
+        assert request.transport is not None  # a handler runs on an open connection
+        self._open[stream.id] = _Open(stream, end, request.transport)
+
+    def _close_stream(self, stream: Stream, default_reason: str) -> None:
+        """Forget an ended stream and log its end: why the server ended it, if it did, else
+        `default_reason`."""
+        reason = stream.end_reason or default_reason
+        self._open.pop(stream.id, None)
         self._backlogs.pop(stream.id, None)
         self.hub.close(stream)
         sent = sum(stream.sent.values())
@@ -961,7 +957,7 @@ class ShareServer:
         )
 
     async def _end_streams(self, which: Callable[[Stream], bool], reason: str) -> None:
-        ends = [end(reason) for stream, end in list(self._stream_tasks.values()) if which(stream)]
+        ends = [open_.end(reason) for open_ in list(self._open.values()) if which(open_.stream)]
         await asyncio.gather(*ends, return_exceptions=True)
 
     async def _watch_accounts(self) -> None:
@@ -969,12 +965,14 @@ class ShareServer:
             await asyncio.sleep(self.limits.revalidate_interval_s)
             try:
                 self.revalidate()
+                self._abort_stalled(time.monotonic())
             except Exception:
                 log.exception("checking open streams against the viewer accounts failed")
 
     def revalidate(self) -> None:
         """End every open stream its account or its session no longer allows (non-blocking)."""
-        for stream, end in list(self._stream_tasks.values()):
+        for open_ in list(self._open.values()):
+            stream = open_.stream
             try:
                 account = self.store.lookup(stream.viewer)
             except ViewerError:
@@ -994,8 +992,8 @@ class ShareServer:
             self.audit.record(
                 AuditEvent.REVOKED, stream.address, viewer=stream.viewer, reason=problem
             )
-            self._stream_tasks.pop(stream.id, None)
-            spawn(end(problem), name=f"share: ending {stream.viewer}")
+            self._open.pop(stream.id, None)
+            spawn(open_.end(problem), name=f"share: ending {stream.viewer}")
 
 
 def _session_problem(account: Account | None, generation: int) -> str | None:
@@ -1024,18 +1022,6 @@ async def _login_form(request: web.Request, limit: int) -> tuple[str, str]:
     if not isinstance(name, str) or not isinstance(password, str) or len(name) > 64:
         raise _Refused(400, "malformed login", event=AuditEvent.LOGIN_REFUSED)
     return name, password
-
-
-async def _first(get: Awaitable[Any], stop: Awaitable[Any]) -> Any:
-    """The result of `get`, or None if `stop` finishes first (the other is cancelled)."""
-    getter = asyncio.ensure_future(get)
-    stopper = asyncio.ensure_future(stop)
-    try:
-        await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (getter, stopper):
-            task.cancel()
-    return getter.result() if getter.done() and not getter.cancelled() else None
 
 
 async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -141,3 +141,17 @@ async def test_an_unwindowed_stream_never_waits_on_acknowledgements() -> None:
         share.publish(frame("door", seq))
         stream.delivered(await stream.next())
     assert not stream.blocked() and stream.sent["door"] == 3
+
+
+async def test_stopping_a_stream_wakes_its_sender_and_keeps_the_first_reason() -> None:
+    share = hub()
+    stream = share.open(StreamKind.MJPEG, "player", "192.0.2.1", 1)
+    share.subscribe(stream, ["door"])
+    waiter = asyncio.ensure_future(stream.next())
+    await asyncio.sleep(0)
+    stream.stop("viewer removed")
+    stream.stop("took nothing for 15 s")
+    assert await asyncio.wait_for(waiter, 5) is None
+    share.publish(frame("door", 1))
+    assert await stream.next() is None  # stopped for good, even with a frame waiting
+    assert stream.end_reason == "viewer removed"
