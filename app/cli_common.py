@@ -14,7 +14,7 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -39,6 +39,15 @@ def common_options() -> argparse.ArgumentParser:
         help="registry and settings directory (or $SECURECAM_HOME)",
     )
     return parent
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Print rows (the first is the header) in columns two spaces apart; the last column is
+    not padded, so lines carry no trailing spaces."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]))
 
 
 # -- TCP ports and hosts ------------------------------------------------------------------

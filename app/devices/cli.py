@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from app.cli_common import add_action as _action
-from app.cli_common import common_options, reports_errors
+from app.cli_common import common_options, print_table, reports_errors
 from app.devices.registry import Device, Registry, RegistryError
 from app.paths import config_dir
 
@@ -121,10 +121,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     rows = [("NAME", "SUITE POLICY", "FINGERPRINT", "CREATED")]
     rows += [(d.name, _policy(d), d.key.fingerprint, d.created) for d in devices]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]))
+    print_table(rows)
     return 0
 
 

@@ -21,7 +21,7 @@ import stat
 import sys
 from datetime import UTC, datetime, timedelta
 
-from app.cli_common import USAGE_ERROR, common_options, reports_errors
+from app.cli_common import USAGE_ERROR, common_options, print_table, reports_errors
 from app.cli_common import add_action as _action
 from app.devices.registry import Registry, RegistryError
 from app.paths import config_dir
@@ -294,10 +294,7 @@ def _list(args: argparse.Namespace) -> int:
         )
         for v in viewers
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]))
+    print_table(rows)
     return 0
 
 
