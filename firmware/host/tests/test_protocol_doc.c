@@ -206,8 +206,9 @@ static uint8_t psk[32], e_camera[32], e_app[32];
 static const char FIRMWARE[] = "securecam-fw/1.0.0";
 static const char CLOSE_REASON[] = "camera stopping";
 
+/* The example's STATUS reports neither optional field: the record has no extension. */
 static const sc_status STATUS = {-55, 5, 12, 25, 640, 480, 180000, 3900000, 5, FIRMWARE,
-                                 sizeof FIRMWARE - 1};
+                                 sizeof FIRMWARE - 1, false, 0, false, 0};
 
 /* --------------------------------------------------------------------------- tests */
 

@@ -58,7 +58,7 @@ static void test_layouts_match_the_spec(void)
     CHECK(encodes_to(&control, "04060a0f00"));
     sc_record status = {.type = SC_REC_STATUS,
                         .u.status = {-55, 5, 12, 25, 640, 480, 180000, 3900000, 5, FW,
-                                     sizeof FW - 1}};
+                                     sizeof FW - 1, false, 0, false, 0}};
     CHECK(encodes_to(&status, "05c9050c19028001e00002bf20003b8260000000051273656375726563616d2d"
                               "66772f312e302e30"));
     sc_record close = {.type = SC_REC_CLOSE, .u.close = {1000, "camera stopping", 15}};
@@ -70,6 +70,82 @@ static void test_layouts_match_the_spec(void)
     uint8_t want[SC_CHUNK_HEADER_LEN];
     unhex("0101020304111213141516171821222324252627283132333441425152", want, sizeof want);
     CHECK_MEM(header, want, sizeof want);
+}
+
+/* PROTOCOL.md 4, STATUS extension: the 9.3 STATUS with 12 frames dropped and 2,480 bytes of
+ * stack left at least, then each field alone. */
+#define STATUS_93 "05c9050c19028001e00002bf20003b8260000000051273656375726563616d2d66772f312e302e30"
+
+static void test_status_extension_layout_matches_the_spec(void)
+{
+    sc_record status = {.type = SC_REC_STATUS,
+                        .u.status = {-55, 5, 12, 25, 640, 480, 180000, 3900000, 5, FW,
+                                     sizeof FW - 1, true, 12, true, 2480}};
+    CHECK(encodes_to(&status, STATUS_93 "03"
+                                        "0000000c"
+                                        "000009b0"));
+    status.u.status.has_stack_min_free = false;
+    CHECK(encodes_to(&status, STATUS_93 "01"
+                                        "0000000c"));
+    status.u.status.has_frames_dropped = false;
+    status.u.status.has_stack_min_free = true;
+    CHECK(encodes_to(&status, STATUS_93 "02"
+                                        "000009b0"));
+
+    /* A zeroed struct is the v1 layout with no extension, whatever the values say. */
+    sc_status zero;
+    memset(&zero, 0, sizeof zero);
+    zero.frames_dropped = 5;
+    zero.stack_min_free = 6;
+    sc_record rec = {.type = SC_REC_STATUS, .u.status = zero};
+    CHECK(encodes_to(&rec, "05000000000000000000000000000000000000000000"));
+
+    /* And back: the flags say which fields were reported; the wrapped counter is kept. */
+    CHECK(parse_hex(STATUS_93 "03ffffffff000009b0", &rec) == SC_OK);
+    CHECK(rec.type == SC_REC_STATUS && rec.u.status.firmware_len == sizeof FW - 1);
+    CHECK(memcmp(rec.u.status.firmware, FW, sizeof FW - 1) == 0);
+    CHECK(rec.u.status.has_frames_dropped && rec.u.status.frames_dropped == 0xffffffffu);
+    CHECK(rec.u.status.has_stack_min_free && rec.u.status.stack_min_free == 2480);
+    CHECK(parse_hex(STATUS_93 "02000009b0", &rec) == SC_OK);
+    CHECK(!rec.u.status.has_frames_dropped && rec.u.status.frames_dropped == 0);
+    CHECK(rec.u.status.has_stack_min_free && rec.u.status.stack_min_free == 2480);
+    CHECK(parse_hex(STATUS_93, &rec) == SC_OK);
+    CHECK(!rec.u.status.has_frames_dropped && !rec.u.status.has_stack_min_free);
+    /* An extension after an empty firmware text. */
+    CHECK(parse_hex("05c9050c19028001e00002bf20003b82600000000500010000000c", &rec) == SC_OK);
+    CHECK(rec.u.status.firmware_len == 0 && rec.u.status.frames_dropped == 12);
+    /* Reserved flags (bits 2..7) carry a value each that is skipped, in bit order. */
+    CHECK(parse_hex(STATUS_93 "8700000001000000020000000300000004", &rec) == SC_OK);
+    CHECK(rec.u.status.frames_dropped == 1 && rec.u.status.stack_min_free == 2);
+    CHECK(parse_hex(STATUS_93 "04aabbccdd", &rec) == SC_OK);
+    CHECK(!rec.u.status.has_frames_dropped && !rec.u.status.has_stack_min_free);
+}
+
+/* Every flags byte with every extension length from 0 to 40 bytes: accepted exactly when the
+ * extension is absent, or its flags are not 0 and it is 1 + 4 bytes per set flag. */
+static void test_status_extension_length_is_exact(void)
+{
+    uint8_t buf[SC_STATUS_HEADER_LEN + 41];
+    memset(buf, 0, sizeof buf);
+    buf[0] = SC_REC_STATUS;
+    size_t wrong = 0;
+    for (unsigned flags = 0; flags < 256; flags++) {
+        unsigned fields = 0;
+        for (unsigned bit = 0; bit < 8; bit++) {
+            fields += (flags >> bit) & 1u;
+        }
+        buf[SC_STATUS_HEADER_LEN] = (uint8_t)flags;
+        for (size_t ext = 0; ext <= 40; ext++) {
+            bool valid = ext == 0 || (flags != 0 && ext == 1 + 4 * (size_t)fields);
+            sc_record rec;
+            int ret = sc_record_parse(buf, SC_STATUS_HEADER_LEN + ext, &rec);
+            if (ret != (valid ? SC_OK : SC_ERR_MALFORMED)) {
+                fprintf(stderr, "flags 0x%02x, %zu extension bytes: %d\n", flags, ext, ret);
+                wrong++;
+            }
+        }
+    }
+    CHECK(wrong == 0);
 }
 
 static void test_parse_round_trips(void)
@@ -150,6 +226,14 @@ static void test_malformed_records_are_rejected(void)
         {"0603e802e282", "truncated 3-byte sequence"},
         {"0603e801ff", "0xff is never UTF-8"},
         {"05c9050c19028001e00002bf20003b82600000000502c328", "status: invalid UTF-8"},
+        {"05c9050c19028001e00002bf20003b82600000000502c32801000000ff", "bad UTF-8 + extension"},
+        {STATUS_93 "00", "status extension with flags 0"},
+        {STATUS_93 "01", "status flags without the value"},
+        {STATUS_93 "01000000", "frames_dropped cut to 3 bytes"},
+        {STATUS_93 "010000000c00", "status extension 1 byte long"},
+        {STATUS_93 "030000000c", "two flags, one value"},
+        {STATUS_93 "020000000c000009b0", "one flag, two values"},
+        {STATUS_93 "0000000000", "flags 0 with a value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sc_record rec;
@@ -202,6 +286,13 @@ static void test_text_is_truncated_on_character_boundaries(void)
     sc_record status = {.type = SC_REC_STATUS, .u.status = {.firmware = text, .firmware_len = 150}};
     CHECK(sc_record_encode(&status, out, sizeof out, &len) == SC_OK);
     CHECK(len == SC_STATUS_HEADER_LEN + SC_MAX_TEXT && out[21] == SC_MAX_TEXT);
+    /* The extension does not shorten the text: the longest STATUS is SC_STATUS_MAX_LEN. */
+    status.u.status.has_frames_dropped = true;
+    status.u.status.has_stack_min_free = true;
+    status.u.status.stack_min_free = 0x01020304;
+    CHECK(sc_record_encode(&status, out, sizeof out, &len) == SC_OK);
+    CHECK(len == SC_STATUS_MAX_LEN && out[21] == SC_MAX_TEXT);
+    CHECK(out[SC_STATUS_HEADER_LEN + SC_MAX_TEXT] == 0x03 && out[len - 1] == 0x04);
 
     CHECK(sc_utf8_valid((const uint8_t *)"", 0));
     CHECK(sc_utf8_valid((const uint8_t *)"\x00", 1));
@@ -232,6 +323,14 @@ static void test_encode_limits(void)
     CHECK(sc_record_encode(&control, out, SC_CONTROL_LEN - 1, &len) == SC_ERR_BUFFER);
     sc_record status = {.type = SC_REC_STATUS, .u.status = {.firmware = FW, .firmware_len = 18}};
     CHECK(sc_record_encode(&status, out, SC_STATUS_HEADER_LEN + 17, &len) == SC_ERR_BUFFER);
+    /* With the extension, a buffer one byte short is refused, never filled with a shorter
+     * firmware text. */
+    status.u.status.has_frames_dropped = true;
+    status.u.status.has_stack_min_free = true;
+    CHECK(sc_record_encode(&status, out, SC_STATUS_HEADER_LEN + 18 + 8, &len) == SC_ERR_BUFFER);
+    CHECK(sc_record_encode(&status, out, SC_STATUS_HEADER_LEN + 8, &len) == SC_ERR_BUFFER);
+    CHECK(sc_record_encode(&status, out, SC_STATUS_HEADER_LEN + 18 + 9, &len) == SC_OK);
+    CHECK(len == SC_STATUS_HEADER_LEN + 18 + 9);
     sc_record close = {.type = SC_REC_CLOSE, .u.close = {1000, "bye", 3}};
     CHECK(sc_record_encode(&close, out, SC_CLOSE_HEADER_LEN + 2, &len) == SC_ERR_BUFFER);
     sc_record unknown = {.type = (sc_record_type)9};
@@ -328,6 +427,8 @@ static void test_codes_and_fingerprint(void)
 int main(void)
 {
     RUN(test_layouts_match_the_spec);
+    RUN(test_status_extension_layout_matches_the_spec);
+    RUN(test_status_extension_length_is_exact);
     RUN(test_parse_round_trips);
     RUN(test_malformed_records_are_rejected);
     RUN(test_text_is_truncated_on_character_boundaries);

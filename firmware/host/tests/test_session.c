@@ -23,7 +23,10 @@ static const sc_clock CLOCK = {cam_clock_fn, NULL};
 static uint8_t PSK[32];
 static uint8_t OTHER_PSK[32];
 static const char FW[] = "securecam-fw/test";
-static const sc_status STATUS = {-60, 5, 12, 25, 640, 480, 150000, 0, 9, FW, sizeof FW - 1};
+/* As the firmware sends it: with both optional fields (a 9-byte extension). */
+static const sc_status STATUS = {-60, 5, 12, 25, 640, 480, 150000, 0,    9,
+                                 FW,  sizeof FW - 1, true, 7, true, 5200};
+#define STATUS_LEN (SC_STATUS_HEADER_LEN + sizeof FW - 1 + SC_STATUS_EXT_MAX)
 
 /* ------------------------------------------------------------------- the C "app" */
 
@@ -110,6 +113,8 @@ static void connect(sc_session *cam, app_t *app, sc_suite suite, const uint8_t *
     CHECK(app_open(app, buf, len, &rec) == SC_OK);
     CHECK(rec.type == SC_REC_STATUS && rec.u.status.rssi_dbm == -60);
     CHECK(rec.u.status.firmware_len == sizeof FW - 1);
+    CHECK(rec.u.status.has_frames_dropped && rec.u.status.frames_dropped == 7);
+    CHECK(rec.u.status.has_stack_min_free && rec.u.status.stack_min_free == 5200);
 }
 
 /* ---------------------------------------------------------------------------- tests */
@@ -217,10 +222,10 @@ static void test_status_comes_first(void)
     CHECK(sc_session_ping(&cam, buf, sizeof buf, &len) == SC_ERR_STATE);
 
     /* A too-small buffer consumes no nonce: the app still decrypts the retry. */
-    CHECK(sc_session_status(&cam, &STATUS, buf, SC_SEALED_LEN(22 + sizeof FW - 1) - 1, &len) ==
+    CHECK(sc_session_status(&cam, &STATUS, buf, SC_SEALED_LEN(STATUS_LEN) - 1, &len) ==
           SC_ERR_BUFFER);
-    CHECK(sc_session_status(&cam, &STATUS, buf, SC_SEALED_LEN(22 + sizeof FW - 1), &len) ==
-          SC_OK);
+    CHECK(sc_session_status(&cam, &STATUS, buf, SC_SEALED_LEN(STATUS_LEN), &len) == SC_OK);
+    CHECK(len == SC_SEALED_LEN(STATUS_LEN));
     sc_record rec;
     CHECK(app_open(&app, buf, len, &rec) == SC_OK && rec.type == SC_REC_STATUS);
     CHECK(sc_session_pending(&cam) == 1);

@@ -273,6 +273,29 @@ static int encode_text(uint8_t *out, size_t out_cap, size_t header_len, const ch
     return SC_OK;
 }
 
+/* Bytes of the STATUS extension: 0 when no optional field is reported, else the flags byte
+ * and 4 bytes per field. */
+static size_t status_ext_len(const sc_status *st)
+{
+    size_t fields = (st->has_frames_dropped ? 1u : 0u) + (st->has_stack_min_free ? 1u : 0u);
+    return fields == 0 ? 0 : 1 + 4 * fields;
+}
+
+static void status_ext_encode(const sc_status *st, uint8_t *out)
+{
+    uint8_t *p = out + 1;
+    out[0] = 0;
+    if (st->has_frames_dropped) {
+        out[0] |= SC_STATUS_EXT_FRAMES_DROPPED;
+        put32(p, st->frames_dropped);
+        p += 4;
+    }
+    if (st->has_stack_min_free) {
+        out[0] |= SC_STATUS_EXT_STACK_MIN_FREE;
+        put32(p, st->stack_min_free);
+    }
+}
+
 int sc_record_encode(const sc_record *rec, uint8_t *out, size_t out_cap, size_t *out_len)
 {
     if (rec == NULL || out == NULL || out_len == NULL) {
@@ -325,7 +348,8 @@ int sc_record_encode(const sc_record *rec, uint8_t *out, size_t out_cap, size_t 
         return SC_OK;
     case SC_REC_STATUS: {
         const sc_status *st = &rec->u.status;
-        if (out_cap < SC_STATUS_HEADER_LEN) {
+        size_t ext = status_ext_len(st);
+        if (out_cap < SC_STATUS_HEADER_LEN + ext) {
             return SC_ERR_BUFFER;
         }
         out[0] = SC_REC_STATUS;
@@ -338,8 +362,14 @@ int sc_record_encode(const sc_record *rec, uint8_t *out, size_t out_cap, size_t 
         put32(out + 9, st->free_heap);
         put32(out + 13, st->free_psram);
         put32(out + 17, st->uptime_s);
-        return encode_text(out, out_cap, SC_STATUS_HEADER_LEN, st->firmware, st->firmware_len,
-                           out_len);
+        /* The text gets what the extension leaves of the buffer; the extension follows it. */
+        int ret = encode_text(out, out_cap - ext, SC_STATUS_HEADER_LEN, st->firmware,
+                              st->firmware_len, out_len);
+        if (ret == SC_OK && ext > 0) {
+            status_ext_encode(st, out + *out_len);
+            *out_len += ext;
+        }
+        return ret;
     }
     case SC_REC_CLOSE:
         if (out_cap < SC_CLOSE_HEADER_LEN) {
@@ -353,18 +383,58 @@ int sc_record_encode(const sc_record *rec, uint8_t *out, size_t out_cap, size_t 
     return SC_ERR_ARG;
 }
 
-/* A text field: the length byte ends the fixed header and must match the rest exactly. */
-static int parse_text(const uint8_t *buf, size_t len, size_t header_len, const char **text,
-                      size_t *text_len)
+/* A text field: the length byte ends the fixed header; `trailer` bytes (the STATUS extension)
+ * may follow the text, and the record must end exactly after them. */
+static int parse_text_trailer(const uint8_t *buf, size_t len, size_t header_len,
+                              const char **text, size_t *text_len, size_t *trailer)
 {
-    if (len < header_len || (size_t)buf[header_len - 1] != len - header_len) {
+    if (len < header_len || (size_t)buf[header_len - 1] > len - header_len) {
         return SC_ERR_MALFORMED;
     }
-    if (!sc_utf8_valid(buf + header_len, len - header_len)) {
+    size_t n = buf[header_len - 1];
+    if (!sc_utf8_valid(buf + header_len, n)) {
         return SC_ERR_MALFORMED;
     }
     *text = (const char *)buf + header_len;
-    *text_len = len - header_len;
+    *text_len = n;
+    *trailer = len - header_len - n;
+    return SC_OK;
+}
+
+/* A text field that must end the record exactly. */
+static int parse_text(const uint8_t *buf, size_t len, size_t header_len, const char **text,
+                      size_t *text_len)
+{
+    size_t trailer = 0;
+    int ret = parse_text_trailer(buf, len, header_len, text, text_len, &trailer);
+    return ret == SC_OK && trailer != 0 ? SC_ERR_MALFORMED : ret;
+}
+
+/* The STATUS extension: none, or flags (not 0) and exactly one 32-bit value per set flag, in
+ * bit order. Values of reserved flags (bits 2..7) are skipped: later fields can be added. */
+static int parse_status_ext(const uint8_t *p, size_t n, sc_status *st)
+{
+    if (n == 0) {
+        return SC_OK;
+    }
+    uint8_t flags = p[0];
+    size_t fields = 0;
+    for (unsigned bit = 0; bit < 8; bit++) {
+        fields += (flags >> bit) & 1u;
+    }
+    if (flags == 0 || n != 1 + 4 * fields) {
+        return SC_ERR_MALFORMED;
+    }
+    const uint8_t *v = p + 1;
+    if (flags & SC_STATUS_EXT_FRAMES_DROPPED) {
+        st->has_frames_dropped = true;
+        st->frames_dropped = get32(v);
+        v += 4;
+    }
+    if (flags & SC_STATUS_EXT_STACK_MIN_FREE) {
+        st->has_stack_min_free = true;
+        st->stack_min_free = get32(v);
+    }
     return SC_OK;
 }
 
@@ -419,8 +489,14 @@ int sc_record_parse(const uint8_t *buf, size_t len, sc_record *out)
         break;
     case SC_REC_STATUS: {
         sc_status *st = &out->u.status;
-        int ret = parse_text(buf, len, SC_STATUS_HEADER_LEN, &st->firmware, &st->firmware_len);
+        size_t ext = 0;
+        int ret = parse_text_trailer(buf, len, SC_STATUS_HEADER_LEN, &st->firmware,
+                                     &st->firmware_len, &ext);
+        if (ret == SC_OK) {
+            ret = parse_status_ext(buf + len - ext, ext, st);
+        }
         if (ret != SC_OK) {
+            memset(out, 0, sizeof *out);
             return ret;
         }
         st->rssi_dbm = (int8_t)(buf[1] > 127 ? (int)buf[1] - 256 : (int)buf[1]);

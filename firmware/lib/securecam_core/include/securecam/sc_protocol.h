@@ -37,6 +37,12 @@ extern "C" {
 #define SC_PONG_LEN 21
 #define SC_CONTROL_LEN 5
 #define SC_STATUS_HEADER_LEN 22
+/* STATUS extension after the firmware text (PROTOCOL.md 4, STATUS): one flags byte, then a
+ * 32-bit value for each set bit, in bit order; absent when no optional field is reported. */
+#define SC_STATUS_EXT_FRAMES_DROPPED 0x01u
+#define SC_STATUS_EXT_STACK_MIN_FREE 0x02u
+#define SC_STATUS_EXT_MAX 9 /* flags + two values, as sent by this version */
+#define SC_STATUS_MAX_LEN (SC_STATUS_HEADER_LEN + SC_MAX_TEXT + SC_STATUS_EXT_MAX) /* 154 */
 #define SC_CLOSE_HEADER_LEN 4
 #define SC_MAX_TEXT 123    /* longest firmware/reason text sent (fits a WebSocket close) */
 #define SC_MAX_TEXT_RX 255 /* longest text accepted */
@@ -183,6 +189,14 @@ typedef struct {
     uint32_t uptime_s;
     const char *firmware; /* UTF-8, need not be NUL-terminated; encoding truncates to 123 */
     size_t firmware_len;
+    /* Optional health fields, each sent only when its has_ flag is true: a zeroed struct
+     * (memset 0) reports both as unknown and encodes the STATUS without an extension. */
+    bool has_frames_dropped;
+    uint32_t frames_dropped; /* frames captured but not sent because the link could not take
+                                them (latest frame wins), since boot, wrapping at 2^32 */
+    bool has_stack_min_free;
+    uint32_t stack_min_free; /* the loop task's least free stack ever, bytes
+                                (uxTaskGetStackHighWaterMark) */
 } sc_status;
 
 typedef struct {
@@ -215,8 +229,10 @@ void sc_chunk_header_encode(uint32_t seq, uint64_t capture_us, uint64_t send_us,
 
 /* Parse one record exactly as the reference does: SC_ERR_MALFORMED for an empty record, one
  * over SC_MAX_RECORD, an unknown type, a length other than the layout's, a chunk without
- * data, or text that is not UTF-8 or whose length byte disagrees. Pointers in `out` point
- * into `buf`. Chunk semantics (count 0, index >= count, limits) are the reassembler's. */
+ * data, text that is not UTF-8 or whose length byte disagrees, or a STATUS extension whose
+ * flags are 0 or whose length is not 1 + 4 per set flag (the values of reserved flags are
+ * skipped). Pointers in `out` point into `buf`. Chunk semantics (count 0, index >= count,
+ * limits) are the reassembler's. */
 int sc_record_parse(const uint8_t *buf, size_t len, sc_record *out);
 
 /* ---------------------------------------------------------------- the camera session */
@@ -336,7 +352,9 @@ int sc_session_receive(sc_session *s, uint8_t *msg, size_t len, uint64_t rx_us, 
 
 /* Seal a STATUS record. Required as the first record after SC_EVENT_HANDSHAKE_DONE: until it
  * is sent, sc_session_poll produces nothing and pings and frames are refused (SC_ERR_STATE).
- * The buffer needs SC_SEALED_LEN(22 + text length) bytes. */
+ * The buffer needs SC_SEALED_LEN(22 + text length + extension) bytes, the extension being 0
+ * bytes when neither has_ flag is set, else 1 + 4 per field reported;
+ * SC_SEALED_LEN(SC_STATUS_MAX_LEN) always suffices. */
 int sc_session_status(sc_session *s, const sc_status *status, uint8_t *out, size_t out_cap,
                       size_t *out_len);
 
