@@ -161,6 +161,48 @@ size_t sc_config_server_url(const sc_config *cfg, char *out, size_t cap);
  * Returns false, leaving dst untouched, if len > max or s contains a NUL. */
 bool sc_config_set_string(char *dst, size_t max, const uint8_t *s, size_t len);
 
+/* ---- the JPEG frame-buffer limit (docs/JPEG-BUFFER.md) ------------------------------ */
+
+/* esp32-camera (2.0.6) gives each JPEG frame buffer width*height/5 bytes of the frame size
+ * passed to esp_camera_init, and drops a frame that does not fit (FB-OVF / NO-EOI on UART0).
+ * SecureCam inits at its largest size, so every size shares that buffer. These functions give
+ * the lowest JPEG quality number (the best quality) whose worst-case frame still fits:
+ *
+ *   worst(size, q) = HEADER_ALLOWANCE + ceil(pixels * mB(q) / 1000) bytes, where
+ *   mB(q) = ceil(250 * (12 / q)^0.75) thousandths of a byte per pixel,
+ *
+ * and a frame fits when worst <= the buffer rounded down to whole DMA_CHUNKs (the driver
+ * copies JPEG data in 1,024-byte pieces and refuses a piece that would not fit whole).
+ * 0.25 B/px at quality 12 is 1.25 x the worst reported (UXGA frames over 384,000 B at 10-12);
+ * the exponent 0.75 is the size-versus-quality slope measured on OV2640/OV5640 JPEGs. The
+ * sources and the resulting table are in docs/JPEG-BUFFER.md; app/protocol/framesize.py is the
+ * same rule in Python, and tests/protocol/test_framesize.py proves the two agree. */
+#define SC_CONFIG_JPEG_DMA_CHUNK 1024u         /* JPEG bytes per DMA half-buffer on the ESP32 */
+#define SC_CONFIG_JPEG_HEADER_ALLOWANCE 1024u  /* the sensor's JPEG headers (about 620 B) */
+#define SC_CONFIG_JPEG_BUFFER_PSRAM 384000u    /* UXGA 1600*1200/5: the buffer with PSRAM */
+#define SC_CONFIG_JPEG_BUFFER_NO_PSRAM 23680u  /* CIF 400*296/5: the DRAM buffer without */
+
+/* width*height of a FrameSize code; 0 for an unknown code. */
+uint32_t sc_config_frame_pixels(uint8_t frame_size);
+
+/* What esp32-camera allocates per JPEG buffer when esp_camera_init gets this frame size
+ * (width*height/5); 0 for an unknown code. */
+uint32_t sc_config_jpeg_buffer_bytes(uint8_t frame_size);
+
+/* The model's worst-case JPEG frame, in bytes; 0 for an unknown frame size or a quality
+ * outside SC_CONFIG_QUALITY_MIN..MAX. */
+uint32_t sc_config_jpeg_worst_bytes(uint8_t frame_size, uint8_t quality);
+
+/* The lowest quality number (4..63) whose worst-case frame at frame_size fits a JPEG buffer
+ * of buffer_bytes; 0 when the frame size is unknown or not even quality 63 fits. */
+uint8_t sc_config_min_jpeg_quality(uint8_t frame_size, uint32_t buffer_bytes);
+
+/* The quality to apply for a wanted one: the wanted quality, raised to the floor
+ * (sc_config_min_jpeg_quality) when it is below it; SC_CONFIG_QUALITY_MAX when nothing fits;
+ * a wanted quality above SC_CONFIG_QUALITY_MAX comes back as SC_CONFIG_QUALITY_MAX. */
+uint8_t sc_config_jpeg_quality_in_force(uint8_t frame_size, uint8_t quality,
+                                        uint32_t buffer_bytes);
+
 /* ---- persistence -------------------------------------------------------------------- */
 
 /* Defaults, then every stored field that is present and valid. */
