@@ -1,7 +1,8 @@
 """Records: the plaintext of every message after the handshake, one record per message.
 
 All integers are big-endian. The first byte names the record type; each layout is fixed, so
-any length mismatch is a malformed record.
+any length mismatch is a malformed record. STATUS alone may end in an optional extension (a
+flags byte, then one 32-bit value per set flag), whose length its flags fix exactly.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ _PONG = struct.Struct("!BIQQ")  # type, id, echoed sender_time_us, responder_tim
 _CONTROL = struct.Struct("!BBBBB")  # type, frame size, jpeg quality, fps cap, suite
 _STATUS = struct.Struct("!BbBBBHHIIIB")  # ..., uptime_s, firmware version length
 _CLOSE = struct.Struct("!BHB")  # type, code, reason length
+_U32 = struct.Struct("!I")
 
 CHUNK_HEADER_LEN = _CHUNK.size
 MAX_CHUNK_DATA = MAX_RECORD - CHUNK_HEADER_LEN
 UNCHANGED = 0  # CONTROL field value meaning "keep the current setting"
 NO_FPS_CAP = 255
+# STATUS extension flags; bits 2..7 are reserved (their values are skipped when parsing).
+STATUS_EXT_FRAMES_DROPPED = 0x01
+STATUS_EXT_STACK_MIN_FREE = 0x02
+STATUS_EXT_MAX = 1 + 2 * _U32.size  # flags + both values, as this version sends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,9 @@ class Status:
     free_psram: int
     uptime_s: int
     firmware: str
+    # Optional (the extension), None when the camera does not report them:
+    frames_dropped: int | None = None  # captured but not sent, link busy; since boot, wraps
+    stack_min_free: int | None = None  # the loop task's least free stack ever, bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,19 @@ def encode_chunk_header(
     seq: int, capture_us: int, send_us: int, total_len: int, index: int, count: int
 ) -> bytes:
     return _CHUNK.pack(RecordType.FRAME_CHUNK, seq, capture_us, send_us, total_len, index, count)
+
+
+def _status_extension(status: Status) -> bytes:
+    """Flags and values of the fields reported, in flag order; nothing when none is."""
+    flags, values = 0, b""
+    for flag, value in (
+        (STATUS_EXT_FRAMES_DROPPED, status.frames_dropped),
+        (STATUS_EXT_STACK_MIN_FREE, status.stack_min_free),
+    ):
+        if value is not None:
+            flags |= flag
+            values += _U32.pack(value)
+    return bytes([flags]) + values if flags else b""
 
 
 def encode(record: Record) -> bytes:
@@ -154,6 +176,7 @@ def encode(record: Record) -> bytes:
                     len(firmware),
                 )
                 + firmware
+                + _status_extension(record)
             )
         case Close():
             reason = _text(record.reason)
@@ -171,17 +194,40 @@ def _fixed(layout: struct.Struct, data: memoryview, name: str) -> tuple[int, ...
     return layout.unpack(data)
 
 
-def _with_text(layout: struct.Struct, data: memoryview, name: str) -> tuple[tuple[int, ...], str]:
+def _with_text(
+    layout: struct.Struct, data: memoryview, name: str, *, trailer: bool = False
+) -> tuple[tuple[int, ...], str, memoryview]:
+    """The fixed fields, the text their last field sizes, and what follows the text (which
+    must be nothing unless `trailer`)."""
     if len(data) < layout.size:
         raise _malformed(f"{name} record too short")
     fields = layout.unpack(data[: layout.size])
-    text = data[layout.size :]
-    if len(text) != fields[-1]:
+    end = layout.size + fields[-1]
+    if len(data) < end or (len(data) > end and not trailer):
         raise _malformed(f"{name} text length does not match the record")
     try:
-        return fields, str(text, "utf-8")
+        return fields, str(data[layout.size : end], "utf-8"), data[end:]
     except UnicodeDecodeError:
         raise _malformed(f"{name} text is not UTF-8") from None
+
+
+def _status_fields(ext: memoryview) -> tuple[int | None, int | None]:
+    """frames_dropped and stack_min_free from a STATUS extension (empty: neither reported).
+
+    The flags are not 0 and the extension is exactly 1 + 4 bytes per set flag; the values of
+    reserved flags are skipped, so that later 32-bit fields do not break this parser.
+    """
+    if not ext:
+        return None, None
+    flags = ext[0]
+    if flags == 0:
+        raise _malformed("status extension without fields: omit it")
+    if len(ext) != 1 + _U32.size * flags.bit_count():
+        raise _malformed("status extension length does not match its flags")
+    values = iter(_U32.unpack_from(ext, 1 + _U32.size * i)[0] for i in range(flags.bit_count()))
+    dropped = next(values) if flags & STATUS_EXT_FRAMES_DROPPED else None
+    stack = next(values) if flags & STATUS_EXT_STACK_MIN_FREE else None
+    return dropped, stack
 
 
 def parse(message: bytes | memoryview) -> Record:
@@ -210,12 +256,24 @@ def parse(message: bytes | memoryview) -> Record:
         _, frame_size, quality, fps_cap, suite = _fixed(_CONTROL, data, "control")
         return Control(frame_size, quality, fps_cap, suite)
     if kind == RecordType.STATUS:
-        fields, firmware = _with_text(_STATUS, data, "status")
+        fields, firmware, ext = _with_text(_STATUS, data, "status", trailer=True)
         rssi, frame_size, quality, fps_cap, width, height, heap, psram, uptime = fields[1:-1]
+        dropped, stack = _status_fields(ext)
         return Status(
-            rssi, frame_size, quality, fps_cap, width, height, heap, psram, uptime, firmware
+            rssi,
+            frame_size,
+            quality,
+            fps_cap,
+            width,
+            height,
+            heap,
+            psram,
+            uptime,
+            firmware,
+            frames_dropped=dropped,
+            stack_min_free=stack,
         )
     if kind == RecordType.CLOSE:
-        (_, code, _), reason = _with_text(_CLOSE, data, "close")
+        (_, code, _), reason, _ = _with_text(_CLOSE, data, "close")
         return Close(code, reason)
     raise _malformed(f"unknown record type 0x{kind:02x}")

@@ -136,5 +136,8 @@ class DeviceStats:
             "resolution": None if status is None else f"{status.width}x{status.height}",
             "rssi_dbm": None if status is None else status.rssi_dbm,
             "free_heap": None if status is None else status.free_heap,
+            # From the camera's STATUS when it reports them; None (null) means unknown, never 0.
+            "camera_frames_dropped": None if status is None else status.frames_dropped,
+            "stack_min_free": None if status is None else status.stack_min_free,
             "firmware": None if status is None else status.firmware,
         }

@@ -3,6 +3,8 @@
 Like the firmware it connects to ws://host:port/camera, handshakes, sends a STATUS record,
 then streams frames at a capped rate, never falling behind by more than one frame, answers
 pings, applies CONTROL records live, and reconnects with backoff when the receiver goes away.
+Its STATUS reports the frames it dropped because the link was busy (`frames_dropped`), and
+leaves the stack high-water mark unknown: a simulator has no loop-task stack to measure.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +64,10 @@ REJECTIONS = frozenset(
 class CameraStats:
     frames_sent: int = 0
     frames_skipped: int = 0  # capture slots missed because sending fell behind
+    # Of those, the slots that came while a frame was still going out: frames a camera would
+    # have captured and dropped because the link could not take them (latest frame wins).
+    # Since "boot" (this object), reported in STATUS modulo 2**32 like the firmware's counter.
+    frames_dropped: int = 0
     bytes_sent: int = 0
     connects: int = 0
     last_close: tuple[int, str] | None = None
@@ -250,6 +257,7 @@ class SimulatedCamera:
             jpeg = self.source.next_frame()
             capture_us = self.device_clock()
             self._seq += 1
+            send_started = loop.time()
             session.send_frame(jpeg, self._seq, capture_us, chunk_data=self.chunk_data)
             await link.flush()
             self.stats.frames_sent += 1
@@ -262,8 +270,10 @@ class SimulatedCamera:
             next_capture += self._interval()
             if next_capture < now:
                 # Behind schedule: skip to the newest frame rather than queue stale ones.
-                missed = int((now - next_capture) / self._interval()) + 1
+                missed, dropped = missed_slots(next_capture, send_started, now, self._interval())
                 self.stats.frames_skipped += missed
+                if self.settings.fps < NO_FPS_CAP:  # uncapped, the slots are not real captures
+                    self.stats.frames_dropped += dropped
                 next_capture += missed * self._interval()
             # Stop requests are seen within one frame interval, like the firmware's loop.
             await asyncio.sleep(max(0.0, next_capture - now))
@@ -351,7 +361,28 @@ class SimulatedCamera:
             free_psram=3_900_000,
             uptime_s=self.device_clock() // 1_000_000,
             firmware=FIRMWARE,
+            frames_dropped=self.stats.frames_dropped % 2**32,
+            stack_min_free=None,  # unknown: there is no loop task whose stack could be measured
         )
+
+
+def missed_slots(
+    next_capture: float, send_started: float, now: float, interval: float
+) -> tuple[int, int]:
+    """Capture slots missed from `next_capture` (due, not yet taken) up to `now`, and how many
+    of them fell at or after `send_started`, while the last frame was still being sent.
+
+    The first count is what skipping to the newest frame passes over; the second is the part
+    a camera would have captured and then dropped because the link was busy (the rest were
+    lost to a slow capture, not to the link).
+    """
+    if next_capture >= now:
+        return 0, 0
+    missed = int((now - next_capture) / interval) + 1
+    if next_capture >= send_started:
+        return missed, missed
+    before_send = math.ceil((send_started - next_capture) / interval)
+    return missed, max(0, missed - before_send)
 
 
 def jpeg_quality(esp32_quality: int) -> int:

@@ -20,9 +20,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
-from app.protocol.records import Control
+from app.protocol.records import Control, Status, encode, parse
 from app.protocol.session import Credentials, monotonic_us
 from app.receiver.server import (
     ConnectionRejected,
@@ -38,6 +39,8 @@ MAX_MESSAGE = 65535
 MAX_CHUNK_DATA = 65490
 EV_NONE, EV_HANDSHAKE_DONE, EV_CONTROL, EV_PING, EV_PONG, EV_CLOSE = range(6)
 STATE_CLOSED = 3
+RECORD_STATUS = 0x05
+ERR_MALFORMED = -17  # SC_ERR_MALFORMED (SC_ERR_PROTOCOL_BASE - 1)
 FIRMWARE = b"securecam-fw/ctypes"
 
 KEY = bytes(range(100, 132))
@@ -111,7 +114,20 @@ class ScStatus(ctypes.Structure):
         ("uptime_s", ctypes.c_uint32),
         ("firmware", ctypes.c_char_p),
         ("firmware_len", ctypes.c_size_t),
+        ("has_frames_dropped", ctypes.c_bool),
+        ("frames_dropped", ctypes.c_uint32),
+        ("has_stack_min_free", ctypes.c_bool),
+        ("stack_min_free", ctypes.c_uint32),
     ]
+
+
+class ScRecordUnion(ctypes.Union):
+    # Only STATUS is read here; the filler covers the larger members (sc_record is memset).
+    _fields_ = [("status", ScStatus), ("filler", ctypes.c_uint64 * 32)]
+
+
+class ScRecord(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("u", ScRecordUnion)]
 
 
 @RNG_FN
@@ -141,6 +157,8 @@ _SIGNATURES = {
     "sc_session_wipe": ([_P], None),
     "sc_close_code_for": ([_INT], ctypes.c_uint16),
     "sc_close_code_is_rejection": ([ctypes.c_uint16], ctypes.c_bool),
+    "sc_record_encode": ([ctypes.POINTER(ScRecord), *_OUT], _INT),
+    "sc_record_parse": ([ctypes.c_char_p, _SIZE, ctypes.POINTER(ScRecord)], _INT),
 }
 
 
@@ -217,8 +235,11 @@ class CCamera:
         return event
 
     def status(self) -> bytes:
+        # As the firmware fills it, optional fields included (marked present by their has_).
         status = ScStatus(-42, FrameSize.VGA, 12, 25, 640, 480, 170_000, 4_000_000, 5)
         status.firmware, status.firmware_len = FIRMWARE, len(FIRMWARE)
+        status.has_frames_dropped, status.frames_dropped = True, 3
+        status.has_stack_min_free, status.stack_min_free = True, 2480
         return self._produce("sc_session_status", ctypes.byref(status))
 
     def poll(self) -> list[bytes]:
@@ -461,6 +482,7 @@ async def test_c_camera_streams_200_frames_bit_exact(
     status = stats.status
     assert status is not None and status.rssi_dbm == -42 and status.free_heap == 170_000
     assert status.firmware == FIRMWARE.decode()
+    assert (status.frames_dropped, status.stack_min_free) == (3, 2480)
 
     # The C camera answered the app's pings: the app has a clock offset, and it is right.
     pings = [e for e in run.events if e.type == EV_PING]
@@ -473,6 +495,74 @@ async def test_c_camera_streams_200_frames_bit_exact(
     await _until(lambda: any(isinstance(e, DeviceDisconnected) for e in events))
     (gone,) = [e for e in events if isinstance(e, DeviceDisconnected)]
     assert (gone.code, gone.reason) == (1000, "camera stopping") == closed_with
+
+
+STATUS_SAMPLES = [
+    Status(-42, FrameSize.VGA, 12, 25, 640, 480, 170_000, 0, 5, "fw"),
+    Status(-42, FrameSize.VGA, 12, 25, 640, 480, 170_000, 0, 5, "", frames_dropped=0),
+    Status(0, FrameSize.UXGA, 4, 255, 1600, 1200, 1, 2, 3, "é", stack_min_free=2480),
+    Status(
+        -128,
+        1,
+        63,
+        1,
+        0,
+        0,
+        2**32 - 1,
+        2**32 - 1,
+        2**32 - 1,
+        "x" * 123,
+        frames_dropped=2**32 - 1,
+        stack_min_free=0,
+    ),
+]
+
+
+def _c_status(status: Status) -> ScStatus:
+    firmware = status.firmware.encode()
+    c = ScStatus(status.rssi_dbm, status.frame_size, status.quality, status.fps_cap,
+                 status.width, status.height, status.free_heap, status.free_psram,
+                 status.uptime_s, firmware, len(firmware))  # fmt: skip
+    c.has_frames_dropped = status.frames_dropped is not None
+    c.frames_dropped = status.frames_dropped or 0
+    c.has_stack_min_free = status.stack_min_free is not None
+    c.stack_min_free = status.stack_min_free or 0
+    return c
+
+
+@pytest.mark.parametrize("status", STATUS_SAMPLES, ids=["v1", "drops-0", "stack", "extremes"])
+def test_c_and_python_status_records_are_the_same_bytes_with_or_without_the_extension(core, status):
+    record = ScRecord(RECORD_STATUS, ScRecordUnion(status=_c_status(status)))
+    out = ctypes.create_string_buffer(512)
+    size = ctypes.c_size_t(0)
+    assert core.sc_record_encode(ctypes.byref(record), out, len(out), ctypes.byref(size)) == 0
+    message = out.raw[: size.value]
+    assert message == encode(status)
+    assert parse(message) == status
+
+    parsed = ScRecord()
+    assert core.sc_record_parse(message, len(message), ctypes.byref(parsed)) == 0
+    c = parsed.u.status
+    assert parsed.type == RECORD_STATUS
+    assert (c.has_frames_dropped, c.has_stack_min_free) == (
+        status.frames_dropped is not None,
+        status.stack_min_free is not None,
+    )
+    assert (c.frames_dropped, c.stack_min_free) == (
+        status.frames_dropped or 0,
+        status.stack_min_free or 0,
+    )
+
+
+@pytest.mark.parametrize("tail", ["00", "01", "010000000c00", "030000000c"])
+def test_c_and_python_refuse_the_same_malformed_status_extensions(core, tail):
+    message = encode(STATUS_SAMPLES[0]) + bytes.fromhex(tail)
+    parsed = ScRecord()
+    assert core.sc_record_parse(message, len(message), ctypes.byref(parsed)) == ERR_MALFORMED
+    assert core.sc_close_code_for(ERR_MALFORMED) == CloseCode.MALFORMED_RECORD
+    with pytest.raises(ProtocolError) as info:
+        parse(message)
+    assert info.value.code is CloseCode.MALFORMED_RECORD
 
 
 async def test_wrong_key_is_rejected_by_the_app_and_reported_by_the_c_camera(core, receiver):

@@ -14,6 +14,9 @@ from app.protocol.records import (
     MAX_RECORD,
     MAX_TEXT,
     NO_FPS_CAP,
+    STATUS_EXT_FRAMES_DROPPED,
+    STATUS_EXT_MAX,
+    STATUS_EXT_STACK_MIN_FREE,
     UNCHANGED,
     Close,
     Control,
@@ -47,6 +50,9 @@ STATUS_HEX = (
     "05" + "c4" + "06" + "0c" + "19" + "0320" + "0258" + "0001e240" + "003d0900" + "00000e10"
 ) + ("05" + "312e322e33")
 STATUS = Status(-60, 6, 12, 25, 800, 600, 123456, 4_000_000, 3600, "1.2.3")
+# The optional extension after the firmware text: flags, then one u32 per set flag.
+EXT_HEX = "03" + "0000000c" + "000009b0"  # 12 frames dropped, 2,480 bytes of stack left
+STATUS_EXT = replace(STATUS, frames_dropped=12, stack_min_free=2480)
 # type 06, code 1000, reason "bye"
 CLOSE_HEX = "06" + "03e8" + "03" + "627965"
 CLOSE = Close(1000, "bye")
@@ -57,9 +63,22 @@ LITERALS = [
     (PONG, PONG_HEX),
     (CONTROL, CONTROL_HEX),
     (STATUS, STATUS_HEX),
+    (STATUS_EXT, STATUS_HEX + EXT_HEX),
+    (replace(STATUS, frames_dropped=12), STATUS_HEX + "01" + "0000000c"),
+    (replace(STATUS, stack_min_free=2480), STATUS_HEX + "02" + "000009b0"),
     (CLOSE, CLOSE_HEX),
 ]
-LITERAL_IDS = ["chunk", "ping", "pong", "control", "status", "close"]
+LITERAL_IDS = [
+    "chunk",
+    "ping",
+    "pong",
+    "control",
+    "status",
+    "status-ext",
+    "drops",
+    "stack",
+    "close",
+]
 
 
 def _malformed(message: bytes | bytearray) -> ProtocolError:
@@ -149,6 +168,60 @@ def test_status_firmware_is_utf8_and_its_length_counts_bytes():
     assert encode(status) == bytes.fromhex(STATUS_HEX[:-12] + "04" + "76e282ac")
 
 
+def test_status_without_optional_fields_reports_them_unknown_and_has_no_extension():
+    assert STATUS.frames_dropped is None and STATUS.stack_min_free is None
+    assert len(encode(STATUS)) == 22 + len(STATUS.firmware)
+
+
+def test_status_extension_is_one_flags_byte_and_a_u32_per_reported_field():
+    assert (STATUS_EXT_FRAMES_DROPPED, STATUS_EXT_STACK_MIN_FREE, STATUS_EXT_MAX) == (1, 2, 9)
+    largest = replace(STATUS_EXT, firmware="x" * MAX_TEXT)
+    assert len(encode(largest)) == 22 + MAX_TEXT + STATUS_EXT_MAX
+
+
+def test_status_extension_keeps_zero_and_the_largest_counter_as_reported_values():
+    status = replace(STATUS, frames_dropped=0, stack_min_free=2**32 - 1)
+    assert encode(status) == bytes.fromhex(STATUS_HEX + "03" + "00000000" + "ffffffff")
+    assert parse(encode(status)) == status
+
+
+def test_status_extension_may_follow_an_empty_firmware_text():
+    message = bytes.fromhex(STATUS_HEX[:-12] + "00" + "01" + "0000000c")
+    assert parse(message) == replace(STATUS, firmware="", frames_dropped=12)
+
+
+@pytest.mark.parametrize(
+    ("ext_hex", "dropped", "stack"),
+    [
+        ("04" + "aabbccdd", None, None),
+        ("05" + "00000007" + "aabbccdd", 7, None),
+        ("87" + "00000001" + "00000002" + "00000003" + "00000004", 1, 2),
+    ],
+    ids=["reserved-only", "drops-and-reserved", "all-and-two-reserved"],
+)
+def test_status_extension_values_of_reserved_flags_are_skipped(ext_hex, dropped, stack):
+    status = parse(bytes.fromhex(STATUS_HEX + ext_hex))
+    assert status == replace(STATUS, frames_dropped=dropped, stack_min_free=stack)
+
+
+@pytest.mark.parametrize("ext_hex", ["00", "00" + "0000000c"], ids=["alone", "with-a-value"])
+def test_status_extension_whose_flags_report_nothing_is_malformed(ext_hex):
+    assert "omit it" in _malformed(bytes.fromhex(STATUS_HEX + ext_hex)).reason
+
+
+def test_status_extension_length_is_exact_for_every_flags_byte():
+    """Accepted exactly when absent, or flags not 0 and 1 + 4 bytes per set flag (as in C)."""
+    base = bytes.fromhex(STATUS_HEX)
+    for flags in range(256):
+        for size in range(41):
+            message = base + bytes([flags]) + bytes(size - 1) if size else base
+            valid = size == 0 or (flags != 0 and size == 1 + 4 * flags.bit_count())
+            if valid:
+                assert isinstance(parse(message), Status), (flags, size)
+            else:
+                _malformed(message)
+
+
 def test_close_with_utf8_reason_counts_bytes_not_characters():
     assert encode(Close(4013, "ersetzt: größer")) == bytes.fromhex(
         "06" + "0fad" + "11" + "65727365747a743a20" + "6772c3b6c39f6572"
@@ -168,6 +241,8 @@ def test_close_with_utf8_reason_counts_bytes_not_characters():
         Close(65536, ""),
         replace(STATUS, rssi_dbm=128),
         replace(STATUS, width=65536),
+        replace(STATUS, frames_dropped=2**32),
+        replace(STATUS, stack_min_free=-1),
         FrameChunk(2**32, 0, 0, 1, 0, 1, b"x"),
         FrameChunk(0, 0, 0, 1, 0, 65536, b"x"),
     ],
@@ -240,8 +315,26 @@ def test_parse_rejects_a_text_record_shorter_than_its_fixed_part(hex_):
         "06" + "03e8" + "00" + "61",  # declares 0, carries 1
         STATUS_HEX[:-2],
         STATUS_HEX + "2e",
+        STATUS_HEX + "01",
+        STATUS_HEX + "01" + "000000",
+        STATUS_HEX + "01" + "0000000c" + "00",
+        STATUS_HEX + "03" + "0000000c",
+        STATUS_HEX + "02" + "0000000c" + "000009b0",
+        CLOSE_HEX + "01" + "0000000c",  # CLOSE has no extension
     ],
-    ids=["close-short", "close-long", "close-zero", "status-short", "status-long"],
+    ids=[
+        "close-short",
+        "close-long",
+        "close-zero",
+        "status-short",
+        "status-long",
+        "ext-no-value",
+        "ext-value-3-bytes",
+        "ext-value-5-bytes",
+        "ext-two-flags-one-value",
+        "ext-one-flag-two-values",
+        "close-with-extension",
+    ],
 )
 def test_parse_rejects_text_whose_length_does_not_match_the_record(hex_):
     assert "length" in _malformed(bytes.fromhex(hex_)).reason
@@ -343,6 +436,8 @@ statuses = st.builds(
     u32,
     u32,
     utf8_text,
+    st.none() | u32,
+    st.none() | u32,
 )
 closes = st.builds(Close, u16, utf8_text)
 records = st.one_of(chunks, pings, pongs, controls, statuses, closes)

@@ -85,3 +85,23 @@ def test_snapshot_is_json_ready_with_the_documented_fields():
         assert key in snap
     assert snap["connected"] is True and snap["resolution"] == "640x480"
     assert snap["latency_ms"]["p50"] == 3.0
+
+
+def test_snapshot_shows_the_cameras_drops_and_stack_when_its_status_reports_them():
+    stats = DeviceStats("cam", suite=Suite.NOISE, state=DeviceState.LIVE)
+    stats.status = Status(
+        -60, 5, 12, 25, 640, 480, 100_000, 0, 3, "fw", frames_dropped=0, stack_min_free=2480
+    )
+    snap = json.loads(json.dumps(stats.snapshot(now_us=1_000_000)))
+    # Reported zero stays zero, apart from the receiver's own mailbox drops.
+    assert snap["camera_frames_dropped"] == 0 and snap["stack_min_free"] == 2480
+    assert snap["frames_dropped"] == 0
+
+
+def test_snapshot_shows_unknown_not_zero_for_what_the_status_does_not_report():
+    stats = DeviceStats("cam")
+    snap = stats.snapshot(now_us=0)
+    assert snap["camera_frames_dropped"] is None and snap["stack_min_free"] is None
+    stats.status = Status(-60, 5, 12, 25, 640, 480, 100_000, 0, 3, "fw", frames_dropped=9)
+    snap = json.loads(json.dumps(stats.snapshot(now_us=0)))
+    assert snap["camera_frames_dropped"] == 9 and snap["stack_min_free"] is None

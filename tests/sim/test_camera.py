@@ -4,6 +4,8 @@ import asyncio
 import socket
 import time
 
+import pytest
+
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
@@ -11,7 +13,7 @@ from app.protocol.records import Control
 from app.protocol.session import Credentials
 from app.receiver.server import FrameArrived, Receiver
 from app.sim import camera as camera_module
-from app.sim.camera import SimulatedCamera, jpeg_quality
+from app.sim.camera import SimulatedCamera, jpeg_quality, missed_slots
 from app.sim.sources import PrerenderedSource
 from tests.waiting import scaled, wait_until
 
@@ -54,6 +56,43 @@ async def test_a_slow_capture_skips_slots_instead_of_queueing_frames():
     # (two or more per frame, more on a busy machine) instead of being sent late, back to
     # back, to catch up; a camera that queued frames would skip none.
     assert stats.frames_skipped >= 10
+
+
+async def test_its_status_reports_frames_dropped_and_leaves_the_stack_unknown():
+    async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
+        sim = SimulatedCamera(
+            f"ws://127.0.0.1:{receiver.port}/camera",
+            "cam",
+            KEY,
+            PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
+            fps=20,
+            frames=3,
+            reconnect=False,
+        )
+        await asyncio.wait_for(sim.run(), scaled(30))
+        status = await wait_until(lambda: "cam" in receiver.stats and receiver.stats["cam"].status)
+    # A count (0 unless the loopback link was ever busy), never "unknown"; the stack
+    # high-water mark is the firmware's alone, so the simulator does not invent one.
+    assert isinstance(status.frames_dropped, int) and status.frames_dropped >= 0
+    assert status.stack_min_free is None
+    assert receiver.stats["cam"].snapshot(0)["stack_min_free"] is None
+
+
+@pytest.mark.parametrize(
+    ("next_capture", "send_started", "now", "expected"),
+    [
+        (1.0, 0.9, 0.95, (0, 0)),  # on time: nothing missed
+        (1.0, 1.0, 1.8, (4, 4)),  # the send took the slots at 1.0, 1.25, 1.5 and 1.75
+        (1.0, 1.3, 1.8, (4, 2)),  # 1.0 and 1.25 went to a slow capture, 1.5 and 1.75 to the link
+        (1.0, 1.9, 1.95, (4, 0)),  # all missed before the send began: none dropped
+        (1.0, 1.5, 1.75, (4, 2)),  # a slot exactly at the send's start is the link's
+    ],
+    ids=["on-time", "all-send", "split", "all-capture", "boundary"],
+)
+def test_missed_slots_counts_as_dropped_only_those_that_came_while_a_frame_was_sent(
+    next_capture, send_started, now, expected
+):
+    assert missed_slots(next_capture, send_started, now, 0.25) == expected
 
 
 async def test_frame_rate_is_capped():
