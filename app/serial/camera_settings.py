@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from app.protocol.framesize import FrameSize
+from app.protocol.framesize import (
+    JPEG_BUFFER_PSRAM,
+    JPEG_QUALITY_MAX,
+    JPEG_QUALITY_MIN,
+    FrameSize,
+    min_jpeg_quality,
+)
 from app.protocol.records import NO_FPS_CAP
 
 _SETTING = "setting"  # the key of a field's `Setting` in its dataclass metadata
@@ -96,7 +102,13 @@ class CameraSettings:
     jpeg_quality: int = field(
         default=12,
         metadata={
-            _SETTING: Setting("JPEG quality", "--quality", hint="lower is better", low=4, high=63)
+            _SETTING: Setting(
+                "JPEG quality",
+                "--quality",
+                hint="lower is better",
+                low=JPEG_QUALITY_MIN,
+                high=JPEG_QUALITY_MAX,
+            )
         },
     )
     fps_cap: int = field(
@@ -111,6 +123,26 @@ class CameraSettings:
             )
         },
     )
+
+    def quality_note(self, buffer_bytes: int = JPEG_BUFFER_PSRAM) -> str | None:
+        """A hint when the camera will raise this JPEG quality at this frame size, else None.
+
+        The camera's JPEG buffer (`buffer_bytes`, by default a board with PSRAM) cannot hold
+        the largest frames below a floor per size (docs/JPEG-BUFFER.md). This is not an error:
+        the setting is kept as chosen, and the camera applies the floor and reports it in STATUS.
+        """
+        try:
+            size = FrameSize(self.frame_size)
+        except ValueError:
+            return None
+        lowest = min_jpeg_quality(size, buffer_bytes)
+        if lowest is None or not JPEG_QUALITY_MIN <= self.jpeg_quality < lowest:
+            return None
+        return (
+            f"at {size.name.lower()} the camera raises JPEG quality {self.jpeg_quality} to "
+            f"{lowest}, the best whose largest frames fit its {buffer_bytes:,}-byte buffer; "
+            f"choose {lowest} or more, or a smaller frame size, to stream what you set"
+        )
 
     def check(self) -> None:
         """Raise ValueError naming the first setting out of its range ("JPEG quality: 4-63")."""

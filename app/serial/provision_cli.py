@@ -162,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {message}", flush=True)
 
     print(f"Provisioning camera {args.name!r} on {args.port}:")
+    settings = camera(args)
+    note = settings.quality_note()
+    if note is not None:
+        print(f"  Note: {note}.")
     try:
         result = provision(
             args.port,
@@ -171,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 password=password,
                 server_host=server_host,
                 server_port=server_port,
-                camera=camera(args),
+                camera=settings,
             ),
             registry=registry,
             replace=args.replace,

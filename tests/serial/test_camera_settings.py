@@ -8,7 +8,9 @@ import dataclasses
 
 import pytest
 
-from app.protocol.framesize import FrameSize
+from app.devices.registry import Registry
+from app.paths import config_dir
+from app.protocol.framesize import JPEG_BUFFER_NO_PSRAM, FrameSize
 from app.serial import camera_settings, provision_cli
 from app.serial.camera_settings import CameraSettings
 
@@ -82,3 +84,39 @@ def test_a_bad_option_value_is_a_usage_error(capsys):
         parser().parse_args([*REQUIRED, "--frame-size", "huge"])
     assert info.value.code == 2
     assert "'huge' is not a frame size (qqvga, qvga" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("settings", "note"),
+    [
+        (CameraSettings(), None),  # VGA at 12 fits
+        (CameraSettings(FrameSize.UXGA, 17), None),  # exactly the floor
+        (CameraSettings(FrameSize.UXGA, 12), "at uxga the camera raises JPEG quality 12 to 17"),
+        (CameraSettings(FrameSize.XGA, 4), "at xga the camera raises JPEG quality 4 to 5"),
+        (CameraSettings(99, 4), None),  # a size this app does not name: nothing to say
+    ],
+)
+def test_quality_note_says_when_the_camera_will_raise_the_quality(settings, note):
+    got = settings.quality_note()
+    if note is None:
+        assert got is None
+    else:
+        assert got is not None and got.startswith(note)
+        assert "384,000-byte buffer" in got and "or a smaller frame size" in got
+
+
+def test_the_note_for_a_board_without_psram_uses_its_buffer():
+    note = CameraSettings(FrameSize.CIF, 12).quality_note(JPEG_BUFFER_NO_PSRAM)
+    assert note is not None and note.startswith("at cif the camera raises JPEG quality 12 to 18")
+    assert CameraSettings(FrameSize.CIF, 12).quality_note() is None  # fits with PSRAM
+
+
+def test_provision_prints_the_note_and_keeps_the_chosen_quality(capsys):
+    # The name is taken, so provisioning stops before the port is opened: the note comes first.
+    Registry(config_dir(None)).add("cam")
+    args = parser().parse_args([*REQUIRED, "--frame-size", "uxga", "--quality", "12"])
+    assert provision_cli.camera(args) == CameraSettings(FrameSize.UXGA, 12)
+    assert provision_cli.run(args) == 1
+    out, err = capsys.readouterr()
+    assert "Note: at uxga the camera raises JPEG quality 12 to 17" in out
+    assert "already registered" in err
