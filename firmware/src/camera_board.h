@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "esp_camera.h"
+#include "securecam/sc_config.h"
 
 /* AI-Thinker ESP32-CAM (the same map as esp32-camera's and Arduino's CameraWebServer). */
 #define CAM_PIN_PWDN 32
@@ -48,6 +49,9 @@ struct FrameSizeInfo {
 
 class CameraBoard {
 public:
+    /* The largest JPEG buffer esp32-camera allocates here (UXGA with PSRAM). */
+    static const uint32_t kMaxJpegBuffer = SC_CONFIG_JPEG_BUFFER_PSRAM;
+
     /* Detect PSRAM and start the camera with these settings (a frame size over the board's
      * limit is clamped). False when esp_camera_init fails; begin may be called again. */
     bool begin(uint8_t frame_size, uint8_t quality);
@@ -55,15 +59,19 @@ public:
     bool has_psram() const { return psram_; }
 
     /* Live changes through sensor_t. An unknown code is ignored (false); a size over
-     * max_frame_size() is clamped. frame_size()/quality() are the settings in force. */
+     * max_frame_size() is clamped. The quality asked for is raised to the lowest one whose
+     * worst-case frame still fits the JPEG buffer at the size in force (docs/JPEG-BUFFER.md),
+     * so no accepted setting overflows. frame_size()/quality() are the settings in force. */
     bool set_frame_size(uint8_t code);
     bool set_quality(uint8_t quality);
     uint8_t frame_size() const { return frame_size_; }
     uint8_t quality() const { return quality_; }
     uint8_t max_frame_size() const { return max_frame_size_; }
 
-    /* The newest JPEG frame, or nullptr. Hand it back with release() as soon as its last
-     * chunk is sealed: with PSRAM the driver keeps filling the other buffer meanwhile. */
+    /* The newest JPEG frame, or nullptr when none is ready yet; never waits. A capture is
+     * then under way on the camera's own task (esp_camera_fb_get waits for the sensor, up
+     * to 4 s when it hangs): call again. Hand the frame back with release() as soon as its
+     * last chunk is sealed: with PSRAM the driver keeps filling the other buffer meanwhile. */
     camera_fb_t *grab();
     void release(camera_fb_t *fb);
 
@@ -75,11 +83,16 @@ public:
     static uint64_t capture_us(const camera_fb_t *fb, uint64_t now_us);
 
 private:
+    bool apply_quality();
+
     bool ready_ = false;
     bool psram_ = false;
+    bool requested_ = false; /* a capture was asked of the camera's task */
     uint8_t frame_size_ = 0;
-    uint8_t quality_ = 0;
+    uint8_t quality_ = 0;        /* in force */
+    uint8_t wanted_quality_ = 0; /* asked for */
     uint8_t max_frame_size_ = 0;
+    uint32_t jpeg_buffer_ = 0;   /* bytes per JPEG frame buffer */
 };
 
 #endif

@@ -5,17 +5,25 @@
  * always be provisioned; then the configuration from NVS, Wi-Fi, the camera, and the stream
  * to the app. Everything runs on the Arduino loop task, which the task watchdog watches.
  *
- * Start-up order matters on this board: the radio's calibration draws the largest current
- * peak, so Wi-Fi starts before the camera, not on top of it (with a weak 5 V supply the other
- * order is the classic ESP32-CAM brownout reset loop).
+ * Start-up is staged so that the two large current draws never overlap (on a weak 5 V supply
+ * that overlap is the classic ESP32-CAM brownout reset loop): the radio starts first (its RF
+ * calibration), then association; the camera (sensor power-up, XCLK, DMA) starts only while
+ * no association is under way: once Wi-Fi is up and has settled, or between two attempts,
+ * or at once when no network is configured. The brownout detector stays on.
+ *
+ * Nothing in loop() waits on the network or the sensor (net_link.h, camera_board.h); the
+ * longest blocking step is a Wi-Fi scan the console asked for (at most 4 s).
  */
 #include <Arduino.h>
 #include <esp_heap_caps.h>
 #include <esp_task_wdt.h>
+#include <freertos/FreeRTOS.h>
+#include <freertos/task.h>
 #include <sdkconfig.h>
 #include <string.h>
 
 #include "board_compat.h"
+#include "board_health.h"
 #include "board_log.h"
 #include "camera_board.h"
 #include "firmware_info.h"
@@ -31,8 +39,17 @@ static const unsigned long kSerialBaud = 115200;
  * (a chunk being sent, a blocking scan) while a client writes. */
 static const size_t kSerialRxBuffer = 1024;
 static const uint64_t kConsoleIdleUs = 100000; /* PROVISIONING.md 2: ~100 ms of silence */
-static const uint32_t kWatchdogTimeoutS = 30;  /* longer than any single blocking call */
+static const uint32_t kWatchdogTimeoutS = 30;  /* far longer than any blocking step (4 s) */
 static const uint64_t kCameraRetryUs = 10000000;
+/* After association (and DHCP), before the camera starts: the link's bursts have passed. */
+static const uint64_t kCameraSettleUs = 500000;
+/* The loop task carries X25519 (mbedTLS MPI), AES-GCM and lwIP calls: twice Arduino's
+ * 8192 bytes. Its high-water mark is logged and sent in STATUS (stack_min_free). */
+static const size_t kLoopStackBytes = 16384;
+static const uint64_t kStackReportUs = 1000000;
+static const uint32_t kStackReportStep = 256; /* log again when it falls by this much */
+
+SET_LOOP_TASK_STACK_SIZE(kLoopStackBytes);
 
 static NvsStore g_nvs;
 static sc_config_store g_store;
@@ -46,7 +63,31 @@ static bool g_reboot = false;
 static bool g_idle_armed = false;
 static uint64_t g_last_rx_us = 0;
 static uint64_t g_camera_retry_us = 0;
+static uint64_t g_wifi_quiet_since_us = 0;
 static bool g_led_on = false;
+static uint64_t g_stack_check_us = 0;
+static uint32_t g_stack_logged = UINT32_MAX;
+
+bool board_stack_min_free(uint32_t *bytes)
+{
+    *bytes = static_cast<uint32_t>(uxTaskGetStackHighWaterMark(nullptr)); /* bytes on ESP-IDF */
+    return true;
+}
+
+static void report_stack(uint64_t now_us)
+{
+    if (now_us < g_stack_check_us) {
+        return;
+    }
+    g_stack_check_us = now_us + kStackReportUs;
+    uint32_t free_bytes = 0;
+    (void)board_stack_min_free(&free_bytes);
+    if (g_stack_logged == UINT32_MAX || free_bytes + kStackReportStep <= g_stack_logged) {
+        g_stack_logged = free_bytes;
+        board_log("stack: %lu of %u bytes never used (loop task)",
+                  static_cast<unsigned long>(free_bytes), static_cast<unsigned>(kLoopStackBytes));
+    }
+}
 
 /* ---- task watchdog ------------------------------------------------------------------ */
 
@@ -225,6 +266,23 @@ static void start_camera()
     esp_task_wdt_reset();
 }
 
+/* The camera starts (or retries) only while the radio is quiet: no association under way,
+ * and if the link is up, up for kCameraSettleUs. */
+static void maybe_start_camera(uint64_t now_us)
+{
+    if (!g_wifi.quiet()) {
+        g_wifi_quiet_since_us = 0;
+        return;
+    }
+    if (g_wifi_quiet_since_us == 0) {
+        g_wifi_quiet_since_us = now_us;
+    }
+    bool settled = !g_wifi.connected() || now_us - g_wifi_quiet_since_us >= kCameraSettleUs;
+    if (!g_camera.ready() && settled && now_us >= g_camera_retry_us) {
+        start_camera();
+    }
+}
+
 static void reboot()
 {
     Serial.flush(); /* the REBOOT command's OK first */
@@ -273,10 +331,9 @@ void setup()
     g_active = *sc_console_config(&g_console);
     log_config(g_active);
 
-    /* Wi-Fi before the camera (brownout-safe start-up, see the top of this file). */
+    /* The radio now; the camera from loop() once the radio is quiet (top of this file). */
     g_wifi.begin();
     g_wifi.set_network(g_active.wifi_ssid, g_active.wifi_pass);
-    start_camera();
     board_log("memory: %u bytes internal heap free, %u bytes PSRAM free",
               static_cast<unsigned>(heap_caps_get_free_size(MALLOC_CAP_INTERNAL)),
               static_cast<unsigned>(heap_caps_get_free_size(MALLOC_CAP_SPIRAM)));
@@ -308,9 +365,8 @@ void loop()
         sync_config();
     }
 
-    if (!g_camera.ready() && board_now_us() >= g_camera_retry_us) {
-        start_camera();
-    }
+    maybe_start_camera(board_now_us());
+    report_stack(now);
 
     bool busy = g_stream.loop(board_now_us());
 

@@ -6,14 +6,18 @@
 #include <string.h>
 
 #include "board_compat.h"
+#include "board_health.h"
 #include "board_log.h"
+#include "board_mark.h"
 #include "firmware_info.h"
 
 static const char kPath[] = "/camera";
 static const uint32_t kConnectTimeoutMs = 5000;   /* TCP + upgrade (PROTOCOL.md 2.1) */
 static const uint64_t kStatusIntervalUs = 5000000; /* at least every 5 s (PROTOCOL.md 4) */
+/* A deliberate close waits this long for the send buffer to take its CLOSE record. */
+static const uint64_t kCloseWaitUs = 2000000;
 
-static_assert(StreamClient::kChunkData * SC_MAX_CHUNKS >= 1024u * 1024u,
+static_assert(StreamClient::kChunkData * SC_MAX_CHUNKS >= CameraBoard::kMaxJpegBuffer,
               "64 chunks must cover the largest JPEG buffer");
 static_assert(StreamClient::kChunkData <= SC_MAX_CHUNK_DATA, "chunk over the protocol limit");
 
@@ -130,6 +134,9 @@ bool StreamClient::loop(uint64_t now_us)
     if (!wifi_->connected()) {
         ws_.abort(); /* its Closed event (1006) ends the session below */
     }
+    if (phase_ == Phase::Closing) {
+        step_closing(now_us);
+    }
     for (int i = 0; i < 4; i++) {
         WsClient::Event ev = ws_.poll(now_us);
         if (ev == WsClient::Event::None) {
@@ -166,13 +173,8 @@ void StreamClient::connect(uint64_t now_us)
     board_log_text(shown, sizeof shown, host_);
     board_log("stream: connecting to ws://%s:%u%s (%s)", shown, static_cast<unsigned>(port_),
               kPath, suite_name(session_suite_));
-    if (!ws_.connect(host_, port_, kPath, kConnectTimeoutMs)) {
-        board_log("stream: TCP connection to %s:%u failed", shown, static_cast<unsigned>(port_));
-        phase_ = Phase::Backoff;
-        schedule_retry(SC_CLOSE_ABNORMAL, board_now_us());
-        return;
-    }
     (void)now_us;
+    ws_.connect(host_, port_, kPath, kConnectTimeoutMs); /* failures arrive as Closed */
     phase_ = Phase::Upgrading;
 }
 
@@ -264,7 +266,7 @@ void StreamClient::on_message()
         backoff_reset(&backoff_);
         board_log("stream: connected (%s)", suite_name(session_suite_));
         next_frame_us_ = board_now_us();
-        send_status(board_now_us()); /* the first record; it confirms the session */
+        status_due_ = true; /* the first record; it confirms the session */
         break;
     case SC_EVENT_CONTROL:
         apply_control(ev);
@@ -280,11 +282,12 @@ void StreamClient::on_message()
         return;
     }
     case SC_EVENT_PING:
+        board_mark(BoardMark::PingRead, 0); /* answered before the next chunk (transmit) */
+        break;
     case SC_EVENT_PONG:
     case SC_EVENT_NONE:
         break;
     }
-    send_pongs(); /* every PING answered before anything else goes out */
 }
 
 void StreamClient::on_closed(uint64_t now_us)
@@ -292,6 +295,8 @@ void StreamClient::on_closed(uint64_t now_us)
     uint16_t code = ws_.close_code();
     char reason[SC_MAX_TEXT_RX + 1];
     drop_frame();
+    frame_in_flight_ = false;
+    close_pending_ = false;
     if (session_live_) {
         if (sc_session_get_state(&session_) != SC_STATE_CLOSED) {
             sc_session_transport_closed(&session_, code, ws_.close_reason());
@@ -338,20 +343,21 @@ void StreamClient::schedule_retry(uint16_t code, uint64_t now_us)
 
 /* ---- sending ------------------------------------------------------------------------ */
 
+/* Seal-and-send happens only when the previous message is wholly in TCP's hands (every
+ * caller checks ws_.can_send()), so s_tx is free and messages leave in nonce order. */
 bool StreamClient::send(size_t len)
 {
     return ws_.send_binary(s_tx, len); /* a failure surfaces as Closed on the next poll */
 }
 
-void StreamClient::send_pongs()
+bool StreamClient::send_pong()
 {
-    while (session_live_ && sc_session_pending(&session_) > 0) {
-        size_t n = 0;
-        if (sc_session_poll(&session_, payload(), kTxCapacity, &n) != SC_OK || n == 0 ||
-            !send(n)) {
-            break;
-        }
+    size_t n = 0;
+    if (sc_session_poll(&session_, payload(), kTxCapacity, &n) != SC_OK || n == 0 || !send(n)) {
+        return false;
     }
+    board_mark(BoardMark::PongQueued, static_cast<uint32_t>(ws_.pending()));
+    return true;
 }
 
 void StreamClient::send_status(uint64_t now_us)
@@ -371,6 +377,9 @@ void StreamClient::send_status(uint64_t now_us)
     st.uptime_s = static_cast<uint32_t>(now_us / 1000000u);
     st.firmware = SECURECAM_FIRMWARE_ID;
     st.firmware_len = sizeof SECURECAM_FIRMWARE_ID - 1;
+    st.has_frames_dropped = true;
+    st.frames_dropped = frames_dropped_;
+    st.has_stack_min_free = board_stack_min_free(&st.stack_min_free);
     size_t n = 0;
     int ret = sc_session_status(&session_, &st, payload(), kTxCapacity, &n);
     if (ret != SC_OK) {
@@ -382,12 +391,22 @@ void StreamClient::send_status(uint64_t now_us)
     (void)send(n);
 }
 
+/* One message per call, in this order: STATUS when it must come first, a PONG owed, the next
+ * chunk of the frame being sent, then between frames settings, STATUS and a new frame. */
 bool StreamClient::transmit(uint64_t now_us)
 {
-    if (fb_ != nullptr) {
-        return send_chunk(); /* one chunk per loop: PINGs are read and answered in between */
+    if (!ws_.can_send()) {
+        return false; /* the send buffer is full: poll() hands it more as it drains */
     }
-    /* Between frames: settings, a pending suite switch, STATUS, then the next frame. */
+    if (frame_in_flight_ && fb_ == nullptr) {
+        frame_sent(now_us); /* its last chunk just went wholly into TCP's hands */
+    }
+    if (sc_session_pending(&session_) > 0 && !status_due_) {
+        return send_pong(); /* a PING is answered before the next chunk */
+    }
+    if (fb_ != nullptr) {
+        return send_chunk();
+    }
     if (apply_pending_) {
         apply_settings();
         status_due_ = true;
@@ -397,13 +416,9 @@ bool StreamClient::transmit(uint64_t now_us)
                                                                          : "switching to noise");
         return true;
     }
-    bool busy = false;
     if (status_due_ || now_us >= next_status_us_) {
         send_status(now_us);
-        busy = true;
-        if (phase_ != Phase::Transport) {
-            return true;
-        }
+        return true;
     }
     if (seq_ == UINT32_MAX) {
         /* A connection's seq must keep increasing (PROTOCOL.md 5): start over on a new one. */
@@ -412,33 +427,37 @@ bool StreamClient::transmit(uint64_t now_us)
         return true;
     }
     if (now_us >= next_frame_us_) {
-        busy = start_frame(now_us) || busy;
+        return start_frame(now_us);
     }
-    return busy;
+    return false;
 }
 
 bool StreamClient::start_frame(uint64_t now_us)
 {
-    camera_fb_t *fb = camera_->grab(); /* the newest frame; waits for at most one */
+    camera_fb_t *fb = camera_->grab(); /* the newest frame, or none yet: never waits */
     if (fb == nullptr) {
         return false;
     }
     uint64_t now = board_now_us();
     uint64_t capture = CameraBoard::capture_us(fb, now);
+    if (last_capture_us_ != 0 && capture > last_capture_us_ &&
+        (sensor_period_us_ == 0 || capture - last_capture_us_ < sensor_period_us_)) {
+        sensor_period_us_ = capture - last_capture_us_;
+    }
+    last_capture_us_ = capture;
     if (fb->width != sent_width_ || fb->height != sent_height_) {
         /* STATUS reports the size of the frames now being sent: say it before this one. */
         sent_width_ = static_cast<uint16_t>(fb->width);
         sent_height_ = static_cast<uint16_t>(fb->height);
-        send_status(now);
-        if (phase_ != Phase::Transport) {
-            camera_->release(fb);
-            return true;
-        }
+        sensor_period_us_ = 0; /* another size, another rate */
+        camera_->release(fb);
+        status_due_ = true;
+        return true;
     }
     int ret = sc_session_frame_begin(&session_, fb->buf, fb->len, seq_ + 1, capture, kChunkData);
     if (ret != SC_OK) {
         camera_->release(fb);
-        if ((frames_skipped_++ & 63u) == 0) {
+        if ((frames_refused_++ & 63u) == 0) {
             board_log("stream: frame of %u bytes not sent (%d)",
                       static_cast<unsigned>(fb->len), ret);
         }
@@ -446,13 +465,33 @@ bool StreamClient::start_frame(uint64_t now_us)
     }
     seq_++;
     fb_ = fb;
+    frame_in_flight_ = true;
+    board_mark(BoardMark::FrameStarted, seq_);
     /* Pace to the frame-rate cap on a fixed grid; more than one interval late (sending is
      * slower than the cap), restart the grid instead of sending a burst to catch up. */
     uint8_t cap = wanted_.fps_cap;
-    uint64_t interval = cap == 0 || cap >= SC_NO_FPS_CAP ? 0 : 1000000u / cap;
-    next_frame_us_ = now_us - next_frame_us_ < interval ? next_frame_us_ + interval
-                                                        : now_us + interval;
+    frame_interval_us_ = cap == 0 || cap >= SC_NO_FPS_CAP ? 0 : 1000000u / cap;
+    next_frame_us_ = now_us - next_frame_us_ < frame_interval_us_
+                         ? next_frame_us_ + frame_interval_us_
+                         : now_us + frame_interval_us_;
     return send_chunk();
+}
+
+/* The frame is wholly in TCP's hands: count the frame slots that passed while it was being
+ * sent (by the cap's grid, or without a cap by the sensor's rate) as dropped. */
+void StreamClient::frame_sent(uint64_t now_us)
+{
+    frame_in_flight_ = false;
+    uint64_t slot = frame_interval_us_ > sensor_period_us_ ? frame_interval_us_
+                                                            : sensor_period_us_;
+    if (slot == 0 || now_us <= next_frame_us_) {
+        return;
+    }
+    uint64_t missed = (now_us - next_frame_us_) / slot;
+    if (missed > 0) {
+        frames_dropped_ += static_cast<uint32_t>(missed);
+        board_mark(BoardMark::FramesDropped, static_cast<uint32_t>(missed));
+    }
 }
 
 bool StreamClient::send_chunk()
@@ -534,28 +573,61 @@ void StreamClient::apply_settings()
 /* ---- ending ------------------------------------------------------------------------- */
 
 /* A deliberate end: a CLOSE record when the session has keys and is healthy, then the close
- * frame with the same code and reason (PROTOCOL.md 6.2). */
+ * frame with the same code and reason (PROTOCOL.md 6.2). The record needs the send buffer:
+ * it waits (up to 2 s) behind the message being sent. */
 void StreamClient::close_session(uint16_t code, const char *reason)
 {
     drop_frame();
-    if (!session_live_) {
-        ws_.close(code, reason);
-        phase_ = Phase::Closing;
+    frame_in_flight_ = false;
+    phase_ = Phase::Closing;
+    close_pending_ = true;
+    close_code_ = code;
+    strncpy(close_reason_, reason, sizeof close_reason_ - 1);
+    close_reason_[sizeof close_reason_ - 1] = '\0';
+    close_deadline_us_ = board_now_us() + kCloseWaitUs;
+    step_closing(board_now_us());
+}
+
+void StreamClient::step_closing(uint64_t now_us)
+{
+    if (!close_pending_) {
         return;
     }
-    size_t n = 0;
-    if (sc_session_close(&session_, code, reason, payload(), kTxCapacity, &n) == SC_OK &&
-        n > 0) {
-        (void)send(n);
-    } else if (sc_session_get_state(&session_) != SC_STATE_CLOSED) {
-        sc_session_transport_closed(&session_, code, reason); /* sealing failed: no record */
+    if (!ws_.is_open()) {
+        close_pending_ = false; /* the connection is gone already: Closed follows */
+        return;
+    }
+    if (!ws_.can_send()) {
+        if (now_us >= close_deadline_us_) {
+            close_pending_ = false;
+            board_log("stream: the link took nothing for 2 s; dropping the connection");
+            ws_.abort();
+        }
+        return;
+    }
+    close_pending_ = false;
+    send_close();
+}
+
+void StreamClient::send_close()
+{
+    uint16_t code = close_code_;
+    const char *reason = close_reason_;
+    if (session_live_) {
+        size_t n = 0;
+        if (sc_session_close(&session_, code, reason, payload(), kTxCapacity, &n) == SC_OK &&
+            n > 0) {
+            (void)send(n);
+        } else if (sc_session_get_state(&session_) != SC_STATE_CLOSED) {
+            sc_session_transport_closed(&session_, code, reason); /* sealing failed: no record */
+        }
+        code = sc_session_close_code(&session_);
+        reason = sc_session_close_reason(&session_);
     }
     char shown[SC_MAX_TEXT + 1];
-    board_log_text(shown, sizeof shown, sc_session_close_reason(&session_));
-    board_log("stream: closing with %u: %s",
-              static_cast<unsigned>(sc_session_close_code(&session_)), shown);
-    ws_.close(sc_session_close_code(&session_), sc_session_close_reason(&session_));
-    phase_ = Phase::Closing;
+    board_log_text(shown, sizeof shown, reason);
+    board_log("stream: closing with %u: %s", static_cast<unsigned>(code), shown);
+    ws_.close(code, reason);
 }
 
 /* A failure the camera found itself, outside Noise: the session ends with `code`, and only
@@ -563,6 +635,7 @@ void StreamClient::close_session(uint16_t code, const char *reason)
 void StreamClient::fail(uint16_t code, const char *reason)
 {
     drop_frame();
+    frame_in_flight_ = false;
     if (session_live_ && sc_session_get_state(&session_) != SC_STATE_CLOSED) {
         sc_session_transport_closed(&session_, code, reason);
     }
@@ -586,6 +659,7 @@ void StreamClient::stop(uint16_t code, const char *reason)
         if (now >= until) {
             ws_.abort(); /* bounded: the next poll reports Closed */
         }
+        step_closing(now);
         WsClient::Event ev = ws_.poll(now);
         if (ev == WsClient::Event::Closed) {
             on_closed(now);

@@ -5,7 +5,11 @@
  * with jittered back-off (slowly after an identity rejection).
  *
  * Everything runs on the Arduino loop task, one step per loop() call, so the session is only
- * ever touched by one task and its messages leave in the order they were sealed. */
+ * ever touched by one task and its messages leave in the order they were sealed. No step
+ * waits: a message is sealed only when the previous one is fully in TCP's hands, so a slow
+ * link delays the next seal instead of blocking the loop. Latest frame wins: a frame starts
+ * only when the link has taken the last one whole; the frame slots that passed meanwhile are
+ * counted as dropped, and a frame once started is never cut. */
 #ifndef SECURECAM_STREAM_H
 #define SECURECAM_STREAM_H
 
@@ -27,9 +31,10 @@
 
 class StreamClient {
 public:
-    /* Chunk size: 64 chunks of 16 KiB cover frames up to 1 MiB (an OV2640 UXGA JPEG buffer
-     * is 384 KB), and one chunk's send time bounds how long a PONG waits. */
-    static const size_t kChunkData = 16384;
+    /* Chunk size: 64 chunks of 8 KiB cover the largest JPEG buffer (UXGA: 384,000 B), and
+     * a PONG waits at most for one chunk to drain (about 8 KiB + lwIP's 5.6 KiB send buffer:
+     * 55 ms at 2 Mbit/s). */
+    static const size_t kChunkData = 8192;
     static const size_t kTxCapacity = SC_CHUNK_MESSAGE_LEN(kChunkData);
 
     void begin(CameraBoard *camera, WifiLink *wifi);
@@ -50,6 +55,9 @@ public:
 
     bool streaming() const { return phase_ == Phase::Transport; }
 
+    /* Frames skipped since boot because the link was still busy with an earlier one. */
+    uint32_t frames_dropped() const { return frames_dropped_; }
+
 private:
     enum class Phase : uint8_t { Idle, Backoff, Upgrading, Handshake, Transport, Closing };
     struct Settings {
@@ -68,9 +76,12 @@ private:
     bool transmit(uint64_t now_us);
     bool start_frame(uint64_t now_us);
     bool send_chunk();
+    void frame_sent(uint64_t now_us);
     void send_status(uint64_t now_us);
-    void send_pongs();
+    bool send_pong();
     bool send(size_t len);
+    void step_closing(uint64_t now_us);
+    void send_close();
     void apply_control(const sc_event &ev);
     void apply_settings();
     void close_session(uint16_t code, const char *reason);
@@ -107,9 +118,18 @@ private:
     uint64_t next_frame_us_ = 0;
     uint32_t seq_ = 0; /* keeps counting across reconnects; reconnect before it wraps */
     camera_fb_t *fb_ = nullptr;
+    bool frame_in_flight_ = false; /* its last chunk is sealed, not yet all in TCP's hands */
+    uint64_t frame_interval_us_ = 0; /* the pacing grid's step; 0: no cap */
+    uint64_t last_capture_us_ = 0;
+    uint64_t sensor_period_us_ = 0;  /* the shortest capture interval seen at this size */
     uint16_t sent_width_ = 0; /* of the frames now being sent (STATUS) */
     uint16_t sent_height_ = 0;
-    uint32_t frames_skipped_ = 0;
+    uint32_t frames_refused_ = 0;
+    uint32_t frames_dropped_ = 0;
+    bool close_pending_ = false; /* a CLOSE record waits for the send buffer */
+    uint16_t close_code_ = 0;
+    char close_reason_[SC_MAX_TEXT + 1] = {};
+    uint64_t close_deadline_us_ = 0;
 };
 
 #endif

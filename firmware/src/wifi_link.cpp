@@ -3,6 +3,7 @@
 
 #include <Arduino.h>
 #include <WiFi.h>
+#include <esp_wifi.h>
 #include <string.h>
 
 #include "board_compat.h"
@@ -13,6 +14,12 @@ static const uint32_t kBackoffFirstMs = 1000;
 static const uint32_t kBackoffMaxMs = 30000;
 /* Right after begin() the status can still show the previous attempt's failure. */
 static const uint64_t kFailureGraceUs = 2000000;
+static const uint32_t kScanMsPerChannel = 120;
+static const uint64_t kScanLimitUs = 4000000;
+
+#ifndef SECURECAM_WIFI_TX_POWER
+#define SECURECAM_WIFI_TX_POWER WIFI_POWER_19_5dBm /* the driver's default, full range */
+#endif
 
 static void copy_text(char *dst, size_t cap, const char *src)
 {
@@ -36,6 +43,11 @@ void WifiLink::begin()
     WiFi.mode(WIFI_STA);           /* starts the radio */
     WiFi.setAutoReconnect(false);  /* this class decides when to retry */
     WiFi.setSleep(false);          /* no modem sleep: latency over power */
+    if (!WiFi.setTxPower(SECURECAM_WIFI_TX_POWER)) {
+        board_log("wifi: could not set the transmit power");
+    }
+    board_log("wifi: transmit power %d.%d dBm", static_cast<int>(SECURECAM_WIFI_TX_POWER) / 4,
+              static_cast<int>(SECURECAM_WIFI_TX_POWER) % 4 * 25);
 }
 
 void WifiLink::set_network(const char *ssid, const char *password)
@@ -202,7 +214,18 @@ size_t WifiLink::scan(sc_wifi_network *out, size_t max)
         state_ = State::Waiting;
         retry_at_us_ = 0;
     }
-    int16_t found = WiFi.scanNetworks(false, false);
+    /* Asynchronous, polled here with a limit: the synchronous call waits up to 10 s. */
+    (void)WiFi.scanNetworks(true, false, false, kScanMsPerChannel);
+    uint64_t until = board_now_us() + kScanLimitUs;
+    int16_t found;
+    while ((found = WiFi.scanComplete()) == WIFI_SCAN_RUNNING && board_now_us() < until) {
+        delay(10);
+    }
+    if (found == WIFI_SCAN_RUNNING) {
+        (void)esp_wifi_scan_stop();
+        board_log("wifi: the scan took over 4 s; stopped it");
+        found = 0;
+    }
     size_t n = 0;
     for (int16_t i = 0; i < found; i++) {
         String ssid = WiFi.SSID(static_cast<uint8_t>(i));

@@ -1,7 +1,12 @@
 /* The station link: join the stored network, retry with jittered exponential back-off and
  * rejoin forever after a loss; Improv connection attempts with other credentials; scans for
- * the console. Non-blocking except scan(). Wi-Fi modem sleep is off: it adds up to a beacon
- * interval (~100 ms) to every packet the camera receives, pings included. */
+ * the console. Non-blocking except scan() (at most 4 s). Wi-Fi modem sleep is off: it adds
+ * up to a beacon interval (~100 ms) to every packet the camera receives, pings included.
+ *
+ * Transmit power: SECURECAM_WIFI_TX_POWER (a wifi_power_t, e.g. -DSECURECAM_WIFI_TX_POWER=
+ * WIFI_POWER_15dBm in platformio.ini's build_flags). Each step down lowers the current peaks
+ * of transmission, which is what resets a board on a weak 5 V supply (brownout), at the cost
+ * of range. */
 #ifndef SECURECAM_WIFI_LINK_H
 #define SECURECAM_WIFI_LINK_H
 
@@ -14,9 +19,8 @@
 
 class WifiLink {
 public:
-    /* Station mode, radio on: call before the camera starts (the radio's calibration current
-     * peak should not coincide with the camera's). Credentials are kept out of the Wi-Fi
-     * driver's own NVS: ours are in the "securecam" namespace. */
+    /* Station mode, radio on, at the configured transmit power. Credentials are kept out of
+     * the Wi-Fi driver's own NVS: ours are in the "securecam" namespace. */
     void begin();
 
     /* The stored network (ssid "" = none). Reconnects only when it differs from the network
@@ -26,6 +30,11 @@ public:
     void loop(uint64_t now_us);
 
     bool connected() const { return state_ == State::Connected; }
+
+    /* True while no association attempt (scan, authentication, DHCP) is under way: the radio
+     * only keeps the link, so starting the camera now does not stack its current peak on
+     * the radio's. */
+    bool quiet() const { return state_ != State::Connecting; }
 
     /* True when these are the credentials of the network in use (or being joined). */
     bool uses(const char *ssid, const char *password) const;
@@ -40,7 +49,8 @@ public:
     /* Connectivity changes since the last call (for logs and Improv state pushes). */
     bool take_change(bool *up);
 
-    /* A blocking scan (about 2-4 s): unique SSIDs, strongest first, hidden ones left out. */
+    /* A blocking scan of at most 4 s (120 ms per channel: about 1.6 s): unique SSIDs,
+     * strongest first, hidden ones left out. */
     size_t scan(sc_wifi_network *out, size_t max);
 
 private:

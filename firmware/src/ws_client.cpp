@@ -1,4 +1,4 @@
-/* WebSocket client over WiFiClient (ws_client.h). */
+/* WebSocket client over NetLink (ws_client.h). */
 #include "ws_client.h"
 
 #include <string.h>
@@ -19,87 +19,103 @@ static void copy_reason(char *dst, size_t cap, const uint8_t *src, size_t len)
     dst[len] = '\0';
 }
 
-bool WsClient::connect(const char *host, uint16_t port, const char *path, uint32_t timeout_ms)
+static void copy_reason(char *dst, size_t cap, const char *src)
+{
+    copy_reason(dst, cap, reinterpret_cast<const uint8_t *>(src), strlen(src));
+}
+
+void WsClient::connect(const char *host, uint16_t port, const char *path, uint32_t timeout_ms)
 {
     if (state_ != State::Idle) {
-        tcp_.stop();
-        state_ = State::Idle;
+        link_.abort();
     }
     http_len_ = 0;
     http_status_ = 0;
     rx_src_ = rx_;
     rx_off_ = 0;
     rx_len_ = 0;
+    out_ = nullptr;
+    out_len_ = 0;
+    ctrl_off_ = 0;
+    ctrl_len_ = 0;
     close_sent_ = false;
     close_code_ = 0;
     close_reason_[0] = '\0';
     closed_by_peer_ = false;
     memset(&msg_ev_, 0, sizeof msg_ev_);
+    state_ = State::Ended; /* until the request is ready: a failure below is reported */
+    close_code_ = SC_CLOSE_ABNORMAL;
 
     uint8_t nonce[WS_NONCE_LEN];
     char key[WS_KEY_LEN + 1];
     esp_fill_random(nonce, sizeof nonce);
-    if (ws_key_encode(nonce, key) != 0 || ws_accept_for_key(key, accept_) != 0) {
-        return false;
+    size_t n = 0;
+    if (ws_key_encode(nonce, key) != 0 || ws_accept_for_key(key, accept_) != 0 ||
+        (n = ws_request_build(host, port, path, key, request_, sizeof request_)) == 0) {
+        copy_reason(close_reason_, sizeof close_reason_, "upgrade request failed");
+        return;
     }
-    uint64_t start = board_now_us();
-    if (!tcp_.connect(host, port, static_cast<int32_t>(timeout_ms))) {
-        tcp_.stop();
-        return false;
-    }
-    tcp_.setNoDelay(true); /* every message is sent whole: no Nagle delay on small records */
-    char request[256];
-    size_t n = ws_request_build(host, port, path, key, request, sizeof request);
-    if (n == 0 || !write_all(reinterpret_cast<const uint8_t *>(request), n)) {
-        tcp_.stop();
-        return false;
-    }
+    out_len_ = n; /* written once TCP is up */
     ws_parser_init(&parser_, msg_, sizeof msg_, kMaxMessage);
-    state_ = State::Upgrading;
-    deadline_us_ = start + static_cast<uint64_t>(timeout_ms) * 1000u;
-    return true;
+    link_.begin(host, port, timeout_ms);
+    state_ = State::Connecting;
+    deadline_us_ = board_now_us() + static_cast<uint64_t>(timeout_ms) * 1000u;
 }
 
-bool WsClient::write_all(const uint8_t *data, size_t len)
+void WsClient::queue_control(uint8_t opcode, const uint8_t *payload, size_t len)
 {
-    while (len > 0) {
-        size_t n = tcp_.write(data, len);
+    uint8_t mask[4];
+    esp_fill_random(mask, sizeof mask);
+    size_t h = ws_frame_header(opcode, len, mask, ctrl_);
+    memcpy(ctrl_ + h, payload, len);
+    ws_mask(ctrl_ + h, len, mask);
+    ctrl_off_ = 0;
+    ctrl_len_ = h + len;
+}
+
+/* Hand TCP what it takes now: the message first, then the control frame behind it. False
+ * when the connection failed. */
+bool WsClient::flush()
+{
+    for (;;) {
+        bool message = out_len_ > 0;
+        const uint8_t *p = message ? out_ : ctrl_ + ctrl_off_;
+        size_t n = message ? out_len_ : ctrl_len_;
         if (n == 0) {
-            return false;
+            return true;
         }
-        data += n;
-        len -= n;
+        int written = link_.write_some(p, n);
+        if (written <= 0) {
+            return written == 0;
+        }
+        size_t w = static_cast<size_t>(written);
+        if (message) {
+            out_ += w;
+            out_len_ -= w;
+        } else {
+            ctrl_off_ += w;
+            ctrl_len_ -= w;
+        }
     }
-    return true;
 }
 
-bool WsClient::send_frame(uint8_t opcode, uint8_t *frame, size_t len)
+bool WsClient::send_binary(uint8_t *frame, size_t len)
 {
-    if (state_ != State::Open && state_ != State::Closing) {
+    if (!can_send()) {
         return false;
     }
     uint8_t mask[4];
     esp_fill_random(mask, sizeof mask);
     uint8_t header[WS_MAX_CLIENT_HEADER];
-    size_t h = ws_frame_header(opcode, len, mask, header);
+    size_t h = ws_frame_header(WS_OP_BINARY, len, mask, header);
     uint8_t *payload = frame + kHeadroom;
     ws_mask(payload, len, mask);
-    /* Header and payload as one write: one TCP segment train, no small first segment. */
+    /* Header and payload as one run of bytes: no small first segment. */
     memcpy(payload - h, header, h);
-    if (!write_all(payload - h, h + len)) {
-        tcp_.stop();
-        state_ = State::Ended;
-        close_code_ = SC_CLOSE_ABNORMAL;
-        copy_reason(close_reason_, sizeof close_reason_,
-                    reinterpret_cast<const uint8_t *>("send failed"), 11);
-        return false;
-    }
+    out_ = payload - h;
+    out_len_ = h + len;
+    (void)flush(); /* a failure is seen by the next poll() */
     return true;
-}
-
-bool WsClient::send_binary(uint8_t *frame, size_t len)
-{
-    return state_ == State::Open && send_frame(WS_OP_BINARY, frame, len);
 }
 
 void WsClient::close(uint16_t code, const char *reason)
@@ -107,15 +123,17 @@ void WsClient::close(uint16_t code, const char *reason)
     if (state_ != State::Open) {
         return;
     }
-    uint8_t frame[kHeadroom + WS_MAX_CONTROL_PAYLOAD];
+    uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
     size_t rlen = reason != nullptr ? strlen(reason) : 0;
-    size_t n = ws_close_payload(code, reason, rlen, frame + kHeadroom);
+    size_t n = ws_close_payload(code, reason, rlen, payload);
     close_code_ = code;
-    copy_reason(close_reason_, sizeof close_reason_, frame + kHeadroom + 2, n - 2);
-    if (!send_frame(WS_OP_CLOSE, frame, n)) {
-        close_code_ = code; /* ours explains the end even though it never left */
-        return;             /* Ended: poll() reports Closed */
+    copy_reason(close_reason_, sizeof close_reason_, payload + 2, n - 2);
+    if (ctrl_len_ > 0 && ctrl_off_ > 0) {
+        /* A control frame is half written: the close frame cannot follow it whole. */
+        abort();
+        return;
     }
+    queue_control(WS_OP_CLOSE, payload, n);
     close_sent_ = true;
     state_ = State::Closing;
     deadline_us_ = board_now_us() + kCloseWaitUs;
@@ -136,24 +154,41 @@ void WsClient::abort()
     if (state_ == State::Idle || state_ == State::Ended) {
         return;
     }
-    tcp_.stop();
+    link_.abort();
     state_ = State::Ended;
-    close_code_ = SC_CLOSE_ABNORMAL;
-    copy_reason(close_reason_, sizeof close_reason_,
-                reinterpret_cast<const uint8_t *>("connection dropped"), 18);
+    if (!close_sent_) {
+        close_code_ = SC_CLOSE_ABNORMAL;
+        copy_reason(close_reason_, sizeof close_reason_, "connection dropped");
+    }
 }
 
 WsClient::Event WsClient::finish(uint16_t code, const char *reason, bool by_peer)
 {
-    tcp_.stop();
+    link_.close(); /* FIN after whatever is queued (a close frame); a dead link just ends */
     state_ = State::Idle;
+    out_len_ = 0;
+    ctrl_len_ = 0;
     close_code_ = code;
     closed_by_peer_ = by_peer;
     if (reason != close_reason_) {
-        copy_reason(close_reason_, sizeof close_reason_,
-                    reinterpret_cast<const uint8_t *>(reason), strlen(reason));
+        copy_reason(close_reason_, sizeof close_reason_, reason);
     }
     return Event::Closed;
+}
+
+/* The TCP connection ended (NetLink::kEnd: the peer's FIN) or failed (-1). */
+WsClient::Event WsClient::link_ended(int result)
+{
+    if (state_ == State::Closing && close_sent_) {
+        return finish(close_code_, close_reason_, false); /* ours explains the end */
+    }
+    if (result == NetLink::kEnd) {
+        return finish(SC_CLOSE_ABNORMAL, state_ == State::Upgrading
+                                             ? "connection closed during the upgrade"
+                                             : "the app closed the connection",
+                      false);
+    }
+    return finish(SC_CLOSE_ABNORMAL, link_.why(), false);
 }
 
 WsClient::Event WsClient::poll(uint64_t now_us)
@@ -165,6 +200,22 @@ WsClient::Event WsClient::poll(uint64_t now_us)
         state_ = State::Idle;
         closed_by_peer_ = false;
         return Event::Closed;
+    case State::Connecting: {
+        NetLink::State link = link_.poll(now_us);
+        if (link == NetLink::State::Failed) {
+            return finish(SC_CLOSE_ABNORMAL, link_.why(), false);
+        }
+        if (link == NetLink::State::Open) {
+            out_ = reinterpret_cast<const uint8_t *>(request_);
+            state_ = State::Upgrading;
+            return poll_upgrade(now_us);
+        }
+        if (now_us >= deadline_us_) {
+            link_.abort();
+            return finish(SC_CLOSE_ABNORMAL, "connection timed out", false);
+        }
+        return Event::None;
+    }
     case State::Upgrading:
         return poll_upgrade(now_us);
     case State::Open:
@@ -176,14 +227,15 @@ WsClient::Event WsClient::poll(uint64_t now_us)
 
 WsClient::Event WsClient::poll_upgrade(uint64_t now_us)
 {
-    int avail = tcp_.available();
-    if (avail > 0 && http_len_ < sizeof http_) {
-        size_t room = sizeof http_ - http_len_;
-        int n = tcp_.read(http_ + http_len_, static_cast<size_t>(avail) < room
-                                                 ? static_cast<size_t>(avail)
-                                                 : room);
+    if (!flush()) {
+        return link_ended(-1);
+    }
+    if (http_len_ < sizeof http_) {
+        int n = link_.read_some(http_ + http_len_, sizeof http_ - http_len_);
         if (n > 0) {
             http_len_ += static_cast<size_t>(n);
+        } else if (n < 0 && http_len_ == 0) {
+            return link_ended(n);
         }
     }
     size_t header_len = 0;
@@ -205,10 +257,8 @@ WsClient::Event WsClient::poll_upgrade(uint64_t now_us)
     case WS_RESPONSE_TOO_LONG:
         return finish(SC_CLOSE_ABNORMAL, "upgrade answer too long", false);
     }
-    if (avail <= 0 && !tcp_.connected()) {
-        return finish(SC_CLOSE_ABNORMAL, "connection closed during the upgrade", false);
-    }
     if (now_us >= deadline_us_) {
+        link_.abort();
         return finish(SC_CLOSE_ABNORMAL, "upgrade timed out", false);
     }
     return Event::None;
@@ -216,33 +266,27 @@ WsClient::Event WsClient::poll_upgrade(uint64_t now_us)
 
 WsClient::Event WsClient::poll_frames(uint64_t now_us)
 {
+    if (!flush()) {
+        return link_ended(-1);
+    }
     for (int i = 0; i < kEventsPerPoll; i++) {
         if (rx_off_ >= rx_len_) {
-            int avail = tcp_.available();
-            if (avail > 0) {
-                int n = tcp_.read(rx_, static_cast<size_t>(avail) < sizeof rx_
-                                           ? static_cast<size_t>(avail)
-                                           : sizeof rx_);
-                if (n > 0) {
-                    rx_src_ = rx_;
-                    rx_off_ = 0;
-                    rx_len_ = static_cast<size_t>(n);
-                    rx_us_ = board_now_us(); /* the arrival stamp of what these bytes end */
-                }
+            int n = link_.read_some(rx_, sizeof rx_);
+            if (n < 0) {
+                return link_ended(n);
             }
-            if (rx_off_ >= rx_len_) {
-                if (!tcp_.connected()) {
-                    /* Ended without a close frame: 1006, or ours if we had started closing. */
-                    return state_ == State::Closing && close_sent_
-                               ? finish(close_code_, close_reason_, false)
-                               : finish(SC_CLOSE_ABNORMAL, "connection lost", false);
-                }
+            if (n == 0) {
                 if (state_ == State::Closing && now_us >= deadline_us_) {
+                    link_.abort(); /* whatever is still queued will not be read */
                     return close_sent_ ? finish(close_code_, close_reason_, false)
                                        : finish(SC_CLOSE_ABNORMAL, "no close frame", false);
                 }
                 return Event::None;
             }
+            rx_src_ = rx_;
+            rx_off_ = 0;
+            rx_len_ = static_cast<size_t>(n);
+            rx_us_ = board_now_us(); /* the arrival stamp of what these bytes end */
         }
         ws_event ev;
         size_t used = 0;
@@ -259,14 +303,14 @@ WsClient::Event WsClient::poll_frames(uint64_t now_us)
                 return Event::Message;
             }
             break; /* closing: nothing more is processed */
-        case WS_EV_PING: {
-            uint8_t frame[kHeadroom + WS_MAX_CONTROL_PAYLOAD];
-            memcpy(frame + kHeadroom, ev.data, ev.len);
-            if (!send_frame(WS_OP_PONG, frame, ev.len)) {
-                return poll(now_us);
+        case WS_EV_PING:
+            if (ctrl_len_ == 0 && state_ == State::Open) {
+                queue_control(WS_OP_PONG, ev.data, ev.len); /* one owed at a time is enough */
+                if (!flush()) {
+                    return link_ended(-1);
+                }
             }
             break;
-        }
         case WS_EV_CLOSE: {
             char reason[WS_MAX_CLOSE_REASON + 1];
             copy_reason(reason, sizeof reason, ev.data, ev.len);
@@ -274,21 +318,26 @@ WsClient::Event WsClient::poll_frames(uint64_t now_us)
                 /* The answer to our close: the end is explained by our code. */
                 return finish(close_code_, close_reason_, false);
             }
-            /* Echo the code (none when the peer gave none), as RFC 6455 5.5.1 asks. */
-            uint8_t frame[kHeadroom + WS_MAX_CONTROL_PAYLOAD];
+            /* Echo the code (none when the peer gave none), as RFC 6455 5.5.1 asks: best
+             * effort, behind the message being sent, with what the send buffer takes now. */
+            uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
             size_t n = 0;
             if (ev.code != WS_CLOSE_NO_STATUS) {
-                n = ws_close_payload(ev.code, nullptr, 0, frame + kHeadroom);
+                n = ws_close_payload(ev.code, nullptr, 0, payload);
             }
-            (void)send_frame(WS_OP_CLOSE, frame, n);
+            if (ctrl_len_ == 0 || ctrl_off_ == 0) {
+                queue_control(WS_OP_CLOSE, payload, n);
+                (void)flush();
+            }
             return finish(ev.code, reason, true);
         }
         case WS_EV_ERROR: {
-            uint8_t frame[kHeadroom + WS_MAX_CONTROL_PAYLOAD];
             const char *why = ev.code == WS_CLOSE_TOO_BIG ? "message too big" : "protocol error";
-            size_t n = ws_close_payload(ev.code, why, strlen(why), frame + kHeadroom);
-            if (!close_sent_) {
-                (void)send_frame(WS_OP_CLOSE, frame, n);
+            if (!close_sent_ && (ctrl_len_ == 0 || ctrl_off_ == 0)) {
+                uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
+                size_t n = ws_close_payload(ev.code, why, strlen(why), payload);
+                queue_control(WS_OP_CLOSE, payload, n);
+                (void)flush();
             }
             return finish(ev.code, why, false);
         }

@@ -25,6 +25,10 @@
 typedef bool boolean;
 typedef uint8_t byte;
 
+/* Arduino.h: the loop task's stack size (a weak default the sketch may override) */
+size_t getArduinoLoopTaskStackSize(void);
+#define SET_LOOP_TASK_STACK_SIZE(sz) size_t getArduinoLoopTaskStackSize() { return sz;}
+
 /* esp32-hal.h */
 unsigned long millis();
 unsigned long micros();

@@ -6,21 +6,11 @@
 #include "Arduino.h"
 #include "WiFiClient.h"
 
-/* esp_wifi_types.h */
-typedef enum { WIFI_MODE_NULL = 0, WIFI_MODE_STA, WIFI_MODE_AP, WIFI_MODE_APSTA } wifi_mode_t;
-typedef enum {
-    WIFI_AUTH_OPEN = 0,
-    WIFI_AUTH_WEP,
-    WIFI_AUTH_WPA_PSK,
-    WIFI_AUTH_WPA2_PSK,
-    WIFI_AUTH_WPA_WPA2_PSK,
-    WIFI_AUTH_WPA2_ENTERPRISE,
-    WIFI_AUTH_WPA3_PSK,
-    WIFI_AUTH_WPA2_WPA3_PSK,
-    WIFI_AUTH_MAX
-} wifi_auth_mode_t;
+#include "esp_wifi_types.h" /* the real one: wifi_mode_t, wifi_auth_mode_t (WiFiType.h includes it) */
 
 /* WiFiType.h */
+#define WIFI_SCAN_RUNNING (-1)
+#define WIFI_SCAN_FAILED (-2)
 #define WIFI_OFF WIFI_MODE_NULL
 #define WIFI_STA WIFI_MODE_STA
 #define WIFI_AP WIFI_MODE_AP
@@ -35,6 +25,22 @@ typedef enum {
     WL_DISCONNECTED = 6
 } wl_status_t;
 
+/* WiFiGeneric.h */
+typedef enum {
+    WIFI_POWER_19_5dBm = 78,
+    WIFI_POWER_19dBm = 76,
+    WIFI_POWER_18_5dBm = 74,
+    WIFI_POWER_17dBm = 68,
+    WIFI_POWER_15dBm = 60,
+    WIFI_POWER_13dBm = 52,
+    WIFI_POWER_11dBm = 44,
+    WIFI_POWER_8_5dBm = 34,
+    WIFI_POWER_7dBm = 28,
+    WIFI_POWER_5dBm = 20,
+    WIFI_POWER_2dBm = 8,
+    WIFI_POWER_MINUS_1dBm = -4
+} wifi_power_t;
+
 typedef enum { WPA2_AUTH_TLS = 0, WPA2_AUTH_PEAP = 1, WPA2_AUTH_TTLS = 2 } wpa2_auth_method_t;
 
 class WiFiGenericClass {
@@ -43,6 +49,8 @@ public:
     static bool mode(wifi_mode_t);
     static wifi_mode_t getMode();
     bool setSleep(bool enabled);
+    bool setTxPower(wifi_power_t power);
+    wifi_power_t getTxPower();
     bool getSleep();
 };
 
