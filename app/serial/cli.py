@@ -1,9 +1,12 @@
-"""`securecam flash --port P [--baud B] IMAGE|BUILD_DIR`: write firmware to an ESP32-CAM.
+"""`securecam flash --port P [--baud B] [IMAGE|BUILD_DIR]`: write firmware to an ESP32-CAM.
 
-Bad input gets one line on stderr and exit code 2, before any port opens: an image that is
-not an ESP32 image, is at the wrong offset or does not fit (app/serial/image.py), a missing
-file or build, a serial port path that does not exist. A failure while flashing gets the
-message and what to do about it, exit code 1.
+Without IMAGE it flashes the checkout's build (firmware/.pio/build/esp32cam). Bad input gets
+one line on stderr and exit code 2, before any port opens: an image that is not an ESP32
+image, is at the wrong offset or does not fit (app/serial/image.py), a missing file, a
+missing build ("build it first: cd firmware && pio run -e esp32cam"), a serial port path
+that does not exist; once connected, a board with another chip or less flash than the
+images need, before anything is erased. A failure while flashing gets the message and what
+to do about it, exit code 1.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from app.cli_common import USAGE_ERROR, common_options, serial_port
 from app.serial.flasher import (
+    BUILD_ENV,
     DEFAULT_BAUD,
     Flasher,
     FlashError,
@@ -22,6 +26,9 @@ from app.serial.flasher import (
     missing_optional,
 )
 from app.serial.ports import NO_PORT_HELP, list_ports
+
+# The checkout this module is part of; `securecam flash` without IMAGE flashes its build.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,10 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="write the camera firmware over USB serial",
         description=(
             "Write firmware to an ESP32-CAM: a merged .bin (at 0x0 unless --offset) or a"
-            " PlatformIO build directory (firmware/.pio/build/esp32cam)."
+            " PlatformIO build directory (default: firmware/.pio/build/esp32cam in this"
+            " checkout; build it first: cd firmware && pio run -e esp32cam)."
         ),
     )
-    parser.add_argument("image", type=Path, metavar="IMAGE|BUILD_DIR")
+    parser.add_argument("image", type=Path, nargs="?", metavar="IMAGE|BUILD_DIR")
     parser.add_argument("--port", help="serial port (default: the only likely ESP32 adapter)")
     parser.add_argument("--baud", type=_baud, default=DEFAULT_BAUD, help="default %(default)s")
     parser.add_argument("--offset", type=_offset, default=0, help="flash offset for a .bin (0x0)")
@@ -87,6 +95,15 @@ def run(args: argparse.Namespace) -> int:
 
     Exit code 2 with one line for bad input (nothing was sent), 1 with guidance on failure.
     """
+    if args.image is None:
+        firmware = CHECKOUT / "firmware"
+        if not (firmware / "platformio.ini").is_file():
+            return _error(
+                "no IMAGE given, and this is not a SecureCam checkout: pass the merged .bin"
+                " (securecam-esp32cam.bin) or a PlatformIO build directory",
+                USAGE_ERROR,
+            )
+        args.image = firmware / ".pio" / "build" / BUILD_ENV  # missing: "build it first"
     try:
         images = load_images(args.image, args.offset)  # checked before any port opens
     except FlashInputError as exc:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,10 @@ ROM_BAUD = 115200
 DEFAULT_BAUD = 460800
 FALLBACK_BAUD = ROM_BAUD
 BUILD_ENV = "esp32cam"
+BUILD_COMMAND = f"cd firmware && pio run -e {BUILD_ENV}"
+MERGED_IMAGE = f"securecam-{BUILD_ENV}.bin"  # firmware/scripts/merge_image.py writes it
+BUILD_FIRST = f"build it first: {BUILD_COMMAND}"
+OR_WIZARD = "(or press Build firmware in the setup wizard)"
 
 # (file name, flash offset, required) for a PlatformIO Arduino/ESP-IDF build of the ESP32.
 BUILD_LAYOUT: tuple[tuple[str, int, bool], ...] = (
@@ -121,27 +126,30 @@ def find_build(root: Path) -> Path | None:
 def load_images(path: Path, offset: int = 0x0) -> list[FlashImage]:
     """Images to write for `path`: a ``.bin`` file at `offset`, or a PlatformIO build dir.
 
-    Raises `FlashInputError` for a missing file, an empty image, an incomplete build (a
+    Raises `FlashInputError` for a missing file or build (saying to build it first, see
+    `missing_input`), an empty image, an incomplete build (a
     missing ``boot_app0.bin`` is tolerated: it comes from the framework and only selects the
     OTA slot; without it the board boots the first app partition), and for any image that
     `check_images` refuses.
     """
-    if path.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        raise missing_input(path) from None
+    except OSError:
+        is_dir = False  # there but not accessible: `_read` says "Cannot read"
+    if is_dir:
         build = find_build(path)
         if build is None:
-            raise FlashInputError(
-                f"No firmware build found in {path}.",
-                "Build the firmware first (cd firmware && pio run -e esp32cam), or pass the"
-                " merged .bin file.",
-            )
+            raise FlashInputError(f"No firmware build in {path}: {BUILD_FIRST}", OR_WIZARD)
         images = []
         for name, at, required in BUILD_LAYOUT:
             file = build / name
             if not file.is_file():
                 if required:
                     raise FlashInputError(
-                        f"The build in {build} has no {name}.",
-                        "Rebuild the firmware (pio run -e esp32cam).",
+                        f"The build in {build} has no {name}: build it again: {BUILD_COMMAND}",
+                        OR_WIZARD,
                     )
                 continue
             images.append(FlashImage(at, _read(file), name))
@@ -151,10 +159,13 @@ def load_images(path: Path, offset: int = 0x0) -> list[FlashImage]:
     return images
 
 
-def check_images(images: Sequence[FlashImage], flash_size: str | None = None) -> None:
+def check_images(
+    images: Sequence[FlashImage], flash_size: str | None = None, chip_id: int | None = None
+) -> None:
     """Refuse what must not be written, before any port opens (see app/serial/image.py).
 
-    `flash_size` is the size the board reported ("4MB"), once connected.
+    `flash_size` is the size the board reported ("4MB") and `chip_id` its chip (esptool's
+    image chip id, ESP32 = 0), once connected.
 
     Raises:
         FlashInputError: no images, or the first problem found, naming the file.
@@ -165,6 +176,7 @@ def check_images(images: Sequence[FlashImage], flash_size: str | None = None) ->
         image_check.check(
             [(image.offset, image.data, image.name) for image in images],
             flash_size_bytes(flash_size) if flash_size else None,
+            chip_id,
         )
     except image_check.ImageError as exc:
         raise FlashInputError(str(exc)) from None
@@ -180,9 +192,26 @@ def missing_optional(path: Path) -> list[str]:
     ]
 
 
+def missing_input(path: Path) -> FlashInputError:
+    """The error for a `path` that does not exist: inside a PlatformIO build (``.pio``, a
+    build file's or the merged image's name) it says to build first, else to check the path.
+    """
+    files = {name for name, _, _ in BUILD_LAYOUT} | {MERGED_IMAGE}
+    if path.name == BUILD_ENV or (".pio" in path.parts and path.name not in files):
+        return FlashInputError(f"No firmware build in {path}: {BUILD_FIRST}", OR_WIZARD)
+    if ".pio" in path.parts or path.name in files:
+        return FlashInputError(f"{path} does not exist: {BUILD_FIRST}", OR_WIZARD)
+    return FlashInputError(
+        f"{path} does not exist.", "Check the path, or pick the merged .bin or build directory."
+    )
+
+
 def _read(file: Path) -> bytes:
+    """The file's bytes; "Cannot read" only for a file that exists but cannot be read."""
     try:
         data = file.read_bytes()
+    except FileNotFoundError:
+        raise missing_input(file) from None
     except OSError as exc:
         raise FlashInputError(
             f"Cannot read {file}: {exc.strerror or exc}.", "Check the path."
@@ -459,6 +488,8 @@ class Flasher:
                         connect_attempts=self.connect_attempts,
                     )
                     connected = True
+                    if images:  # a board with another chip: refused before anything else
+                        check_images(images, chip_id=esp.IMAGE_CHIP_ID)
                     self._check_cancel()
                     if not self.no_stub:
                         esp = cmds.run_stub(esp)
@@ -471,7 +502,7 @@ class Flasher:
                         f" flash {identity.flash_size or 'unknown'}."
                     )
                     if images:
-                        check_images(images, identity.flash_size)
+                        check_images(images, identity.flash_size, esp.IMAGE_CHIP_ID)
                         self.on_progress(0, self._total)
                     for image in images:
                         self._check_cancel()
@@ -485,7 +516,7 @@ class Flasher:
                     cmds.reset_chip(esp, self.after.replace("default-reset", "hard-reset"))
                     return identity
                 except FlashInputError:
-                    raise  # the board's flash is smaller than the images: nothing written
+                    raise  # another chip, or less flash than the images need: nothing written
                 except _Cancelled:
                     raise FlashCancelled(
                         "Cancelled.",

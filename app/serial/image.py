@@ -23,6 +23,9 @@ ESP images are parsed with esptool's own `LoadFirmwareImage`; the chip id (exten
 file offset 12) must be the ESP32's, and the checksum and SHA-256 digest must match, as
 ``esptool image-info`` checks them. Sizes must fit the flash: the size the board reports
 when known, else the one in the bootloader's (or app's) header, else the ESP32-CAM's 4 MB.
+Once a board is connected, its chip (esptool's image chip id: ESP32 0, ESP32-S2 2, ESP32-C3 5,
+ESP32-S3 9, ...) must be the one the images are built for, and its flash at least as large as
+the bootloader's header says.
 """
 
 from __future__ import annotations
@@ -154,17 +157,27 @@ def inspect(data: bytes, name: str) -> Inspected:
     raise ImageError(f"{name} is not an ESP32 image (first byte 0x{data[0]:02X}, expected 0xE9)")
 
 
-def check(images: Sequence[tuple[int, bytes, str]], flash_size: int | None = None) -> None:
+def check(
+    images: Sequence[tuple[int, bytes, str]],
+    flash_size: int | None = None,
+    chip_id: int | None = None,
+) -> None:
     """Check that every ``(offset, data, name)`` is an ESP32 image or table that belongs
     at its offset, fits the flash and its partition, and overlaps no other.
 
     `flash_size` is the size the board reported, if known; otherwise the size in the
-    bootloader's (or app's) header is used, or the ESP32-CAM's 4 MB.
+    bootloader's (or app's) header is used, or the ESP32-CAM's 4 MB. `chip_id` is the
+    connected board's image chip id (esptool's ``IMAGE_CHIP_ID``), if known.
 
     Raises:
         ImageError: the first problem found, in one line naming the file.
     """
     found = [(offset, data, name, inspect(data, name)) for offset, data, name in images]
+    if chip_id is not None and chip_id != ESP32_CHIP_ID and found:
+        raise ImageError(
+            f"{found[0][2]} is built for the ESP32, but the board is {chip_name(chip_id)}:"
+            " flash it to an ESP32 board (the AI-Thinker ESP32-CAM)"
+        )
     tables = [i.partitions for *_, i in found if i.partitions]
     partitions = tables[0] if tables else DEFAULT_PARTITIONS
     size, where = _flash_size(found, flash_size)
@@ -186,6 +199,12 @@ def check(images: Sequence[tuple[int, bytes, str]], flash_size: int | None = Non
     for (_, end, first), (start, _, second) in itertools.pairwise(spans):
         if end > start:
             raise ImageError(f"{first} (up to {end:#x}) overlaps {second} (from {start:#x})")
+
+
+def chip_name(chip_id: int) -> str:
+    """ "an ESP32-S3" for 9: the chip with that image chip id, with its article."""
+    name = _CHIP_NAMES.get(chip_id)
+    return f"an {name}" if name else f"a chip with image chip id {chip_id}"
 
 
 # -- placement ----------------------------------------------------------------------------

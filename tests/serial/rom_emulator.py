@@ -9,6 +9,15 @@ CHANGE_BAUDRATE, FLASH_BEGIN/DATA/END, FLASH_DEFL_BEGIN/DATA/END (zlib into the 
 SPI_FLASH_MD5 (32 ASCII hex digits, as the ESP32 ROM answers). Unknown commands get the
 ROM's "invalid message" status. Responses carry the ESP32 ROM's four status bytes.
 
+The board: `chip` is "ESP32" (the default, the ESP32-CAM's) or "ESP32-S3", each with its own
+ROM's view of the protocol as esptool 5 sees it: the ESP32 ROM does not know
+GET_SECURITY_INFO (esptool then reads the chip magic register) and ends replies with four
+status bytes; the ESP32-S3 ROM answers GET_SECURITY_INFO with its image chip id (9) and ends
+replies with two. Each chip has its own eFuse MAC words and SPI peripheral registers.
+`flash_size` (1 to 16 MB) is the flash chip's size, reported in its JEDEC ID (a Winbond
+W25Q part: manufacturer 0xEF, memory type 0x40, capacity code log2(size)); writes beyond it
+fail as on a real board.
+
 A pty has no DTR/RTS lines (the ioctls fail with ENOTTY, which esptool tolerates with a
 warning), so the emulator is always "in download mode"; tests may pass `before="no-reset"`.
 Real boards use esptool's default reset sequence.
@@ -29,13 +38,16 @@ import threading
 import time
 import tty
 import zlib
+from dataclasses import dataclass
 from typing import Literal
 
 from tests.waiting import scaled
 
 Mode = Literal["ok", "silent", "wrong_boot", "corrupt"]
+ChipName = Literal["ESP32", "ESP32-S3"]
 
-FLASH_SIZE = 4 * 1024 * 1024
+MB = 1024 * 1024
+FLASH_SIZE = 4 * MB
 SECTOR = 0x1000
 CHIP_MAGIC_REG = 0x40001000
 ESP32_MAGIC = 0x00F01D83
@@ -50,7 +62,41 @@ FLASH_BEGIN, FLASH_DATA, FLASH_END = 0x02, 0x03, 0x04
 SPI_SET_PARAMS, SPI_ATTACH, CHANGE_BAUDRATE = 0x0B, 0x0D, 0x0F
 DEFL_BEGIN, DEFL_DATA, DEFL_END = 0x10, 0x11, 0x12
 SPI_FLASH_MD5 = 0x13
+GET_SECURITY_INFO = 0x14
 INVALID_MESSAGE = 0x05
+
+
+@dataclass(frozen=True)
+class Chip:
+    """What tells one ROM from another on the wire (esptool's targets/*.py name the same
+    addresses): `security_info_id` is None for a ROM without GET_SECURITY_INFO."""
+
+    name: str
+    security_info_id: int | None
+    magic: int  # the value at CHIP_MAGIC_REG
+    status_bytes: int
+    mac_efuse: int  # the MAC's low word; the word after it holds the top two bytes
+    spi_base: int
+    spi_usr2: int  # command bits 0..7
+    spi_w0: int  # the first data word
+    uart_clkdiv: int
+
+
+CHIPS: dict[str, Chip] = {
+    "ESP32": Chip(
+        "ESP32", None, ESP32_MAGIC, 4, EFUSE_BASE + 4, SPI_BASE, 0x24, 0x80, UART_CLKDIV_REG
+    ),
+    "ESP32-S3": Chip("ESP32-S3", 9, 0x9, 2, 0x60007044, 0x60002000, 0x20, 0x58, 0x60000014),
+}
+
+
+def jedec_id(flash_size: int) -> int:
+    """A Winbond W25Q's JEDEC ID as esptool reads it: capacity code, 0x40, 0xEF."""
+    code = flash_size.bit_length() - 1
+    if flash_size != 1 << code or not MB <= flash_size <= 16 * MB:
+        raise ValueError(f"no flash chip of {flash_size} bytes")
+    return code << 16 | 0x40 << 8 | 0xEF
+
 
 BOOT_BANNER = (
     b"ets Jun  8 2016 00:22:57\r\n\r\n"
@@ -94,26 +140,33 @@ class SlipDecoder:
 
 
 class RomEmulator:
-    """An ESP32 in download mode behind `port`; `flash` is its 4 MB flash (erased = 0xFF)."""
+    """An ESP32 (or `chip`) in download mode behind `port`; `flash` is its flash (erased =
+    0xFF) of `flash_size` bytes."""
 
     def __init__(
         self,
         mode: Mode = "ok",
         mac: bytes = bytes.fromhex("246f28a1b2c3"),
         block_delay: float = 0.0,
+        *,
+        chip: ChipName = "ESP32",
+        flash_size: int = FLASH_SIZE,
     ) -> None:
         self.mode: Mode = mode
         self.mac = mac
         self.block_delay = block_delay
-        self.flash = bytearray(b"\xff" * FLASH_SIZE)
+        self.chip = CHIPS[chip]
+        self.jedec_id = jedec_id(flash_size)
+        self.flash_size = flash_size
+        self.flash = bytearray(b"\xff" * flash_size)
         self.commands: list[int] = []  # every request's opcode, in order
         self.reads: list[int] = []  # every READ_REG address
         self.baud_changes: list[int] = []
         self._regs: dict[int, int] = {
-            CHIP_MAGIC_REG: ESP32_MAGIC,
-            EFUSE_BASE + 4: int.from_bytes(mac[2:6], "big"),
-            EFUSE_BASE + 8: int.from_bytes(mac[0:2], "big"),
-            UART_CLKDIV_REG: 347,  # 40 MHz crystal at 115200 Bd
+            CHIP_MAGIC_REG: self.chip.magic,
+            self.chip.mac_efuse: int.from_bytes(mac[2:6], "big"),
+            self.chip.mac_efuse + 4: int.from_bytes(mac[0:2], "big"),
+            self.chip.uart_clkdiv: 347,  # 40 MHz crystal at 115200 Bd
         }
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -174,7 +227,7 @@ class RomEmulator:
 
     def _reply(self, op: int, value: int = 0, data: bytes = b"", status: int = 0) -> None:
         error = INVALID_MESSAGE if status else 0
-        body = data + bytes([status, error, 0, 0])
+        body = data + bytes([status, error, 0, 0])[: self.chip.status_bytes]
         self._send_raw(slip_encode(struct.pack("<BBHI", 1, op, len(body), value) + body))
 
     def _handle(self, packet: bytes) -> None:
@@ -205,6 +258,10 @@ class RomEmulator:
             self._flash_data(data)
         elif op == DEFL_DATA:
             self._defl_data(data)
+        elif op == GET_SECURITY_INFO and self.chip.security_info_id is not None:
+            # flags, flash_crypt_cnt, 7 key purposes, chip id, API version: nothing secured
+            info = struct.pack("<IB7BII", 0, 0, *bytes(7), self.chip.security_info_id, 0)
+            self._reply(op, data=info)
         elif op == SPI_FLASH_MD5:
             addr, length = struct.unpack("<II", data[:8])
             digest = hashlib.md5(self.flash[addr : addr + length]).hexdigest().encode()
@@ -215,18 +272,19 @@ class RomEmulator:
     def _write_reg(self, addr: int, value: int, mask: int) -> None:
         old = self._regs.get(addr, 0)
         self._regs[addr] = (old & ~mask) | (value & mask)
-        if addr == SPI_BASE and value & SPI_CMD_USR:  # run the SPI user command at once
-            command = self._regs.get(SPI_BASE + 0x24, 0) & 0xFF
-            self._regs[SPI_BASE + 0x80] = JEDEC_WINBOND_4MB if command == 0x9F else 0
-            self._regs[SPI_BASE] = 0
+        base = self.chip.spi_base
+        if addr == base and value & SPI_CMD_USR:  # run the SPI user command at once
+            command = self._regs.get(base + self.chip.spi_usr2, 0) & 0xFF
+            self._regs[base + self.chip.spi_w0] = self.jedec_id if command == 0x9F else 0
+            self._regs[base] = 0
 
     def _begin(self, op: int, data: bytes) -> None:
         size, _blocks, block_size, offset = struct.unpack("<IIII", data[:16])
         end = offset + size
-        if end > FLASH_SIZE:
+        if end > self.flash_size:
             self._reply(op, status=1)
             return
-        erase_end = min(FLASH_SIZE, -(-end // SECTOR) * SECTOR)
+        erase_end = min(self.flash_size, -(-end // SECTOR) * SECTOR)
         self.flash[offset:erase_end] = b"\xff" * (erase_end - offset)
         if op == FLASH_BEGIN:
             self._write = (offset, block_size, end)
@@ -242,7 +300,7 @@ class RomEmulator:
             return
         offset, block_size, _end = self._write
         start = offset + seq * block_size
-        block = block[: max(0, min(len(block), FLASH_SIZE - start))]
+        block = block[: max(0, min(len(block), self.flash_size - start))]
         if self.mode == "corrupt" and block:
             block[len(block) // 2] ^= 0x5A
         self.flash[start : start + len(block)] = block

@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import serial
@@ -13,6 +14,7 @@ from esptool.bin_image import ESP32S3FirmwareImage
 
 from app.resources import BOOT_MODE_DIAGRAM, resource
 from app.serial import cli as flash_cli
+from app.serial.firmware_build import find_project
 from app.serial.flasher import (
     GUIDANCE_BOOT_MODE,
     GUIDANCE_BUSY,
@@ -28,7 +30,7 @@ from app.serial.flasher import (
     missing_optional,
 )
 from tests.serial import images
-from tests.serial.rom_emulator import JEDEC_WINBOND_4MB, SPI_BASE, RomEmulator
+from tests.serial.rom_emulator import MB, RomEmulator
 from tests.waiting import scaled
 
 MAC = bytes.fromhex("246f28a1b2c3")
@@ -221,15 +223,6 @@ def _parser():
 # -- bad input: refused before any port opens ---------------------------------------------
 
 
-class SmallFlashEmulator(RomEmulator):
-    """The emulated board, reporting a 2 MB flash chip in its JEDEC ID."""
-
-    def _write_reg(self, addr: int, value: int, mask: int) -> None:
-        super()._write_reg(addr, value, mask)
-        if self._regs.get(SPI_BASE + 0x80) == JEDEC_WINBOND_4MB:
-            self._regs[SPI_BASE + 0x80] = JEDEC_WINBOND_4MB - 0x10000  # size code 0x15: 2 MB
-
-
 def _flash_cli(capsys, *argv: str) -> tuple[int, list[str], str]:
     args = _parser().parse_args(["flash", *argv])
     code = args.handler(args)
@@ -293,7 +286,11 @@ def test_cli_missing_file_and_bad_options_are_one_line(tmp_path, capsys):
     code, err, _ = _flash_cli(capsys, "--port", NO_PORT, str(tmp_path / "nope.bin"))
     assert code == 2 and len(err) == 1 and "nope.bin" in err[0]
     code, err, _ = _flash_cli(capsys, "--port", NO_PORT, str(tmp_path))
-    assert code == 2 and len(err) == 1 and "No firmware build found" in err[0]
+    assert err == [
+        f"securecam: error: No firmware build in {tmp_path}: build it first: cd firmware &&"
+        " pio run -e esp32cam (or press Build firmware in the setup wizard)"
+    ]
+    assert code == 2
     with pytest.raises(SystemExit) as info:
         _parser().parse_args(["flash", "--offset", "zz", "x.bin"])
     assert info.value.code == 2 and "'zz' is not a flash offset" in capsys.readouterr().err
@@ -330,7 +327,7 @@ def test_load_images_checks_what_the_wizard_flashes(tmp_path):
 
 def test_images_larger_than_the_boards_flash_are_not_written(tmp_path):
     images.fake_build(tmp_path)
-    with SmallFlashEmulator() as emu, pytest.raises(FlashInputError) as info:
+    with RomEmulator(flash_size=2 * MB) as emu, pytest.raises(FlashInputError) as info:
         _flasher(emu).flash(load_images(tmp_path))
     assert info.value.message == "bootloader.bin is built for 4 MB of flash, but the board has 2 MB"
     assert 0x02 not in emu.commands and 0x10 not in emu.commands  # no FLASH_(DEFL_)BEGIN
@@ -353,3 +350,105 @@ def test_command_line_refusal_has_no_traceback(tmp_path):
         "securecam: error: README.md is not an ESP32 image (first byte 0x23, expected 0xE9)"
     ]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# -- a missing build says "build it first" ------------------------------------------------
+
+BUILD_FIRST = (
+    "build it first: cd firmware && pio run -e esp32cam (or press Build firmware in the setup"
+    " wizard)"
+)
+
+
+def test_cli_without_image_flashes_the_checkouts_build_or_says_build_it_first(
+    tmp_path, capsys, monkeypatch
+):
+    firmware = tmp_path / "firmware"
+    firmware.mkdir()
+    (firmware / "platformio.ini").write_text("[env:esp32cam]\n")
+    assert find_project(tmp_path) == firmware
+    monkeypatch.setattr(flash_cli, "CHECKOUT", tmp_path)
+    code, err, _ = _flash_cli(capsys, "--port", NO_PORT)
+    assert code == 2
+    assert err == [
+        f"securecam: error: No firmware build in {firmware}/.pio/build/esp32cam: {BUILD_FIRST}"
+    ]
+    parts = images.fake_build(tmp_path)
+    with RomEmulator() as emu:
+        code, _, out = _flash_cli(
+            capsys, "--port", emu.port, "--no-stub", "--before", "no-reset", "--after", "no-reset"
+        )
+        assert code == 0 and out.splitlines()[-1].startswith("Flashed ESP32")
+        for name, (offset, data) in parts.items():
+            assert bytes(emu.flash[offset : offset + len(data)]) == data, name
+
+
+def test_cli_without_image_outside_a_checkout_asks_for_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(flash_cli, "CHECKOUT", tmp_path)
+    code, err, _ = _flash_cli(capsys, "--port", NO_PORT)
+    assert code == 2 and len(err) == 1 and "pass the merged .bin" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("firmware/.pio/build/esp32cam", "No firmware build in {path}: "),
+        ("firmware/.pio/build/esp32cam/securecam-esp32cam.bin", "{path} does not exist: "),
+        ("securecam-esp32cam.bin", "{path} does not exist: "),
+    ],
+)
+def test_documented_paths_in_a_missing_build_say_build_it_first(tmp_path, capsys, where, expected):
+    path = tmp_path / where
+    code, err, _ = _flash_cli(capsys, "--port", NO_PORT, str(path))
+    assert code == 2
+    assert err == [f"securecam: error: {expected.format(path=path)}{BUILD_FIRST}"]
+
+
+def test_cannot_read_is_only_for_a_file_that_exists(tmp_path):
+    with pytest.raises(FlashInputError) as info:
+        load_images(tmp_path / "typo.bin")
+    assert info.value.message == f"{tmp_path / 'typo.bin'} does not exist."
+    with pytest.raises(FlashInputError) as info:
+        load_images(Path("/proc/self/mem"))  # there, but reading it fails (EIO), even as root
+    assert info.value.message.startswith("Cannot read /proc/self/mem: ")
+
+
+# -- a board with another chip or less flash: refused before anything is erased -----------
+
+
+def test_identify_reports_another_chip_and_its_flash_size():
+    with RomEmulator(chip="ESP32-S3", flash_size=8 * MB) as emu:
+        identity = _flasher(emu).identify()
+    assert identity.chip == "ESP32-S3" and identity.flash_size == "8MB"
+    assert identity.description.startswith("ESP32-S3")
+    assert identity.mac == "24:6f:28:a1:b2:c3"
+
+
+@pytest.mark.parametrize(
+    ("board", "expected"),
+    [
+        (
+            {"chip": "ESP32-S3"},
+            "securecam-esp32cam.bin is built for the ESP32, but the board is an ESP32-S3:"
+            " flash it to an ESP32 board (the AI-Thinker ESP32-CAM)",
+        ),
+        (
+            {"flash_size": 2 * MB},
+            "securecam-esp32cam.bin is built for 4 MB of flash, but the board has 2 MB",
+        ),
+    ],
+)
+def test_cli_refuses_a_board_with_another_chip_or_less_flash_before_erasing(
+    tmp_path, capsys, board, expected
+):
+    path = tmp_path / "securecam-esp32cam.bin"
+    path.write_bytes(images.merged())
+    with RomEmulator(**board) as emu:
+        code, err, _ = _flash_cli(
+            capsys, "--port", emu.port, "--no-stub", "--before", "no-reset", str(path)
+        )
+        serial.Serial(emu.port, exclusive=True).close()  # released
+    assert code == 2
+    assert err == [f"securecam: error: {expected}"]
+    assert not {0x02, 0x10} & set(emu.commands)  # no FLASH_BEGIN / FLASH_DEFL_BEGIN
+    assert emu.flash.count(0xFF) == len(emu.flash)
