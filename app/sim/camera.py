@@ -5,6 +5,9 @@ then streams frames at a capped rate, never falling behind by more than one fram
 pings, applies CONTROL records live, and reconnects with backoff when the receiver goes away.
 Its STATUS reports the frames it dropped because the link was busy (`frames_dropped`), and
 leaves the stack high-water mark unknown: a simulator has no loop-task stack to measure.
+Like a board with PSRAM, it raises a JPEG quality that its 384,000-byte JPEG buffer cannot
+hold at the frame size to the floor for that size (docs/JPEG-BUFFER.md), and STATUS reports
+the quality in force; the quality asked for is kept, so a smaller size gets it back.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from websockets.exceptions import (
 
 from app import __version__
 from app.protocol.errors import CloseCode, ProtocolError
-from app.protocol.framesize import FrameSize
+from app.protocol.framesize import JPEG_BUFFER_PSRAM, FrameSize, jpeg_quality_in_force
 from app.protocol.hello import Suite
 from app.protocol.records import MAX_CHUNK_DATA, NO_FPS_CAP, UNCHANGED, Control, Status
 from app.protocol.session import (
@@ -76,9 +79,15 @@ class CameraStats:
 @dataclass
 class CameraSettings:
     fps: float = 25.0
-    quality: int = 12  # esp32-camera's scale: 4 (best) .. 63
+    quality: int = 12  # asked for (default or CONTROL), esp32-camera's scale: 4 (best) .. 63
     frame_size: FrameSize = FrameSize.VGA
     controls: list[Control] = field(default_factory=list)
+
+    @property
+    def quality_in_force(self) -> int:
+        """The quality applied: `quality`, raised to the floor for the frame size when the
+        JPEG buffer (a PSRAM board's, UXGA/5) could not hold a frame below it."""
+        return jpeg_quality_in_force(self.frame_size, self.quality, JPEG_BUFFER_PSRAM)
 
 
 class SimulatedCamera:
@@ -86,6 +95,8 @@ class SimulatedCamera:
 
     `frames` limits how many frames are sent in total (None: forever). `reconnect=False` makes
     `run()` return after the first connection ends instead of retrying with backoff.
+    `frame_size` and `quality` are the camera's defaults, as provisioned (the frame size
+    defaults to the source's, if it is one of the protocol's).
     """
 
     def __init__(
@@ -102,6 +113,8 @@ class SimulatedCamera:
         retry_rejected: bool = False,
         chunk_data: int = MAX_CHUNK_DATA,
         on_control: Callable[[Control], None] | None = None,
+        frame_size: FrameSize | None = None,
+        quality: int = 12,
     ) -> None:
         if suite is Suite.NOISE and psk is None:
             raise ValueError("the encrypted suite needs the device key")
@@ -111,7 +124,9 @@ class SimulatedCamera:
         self.session_suite = suite  # the suite of the current or next session
         self._switch_to: Suite | None = None
         self.source = source
-        self.settings = CameraSettings(fps=fps)
+        if frame_size is None:
+            frame_size = _frame_size_of(source)
+        self.settings = CameraSettings(fps=fps, quality=quality, frame_size=frame_size)
         self.frames = frames
         self.reconnect = reconnect
         self.retry_rejected = retry_rejected
@@ -324,7 +339,7 @@ class SimulatedCamera:
             # Like the sensor, re-render at the new size and quality from the next frame on.
             self.source = SyntheticSource(
                 settings.frame_size,
-                quality=jpeg_quality(settings.quality),
+                quality=jpeg_quality(settings.quality_in_force),
                 label=self.source.label,
             )
         if control.suite != UNCHANGED:
@@ -353,7 +368,7 @@ class SimulatedCamera:
         return Status(
             rssi_dbm=-55,
             frame_size=self.settings.frame_size,
-            quality=self.settings.quality,
+            quality=self.settings.quality_in_force,
             fps_cap=max(1, min(int(self.settings.fps), NO_FPS_CAP)),  # 1..255 on the wire
             width=self.source.width,
             height=self.source.height,
@@ -383,6 +398,14 @@ def missed_slots(
         return missed, missed
     before_send = math.ceil((send_started - next_capture) / interval)
     return missed, max(0, missed - before_send)
+
+
+def _frame_size_of(source: FrameSource) -> FrameSize:
+    """The protocol's name for the source's dimensions; VGA when it has none."""
+    for size in FrameSize:
+        if (size.width, size.height) == (source.width, source.height):
+            return size
+    return FrameSize.VGA
 
 
 def jpeg_quality(esp32_quality: int) -> int:

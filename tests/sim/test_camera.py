@@ -211,3 +211,38 @@ async def test_a_suite_control_reconnects_in_that_suite_and_plain_lasts_one_sess
         await wait_for(Suite.NOISE, 5)
         sim.stop()
         await asyncio.wait_for(task, scaled(5))
+
+
+async def test_a_quality_the_jpeg_buffer_cannot_hold_is_raised_to_the_floor_and_reported():
+    # Like a board with PSRAM (docs/JPEG-BUFFER.md): UXGA frames fit its 384,000-byte buffer
+    # from quality 17 on; the quality asked for is kept and comes back at a smaller size.
+    async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
+        sim = SimulatedCamera(
+            f"ws://127.0.0.1:{receiver.port}/camera",
+            "cam",
+            KEY,
+            PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
+            fps=20,
+            frame_size=FrameSize.UXGA,  # the provisioned default asks for UXGA at 12
+            quality=12,
+        )
+        task = asyncio.create_task(sim.run())
+        try:
+
+            def status() -> tuple[int, int] | None:
+                stats = receiver.stats.get("cam")
+                if stats is None or stats.status is None:
+                    return None
+                return stats.status.frame_size, stats.status.quality
+
+            assert await wait_until(status) == (FrameSize.UXGA, 17)
+            assert await receiver.send_control("cam", Control(frame_size=FrameSize.VGA))
+            await wait_until(lambda: status() == (FrameSize.VGA, 12))
+            assert await receiver.send_control("cam", Control(frame_size=FrameSize.SXGA, quality=4))
+            await wait_until(lambda: status() == (FrameSize.SXGA, 10))
+            assert await receiver.send_control("cam", Control(quality=30))
+            await wait_until(lambda: status() == (FrameSize.SXGA, 30))
+        finally:
+            sim.stop()
+            await asyncio.wait_for(task, scaled(10))
+    assert sim.settings.quality == 30
