@@ -54,6 +54,7 @@ from app.serial.provisioner import (
     provision,
     scan_networks,
 )
+from app.services.firmware_build_service import FirmwareBuildService
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class SetupService(QObject):
     `registry` is where `provision` registers the device (DevicesService.registry in the app);
     `on_registered` is called on the GUI thread after a success (to refresh the device list).
     `lister` replaces pyserial's port listing (tests offer ptys, which pyserial cannot list).
+    `firmware` builds the firmware when it is missing (`FirmwareBuildService`; one is made if
+    not given); `cancel` and `close` reach it too, and no flash starts while it builds.
     """
 
     portsChanged = Signal(list)  # list[PortInfo], likely adapters first
@@ -105,10 +108,12 @@ class SetupService(QObject):
         timeouts: ProvisionTimeouts = DEFAULT_TIMEOUTS,
         on_registered: Callable[[], None] | None = None,
         poll_ms: int = POLL_MS,
+        firmware: FirmwareBuildService | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.registry = registry
+        self.firmware = firmware or FirmwareBuildService(parent=self)
         self.flasher_options = flasher_options or FlasherOptions()
         self.timeouts = timeouts
         self._on_registered = on_registered
@@ -245,7 +250,10 @@ class SetupService(QObject):
     def flash(self, port: str, images_path: Path, baud: int = DEFAULT_BAUD) -> bool:
         """Write a build directory or a .bin (at 0x0): `flashProgress`/`flashLog`, then
         `flashFinished(Identity)` or `flashFailed(message, guidance)`. `cancel` stops it and
-        leaves the port closed and usable. Returns False while another job runs."""
+        leaves the port closed and usable. Returns False while another job runs or the
+        firmware is being built."""
+        if self.firmware.busy:
+            return False
         return self._start(
             self._flash(port, Path(images_path), baud),
             "flash",
@@ -358,7 +366,9 @@ class SetupService(QObject):
     # -- jobs --------------------------------------------------------------------------------
 
     def cancel(self) -> None:
-        """Stop the running job at its next step; its failure signal reports the cancel."""
+        """Stop the running job at its next step, and a firmware build; their failure
+        signals report the cancel."""
+        self.firmware.cancel()
         if self._cancel is not None:
             self._cancel.set()
         if self._flasher is not None:
@@ -430,4 +440,5 @@ class SetupService(QObject):
         """Stop polling, cancel the running job and release the worker threads."""
         self._timer.stop()
         self.cancel()
+        self.firmware.close()
         self._executor.shutdown(wait=False, cancel_futures=True)

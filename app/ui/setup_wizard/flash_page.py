@@ -1,4 +1,5 @@
-"""Page 3: write the firmware build (or a chosen .bin) with a progress bar and esptool's log."""
+"""Page 3: write the firmware build (or a chosen .bin) with a progress bar and esptool's log;
+build the firmware first (PlatformIO) when a checkout has no build yet."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.serial.flasher import (
+    BUILD_ENV,
     DEFAULT_BAUD,
     FALLBACK_BAUD,
     FlashError,
@@ -29,6 +31,7 @@ from app.serial.flasher import (
     load_images,
 )
 from app.serial.link import RUNS_FIRMWARE, LinkState
+from app.services.firmware_build_service import Kind, Outcome
 from app.services.setup_service import SetupService
 from app.ui.setup_wizard.common import ERROR_STYLE, OK_STYLE, ROOT, label
 
@@ -37,7 +40,9 @@ class FlashPage(QWizardPage):
     """Write the firmware build (or a chosen .bin) with a progress bar and esptool's log.
 
     Whether it is flashing or done is the service's link state; `port` gives the port chosen
-    on the first page.
+    on the first page. When `firmware_root` is a checkout without a build, "Build firmware"
+    runs PlatformIO through `setup.firmware` (output in the log, its stage in the progress
+    bar, Cancel ends it) and picks the new build up when it succeeds.
     """
 
     def __init__(
@@ -45,6 +50,8 @@ class FlashPage(QWizardPage):
     ) -> None:
         super().__init__()
         self.setup = setup
+        self.firmware = setup.firmware
+        self.firmware_root = firmware_root
         self._chosen_port = port
         self.setTitle("Flash the firmware")
         self.setSubTitle("Write SecureCam's firmware to the board (about a minute).")
@@ -54,6 +61,8 @@ class FlashPage(QWizardPage):
             "a merged .bin, or firmware/.pio/build/esp32cam in a SecureCam checkout"
         )
         self.browse_button = QPushButton("&Choose .bin…")
+        self.build_button = QPushButton("&Build firmware")
+        self.install_button = QPushButton("&Install PlatformIO")
         self.baud = QComboBox()
         for rate in (DEFAULT_BAUD, 230400, FALLBACK_BAUD):
             self.baud.addItem(f"{rate} Bd", rate)
@@ -72,6 +81,8 @@ class FlashPage(QWizardPage):
         source = QHBoxLayout()
         source.addWidget(self.path, 1)
         source.addWidget(self.browse_button)
+        source.addWidget(self.build_button)
+        source.addWidget(self.install_button)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Speed:"))
         controls.addWidget(self.baud)
@@ -87,14 +98,14 @@ class FlashPage(QWizardPage):
         layout.addWidget(self.guidance)
         layout.addWidget(self.log_view, 1)
         layout.addWidget(self.skip)
-        if build is None:
-            self.status.setText(
-                "No firmware build found. The wizard looks for one only in a SecureCam checkout"
-                " (firmware/.pio/build/esp32cam): build it there (cd firmware && pio run -e"
-                " esp32cam), or choose a merged .bin."
-            )
         self.guidance.hide()
+        self.build_button.hide()
+        self.install_button.hide()
+        if build is None:
+            self._offer_build()
         self.browse_button.clicked.connect(self._browse)
+        self.build_button.clicked.connect(self.build)
+        self.install_button.clicked.connect(self.install)
         self.flash_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(setup.cancel)
         self.skip.toggled.connect(lambda *_: self.completeChanged.emit())
@@ -104,7 +115,90 @@ class FlashPage(QWizardPage):
         setup.flashFailed.connect(self._failed)
         setup.stateChanged.connect(self._follow)
         setup.busyChanged.connect(self._follow)
+        self.firmware.started.connect(self._build_started)
+        self.firmware.line.connect(self.log_view.appendPlainText)
+        self.firmware.step.connect(self._build_step)
+        self.firmware.finished.connect(self._build_finished)
+        self.firmware.busyChanged.connect(self._follow)
         self._follow()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _offer_build(self) -> None:
+        """No build found: offer to build one (in a checkout), else say what to do."""
+        project = self.firmware.project(self.firmware_root)
+        if project is None:
+            self.status.setText(
+                "No firmware build found. The wizard looks for one only in a SecureCam checkout"
+                f" (firmware/.pio/build/{BUILD_ENV}): build it there (cd firmware && pio run -e"
+                f" {BUILD_ENV}), or choose a merged .bin."
+            )
+            return
+        self.build_button.show()
+        if self.firmware.platformio() is not None:
+            self.status.setText(
+                f"No firmware build found in {project / '.pio' / 'build' / BUILD_ENV}. Press"
+                " Build firmware to build it with PlatformIO (a few minutes; the first build"
+                " downloads the ESP32 toolchain), or choose a merged .bin."
+            )
+            return
+        self.status.setText(
+            f"No firmware build found. {self.firmware.install_hint()}\n"
+            "Then press Build firmware, or choose a merged .bin."
+        )
+        self.install_button.setVisible(self.firmware.can_install())
+
+    def build(self) -> None:
+        """Build the firmware with PlatformIO in the checkout (`setup.firmware`)."""
+        self.guidance.hide()
+        self.firmware.build(self.firmware_root)
+
+    def install(self) -> None:
+        """Install PlatformIO into the app's Python environment."""
+        self.guidance.hide()
+        self.firmware.install()
+
+    def _build_started(self, kind: str) -> None:
+        self.log_view.clear()
+        self.status.setStyleSheet("")
+        if kind == Kind.INSTALL.value:
+            self.status.setText("Installing PlatformIO (pip install platformio) …")
+            self.progress.setRange(0, 0)  # pip gives no overall progress: busy
+        else:
+            self.status.setText(f"Building the firmware (pio run -e {BUILD_ENV}) …")
+            self.progress.setRange(0, 100)
+            self.progress.setValue(0)
+
+    def _build_step(self, step: int, steps: int, text: str) -> None:
+        self.progress.setRange(0, steps)
+        self.progress.setValue(step - 1)
+        self.status.setText(f"Building the firmware, step {step} of {steps}: {text} …")
+
+    def _build_finished(self, outcome: Outcome) -> None:
+        self.progress.setRange(0, 100)
+        if outcome.ok:
+            self.progress.setValue(100)
+            self.status.setText(
+                f"{outcome.message}. Press Flash to write it."
+                if outcome.build is not None
+                else f"{outcome.message} {outcome.guidance}"
+            )
+            self.status.setStyleSheet(OK_STYLE)
+            self.guidance.hide()
+            if outcome.build is not None:
+                self.path.setText(str(outcome.build))
+                self.build_button.hide()
+            self.install_button.hide()
+            return
+        self.progress.setValue(0)
+        self._failed(outcome.message, outcome.guidance)
+        if outcome.kind is Kind.BUILD and find_build(self.firmware_root) is None:
+            self.path.clear()  # the failed build left no build to flash
+        self.install_button.setVisible(
+            self.firmware.platformio() is None and self.firmware.can_install()
+        )
+
+    # -- flashing ----------------------------------------------------------------------------
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -118,7 +212,10 @@ class FlashPage(QWizardPage):
 
     def start(self) -> None:
         """Check the image, then flash it on the chosen port."""
-        path = Path(self.path.text().strip())
+        text = self.path.text().strip()
+        project = self.firmware.project(self.firmware_root)
+        default = project / ".pio" / "build" / BUILD_ENV if project else self.firmware_root
+        path = Path(text) if text else default
         self.guidance.hide()
         try:
             images = load_images(path)  # a quick local check: readable and complete
@@ -137,9 +234,17 @@ class FlashPage(QWizardPage):
     def _follow(self, *_: object) -> None:
         """Controls for the link's state: Cancel only while flashing, the rest only idle."""
         flashing = self.setup.state is LinkState.FLASHING
-        idle = not self.setup.busy
-        self.cancel_button.setEnabled(flashing)
-        for widget in (self.flash_button, self.browse_button, self.path, self.skip):
+        building = self.firmware.busy
+        idle = not self.setup.busy and not building
+        self.cancel_button.setEnabled(flashing or building)
+        for widget in (
+            self.flash_button,
+            self.browse_button,
+            self.build_button,
+            self.install_button,
+            self.path,
+            self.skip,
+        ):
             widget.setEnabled(idle)
         self.completeChanged.emit()
 
@@ -161,6 +266,6 @@ class FlashPage(QWizardPage):
         self.guidance.setVisible(bool(guidance))
 
     def isComplete(self) -> bool:
-        if self.setup.busy:
+        if self.setup.busy or self.firmware.busy:
             return False
         return self.setup.state in RUNS_FIRMWARE or self.skip.isChecked()
