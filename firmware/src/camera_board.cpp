@@ -10,20 +10,6 @@
 
 #include "board_log.h"
 
-/* SecureCam FrameSize code -> esp32-camera framesize_t, by name (docs/PROTOCOL.md 4).
- * tests/firmware/test_board_layer.py checks this table against app/protocol/framesize.py. */
-static const FrameSizeInfo kFrameSizes[] = {
-    {1, FRAMESIZE_QQVGA, 160, 120, "QQVGA"},
-    {2, FRAMESIZE_QVGA, 320, 240, "QVGA"},
-    {3, FRAMESIZE_CIF, 400, 296, "CIF"},
-    {4, FRAMESIZE_HVGA, 480, 320, "HVGA"},
-    {5, FRAMESIZE_VGA, 640, 480, "VGA"},
-    {6, FRAMESIZE_SVGA, 800, 600, "SVGA"},
-    {7, FRAMESIZE_XGA, 1024, 768, "XGA"},
-    {8, FRAMESIZE_HD, 1280, 720, "HD"},
-    {9, FRAMESIZE_SXGA, 1280, 1024, "SXGA"},
-    {10, FRAMESIZE_UXGA, 1600, 1200, "UXGA"},
-};
 static const uint8_t kLargestFrameSize = 10; /* UXGA, the OV2640's full resolution */
 
 /* Without PSRAM there is one frame buffer, filled when it is empty: a frame fetched long
@@ -64,23 +50,6 @@ static void capture_task(void *arg)
         camera_fb_t *fb = capture_one();
         (void)xQueueSend(s_captured, &fb, portMAX_DELAY);
     }
-}
-
-const FrameSizeInfo *CameraBoard::lookup(uint8_t code)
-{
-    for (const FrameSizeInfo &info : kFrameSizes) {
-        if (info.code == code) {
-            return &info;
-        }
-    }
-    return nullptr;
-}
-
-uint64_t CameraBoard::capture_us(const camera_fb_t *fb, uint64_t now_us)
-{
-    uint64_t us = static_cast<uint64_t>(fb->timestamp.tv_sec) * 1000000ULL +
-                  static_cast<uint64_t>(fb->timestamp.tv_usec);
-    return us == 0 || us > now_us ? now_us : us;
 }
 
 bool CameraBoard::begin(uint8_t frame_size, uint8_t quality)

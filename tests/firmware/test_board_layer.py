@@ -10,7 +10,7 @@ stubs that this file used to run. Here:
 - every sc_* function it calls is declared in the core's headers and defined in its sources
   (the cross check compiles without linking, so it would not see a missing definition);
 - the partition table parses, fits 4 MB flash, has no overlaps, nvs at 0x9000, app at 0x10000;
-- the FrameSize -> framesize_t table in camera_board.cpp covers app/protocol/framesize.py;
+- the FrameSize -> framesize_t table in frame_sizes.cpp covers app/protocol/framesize.py;
 - platformio.ini has env esp32cam with board esp32cam, framework arduino, a pinned platform;
 - no log call formats a secret;
 - the post-build merge script writes the documented offsets.
@@ -179,7 +179,7 @@ _FRAME_SIZE_ROW = re.compile(
 
 
 def test_frame_size_table_maps_every_wire_code_by_name():
-    text = _COMMENT.sub(" ", (SRC / "camera_board.cpp").read_text())
+    text = _COMMENT.sub(" ", (SRC / "frame_sizes.cpp").read_text())
     rows = _FRAME_SIZE_ROW.findall(text)
     table = {int(code): (name, int(w), int(h), label) for code, name, w, h, label in rows}
     assert len(table) == len(rows), "a wire code appears twice"

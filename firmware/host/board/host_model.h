@@ -1,0 +1,70 @@
+/* The host model of the ESP32-CAM's network I/O and sensor (firmware/host/board): what the
+ * real WsClient and StreamClient (firmware/src) run against on the host. The model's
+ * parameters, its clock and what it measures live here; board_main.cpp drives it. */
+#ifndef SECURECAM_HOST_MODEL_H
+#define SECURECAM_HOST_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+/* The link between the camera and the app, as the camera's TCP stack sees it. */
+struct LinkParams {
+    double rate_bytes_per_s = 2e6 / 8; /* the air's throughput, camera -> app */
+    uint64_t rtt_us = 10000;           /* round trip; each direction takes half */
+    size_t send_buffer = 5744;         /* lwIP's TCP send buffer (CONFIG_LWIP_TCP_SND_BUF) */
+    uint64_t dns_us = 20000;           /* a name lookup's answer time; names ending in
+                                          ".invalid" never get one */
+};
+
+/* The sensor behind esp32-camera: a frame every period into two buffers, newest kept. */
+struct SensorParams {
+    std::vector<std::vector<uint8_t>> frames; /* JPEGs, served in turn */
+    double fps = 15;                          /* OV2640 datasheet: UXGA 15, SVGA 30 */
+    uint16_t width = 1600;
+    uint16_t height = 1200;
+};
+
+struct ModelStats {
+    /* one loop() call */
+    uint64_t iterations = 0;
+    uint64_t worst_cpu_us = 0;     /* thread CPU time: what the loop itself spent */
+    uint64_t worst_blocked_us = 0; /* time spent waiting inside the model (delay()) */
+    uint64_t worst_wall_us = 0;    /* wall time, preemption by other processes included */
+    /* PONGs: from the PING's decryption to the PONG's last byte leaving on the air */
+    std::vector<double> pong_wall_ms;
+    std::vector<double> pong_link_ms; /* bytes ahead of the PONG / rate: scheduling excluded */
+    /* frames */
+    uint64_t frames_captured = 0; /* by the sensor while streaming */
+    uint64_t frames_started = 0;
+    uint64_t frames_dropped_marked = 0;
+    uint64_t frames_overflowed = 0; /* larger than the JPEG buffer: dropped by the "driver" */
+    uint64_t bytes_accepted = 0;    /* handed to TCP by the firmware */
+    uint64_t bytes_delivered = 0;   /* given to the app's socket */
+    uint64_t writes = 0;
+    uint64_t largest_write = 0;
+    uint64_t write_full = 0; /* writes refused because the send buffer was full */
+    /* ends of connections: the peer's FIN or reset noticed */
+    std::vector<uint64_t> end_notice_us;
+    std::vector<uint64_t> end_notice_iterations;
+    uint64_t connects = 0;
+};
+
+extern LinkParams g_link;
+extern SensorParams g_sensor;
+extern ModelStats g_stats;
+
+uint64_t model_now_us();
+/* Called by board_main around each loop() call. */
+void model_iteration_begin();
+void model_iteration_end();
+/* Advance the link (deliveries, acknowledgements, arrivals); cheap, called often. */
+void model_link_advance();
+/* Commands: the peer stops (true) or resumes reading; a reset from the network. */
+void model_link_stall(bool stalled);
+void model_link_reset();
+void model_sensor_stream(bool on);
+
+#endif

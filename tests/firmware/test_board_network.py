@@ -1,0 +1,214 @@
+"""The board layer's network half on the host, against the real receiver (docs: firmware/README.md,
+"The host model").
+
+`securecam-board` (firmware/host/board) is the firmware's own StreamClient, WsClient, ws_codec,
+back-off and protocol core, compiled for the host, with a model of what the ESP32 puts under
+them: lwIP's 5,744-byte TCP send buffer drained at a given rate and round trip, a sensor that
+finishes a frame every 1/fps s into two buffers, and the app's side able to stop reading or
+reset. It streams real UXGA JPEGs to the app's real Receiver over loopback.
+
+What is asserted never depends on how busy this machine is:
+- blocking is the time the loop spent waiting inside the model, and its work is its thread's
+  CPU time, not wall time;
+- a PONG's delay is the link time of what the firmware queued ahead of it (bytes / rate), which
+  the firmware's design decides, not the scheduler;
+- the end of a connection is noticed within loop iterations, not milliseconds.
+Wall-clock figures are measured by `python -m app.bench.board`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.bench.board import BoardProcess, board_args, board_process, write_frames
+from app.protocol.framesize import FrameSize, jpeg_buffer_bytes
+from app.protocol.session import Credentials
+from app.receiver.server import (
+    DeviceConnected,
+    DeviceDisconnected,
+    FrameArrived,
+    Receiver,
+    ReceiverEvent,
+    StatusArrived,
+)
+from tests.waiting import scaled, wait_until
+
+KEY = bytes(range(40, 72))
+NAME = "board"  # app.bench.board's device name
+SEND_BUFFER = 5744  # lwIP's CONFIG_LWIP_TCP_SND_BUF_DEFAULT on Arduino-ESP32 2.x
+CHUNK_DATA = 8192  # StreamClient::kChunkData
+
+
+@pytest.fixture(scope="module")
+def uxga_frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four real UXGA JPEGs of about 215 KB, as an OV2640 at quality 17 gives."""
+    folder = tmp_path_factory.mktemp("uxga")
+    for jpeg in write_frames(folder):
+        assert len(jpeg) < jpeg_buffer_bytes(FrameSize.UXGA)  # the driver would drop it
+    return folder
+
+
+@dataclass
+class Rig:
+    receiver: Receiver
+    events: list[ReceiverEvent]
+    frames_dir: Path
+    key_file: Path
+    binary: Path
+
+    def board(self, *args: str, server: str = "127.0.0.1") -> AsyncContextManager[BoardProcess]:
+        argv = board_args(self.receiver.port, self.key_file, self.frames_dir, *args)
+        argv[argv.index("--server") + 1] = server
+        return board_process(self.binary, argv, stop_timeout=scaled(10))
+
+    def frames(self) -> list[FrameArrived]:
+        return [e for e in self.events if isinstance(e, FrameArrived)]
+
+    def statuses(self) -> list[StatusArrived]:
+        return [e for e in self.events if isinstance(e, StatusArrived)]
+
+    def count(self, kind: type) -> int:
+        return sum(isinstance(e, kind) for e in self.events)
+
+
+@pytest.fixture
+async def rig(firmware_build: Path, uxga_frames: Path, tmp_path: Path) -> AsyncIterator[Rig]:
+    receiver = Receiver({NAME: Credentials(NAME, KEY)}.get, host="127.0.0.1", port=0)
+    events: list[ReceiverEvent] = []
+    receiver.add_listener(events.append)
+    await receiver.start()
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY.hex())
+    key_file.chmod(0o600)
+    rig = Rig(receiver, events, uxga_frames, key_file, firmware_build / "securecam-board")
+    try:
+        yield rig
+    finally:
+        await receiver.stop()
+
+
+async def test_loop_never_blocks_and_pongs_wait_for_at_most_one_chunk_on_a_2_mbit_link(
+    rig: Rig,
+) -> None:
+    # UXGA frames of ~215 KB take ~0.9 s each at 2 Mbit/s; the app pings every second.
+    async with rig.board("--rate-kbit", "2000", "--rtt-ms", "10") as board:
+        await wait_until(lambda: len(rig.frames()) >= 3, scaled(30))
+        stats = await board.stats()
+        while len(stats["pong_link_ms"]) < 3:
+            await asyncio.sleep(0.2)
+            stats = await board.stats()
+    assert stats["worst_blocked_us"] == 0  # no loop iteration waits at all (limit: 50 ms)
+    assert stats["worst_cpu_us"] < 50_000
+    assert stats["write_full"] > 0  # the link was the bottleneck, and the loop went on
+    # Ahead of a PONG: at most the rest of one chunk and a full send buffer.
+    worst = max(stats["pong_link_ms"])
+    assert worst < 100
+    assert worst <= (CHUNK_DATA + 200 + SEND_BUFFER) / (2e6 / 8) * 1000
+
+
+async def test_frames_are_dropped_never_queued_on_a_slow_link_and_arrive_whole(rig: Rig) -> None:
+    async with rig.board("--rate-kbit", "2000", "--rtt-ms", "10") as board:
+        await wait_until(lambda: len(rig.frames()) >= 4, scaled(30))
+        await wait_until(
+            lambda: any((s.status.frames_dropped or 0) > 0 for s in rig.statuses()), scaled(15)
+        )
+        stats = await board.stats()
+    sent = {path.read_bytes() for path in rig.frames_dir.glob("*.jpg")}
+    frames = rig.frames()
+    assert all(f.frame.jpeg in sent for f in frames)  # whole and bit-exact, never cut
+    seqs = [f.frame.seq for f in frames]
+    assert seqs == sorted(set(seqs))
+    # The sensor made ~15 frames a second; the link carries about one. Every frame captured
+    # was either sent or counted as dropped: none waits in a queue.
+    assert stats["frames_captured"] > 3 * stats["frames_started"]
+    assert stats["frames_captured"] - stats["frames_started"] - stats["frames_dropped"] in (0, 1)
+    assert stats["bytes_accepted"] - stats["bytes_delivered"] <= SEND_BUFFER
+    reported = max(s.status.frames_dropped or 0 for s in rig.statuses())
+    assert 0 < reported <= stats["frames_dropped"]
+    assert all(s.status.quality >= 17 for s in rig.statuses())  # UXGA's buffer floor
+
+
+async def test_a_peer_that_stops_reading_fills_the_buffer_but_never_stops_the_loop(
+    rig: Rig,
+) -> None:
+    async with rig.board("--rate-kbit", "8000", "--rtt-ms", "4") as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        await board.command("stall 1")
+        before = await board.stats()
+        await wait_until_stats(board, lambda s: s["write_full"] > before["write_full"] + 500)
+        stalled = await board.stats()
+        assert stalled["iterations"] > before["iterations"] + 500  # it kept looping
+        assert stalled["bytes_accepted"] - stalled["bytes_delivered"] <= SEND_BUFFER
+        frames_before = len(rig.frames())
+        await board.command("stall 0")
+        await wait_until(lambda: len(rig.frames()) > frames_before + 1, scaled(30))
+        after = await board.stats()
+    assert after["worst_blocked_us"] == 0
+    assert after["connects"] == 1  # the same session carried on
+
+
+async def test_the_apps_fin_is_noticed_at_once_and_reconnection_follows_the_backoff(
+    rig: Rig,
+) -> None:
+    async with rig.board("--rate-kbit", "8000", "--rtt-ms", "4") as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        server = rig.receiver._server  # the app half-closes: an orderly FIN, no close frame
+        assert server is not None
+        for connection in list(server.connections):
+            sock = connection.transport.get_extra_info("socket")
+            sock.shutdown(socket.SHUT_WR)
+        await wait_until(lambda: rig.count(DeviceConnected) >= 2, scaled(30))
+        stats = await board.stats()
+    assert stats["end_notice_iterations"][0] <= 2
+    ended = board.logged("connection ended: 1006")[0]
+    wait = board.logged("reconnecting in")[0]
+    retry = board.logged("connecting to")[1]
+    wait_ms = int(re.search(r"reconnecting in (\d+) ms", wait[1]).group(1))  # type: ignore[union-attr]
+    assert 250 <= wait_ms <= 500  # the first back-off step: uniform in [d/2, d], d = 500 ms
+    assert retry[0] - ended[0] >= wait_ms  # never earlier than the back-off says
+    assert stats["connects"] == 2
+
+
+async def test_a_reset_is_noticed_at_once_and_the_camera_reconnects(rig: Rig) -> None:
+    async with rig.board("--rate-kbit", "8000", "--rtt-ms", "4") as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        await board.command("reset")
+        await wait_until(lambda: rig.count(DeviceConnected) >= 2, scaled(30))
+        stats = await board.stats()
+    assert stats["end_notice_iterations"][0] <= 2
+    assert board.logged("connection ended: 1006 connection reset")
+    assert rig.count(DeviceDisconnected) >= 1
+
+
+async def test_a_name_that_never_resolves_fails_within_5_s_without_blocking(rig: Rig) -> None:
+    async with rig.board(server="camera-app.invalid") as board:
+        await wait_until(lambda: bool(board.logged("name lookup timed out")), scaled(30))
+        stats = await board.stats()
+    assert stats["worst_blocked_us"] == 0
+    assert stats["iterations"] > 1000  # the loop ran on while the lookup was pending
+    assert board.logged("reconnecting in")
+
+
+async def test_a_host_name_is_resolved_and_streams(rig: Rig) -> None:
+    async with rig.board(server="localhost") as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        assert (await board.stats())["connects"] == 1
+
+
+async def wait_until_stats(board: BoardProcess, predicate: Any) -> dict[str, Any]:
+    """The board's stats once predicate(stats) holds (polled; the timeout is scaled)."""
+    async with asyncio.timeout(scaled(30)):
+        while True:
+            stats = await board.stats()
+            if predicate(stats):
+                return stats
+            await asyncio.sleep(0.05)
