@@ -267,6 +267,7 @@ void StreamClient::on_message()
         board_log("stream: connected (%s)", suite_name(session_suite_));
         next_frame_us_ = board_now_us();
         status_due_ = true; /* the first record; it confirms the session */
+        status_sent_ = false;
         break;
     case SC_EVENT_CONTROL:
         apply_control(ev);
@@ -387,11 +388,12 @@ void StreamClient::send_status(uint64_t now_us)
         return;
     }
     status_due_ = false;
+    status_sent_ = true;
     next_status_us_ = now_us + kStatusIntervalUs;
     (void)send(n);
 }
 
-/* One message per call, in this order: STATUS when it must come first, a PONG owed, the next
+/* One message per call, in this order: the session's first STATUS, a PONG owed, the next
  * chunk of the frame being sent, then between frames settings, STATUS and a new frame. */
 bool StreamClient::transmit(uint64_t now_us)
 {
@@ -401,7 +403,11 @@ bool StreamClient::transmit(uint64_t now_us)
     if (frame_in_flight_ && fb_ == nullptr) {
         frame_sent(now_us); /* its last chunk just went wholly into TCP's hands */
     }
-    if (sc_session_pending(&session_) > 0 && !status_due_) {
+    if (!status_sent_) {
+        send_status(now_us);
+        return true;
+    }
+    if (sc_session_pending(&session_) > 0) {
         return send_pong(); /* a PING is answered before the next chunk */
     }
     if (fb_ != nullptr) {

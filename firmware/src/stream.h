@@ -114,6 +114,7 @@ private:
                      SC_CONFIG_DEFAULT_FPS_CAP};
     bool apply_pending_ = true;
     bool status_due_ = false;
+    bool status_sent_ = false; /* this session's first STATUS went out (PROTOCOL.md 4) */
     uint64_t next_status_us_ = 0;
     uint64_t next_frame_us_ = 0;
     uint32_t seq_ = 0; /* keeps counting across reconnects; reconnect before it wraps */

@@ -31,6 +31,7 @@ import pytest
 
 from app.bench.board import BoardProcess, board_args, board_process, write_frames
 from app.protocol.framesize import FrameSize, jpeg_buffer_bytes
+from app.protocol.records import Control
 from app.protocol.session import Credentials
 from app.receiver.server import (
     DeviceConnected,
@@ -113,6 +114,20 @@ async def test_loop_never_blocks_and_pongs_wait_for_at_most_one_chunk_on_a_2_mbi
     worst = max(stats["pong_link_ms"])
     assert worst < 100
     assert worst <= (CHUNK_DATA + 200 + SEND_BUFFER) / (2e6 / 8) * 1000
+
+
+async def test_a_control_mid_frame_holds_no_pong_back_and_applies_between_frames(
+    rig: Rig,
+) -> None:
+    # A CONTROL makes a STATUS due; it waits for the frame's end, the PONGs must not.
+    async with rig.board("--rate-kbit", "2000", "--rtt-ms", "10") as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        for quality in (20, 22, 24, 26):
+            assert await rig.receiver.send_control(NAME, Control(quality=quality))
+            await asyncio.sleep(0.3)
+        await wait_until(lambda: rig.statuses()[-1].status.quality == 26, scaled(15))
+        stats = await wait_until_stats(board, lambda s: len(s["pong_link_ms"]) >= 3)
+    assert max(stats["pong_link_ms"]) <= (CHUNK_DATA + 200 + SEND_BUFFER) / (2e6 / 8) * 1000
 
 
 async def test_frames_are_dropped_never_queued_on_a_slow_link_and_arrive_whole(rig: Rig) -> None:
