@@ -572,8 +572,9 @@ void StreamClient::apply_settings()
     (void)camera_->set_quality(wanted_.quality);
     if (camera_->ready()) {
         wanted_.frame_size = camera_->frame_size(); /* what the board could do (no PSRAM) */
-        wanted_.quality = camera_->quality();
     }
+    /* wanted_.quality stays what was asked: the camera raises it to the buffer's floor at
+     * large sizes, and returns to it at smaller ones; STATUS reports the quality in force. */
 }
 
 /* ---- ending ------------------------------------------------------------------------- */

@@ -145,11 +145,35 @@ async def test_frames_are_dropped_never_queued_on_a_slow_link_and_arrive_whole(r
     # The sensor made ~15 frames a second; the link carries about one. Every frame captured
     # was either sent or counted as dropped: none waits in a queue.
     assert stats["frames_captured"] > 3 * stats["frames_started"]
-    assert stats["frames_captured"] - stats["frames_started"] - stats["frames_dropped"] in (0, 1)
+    # (Up to two frames are in between: one being sent, one on the capture task.)
+    assert abs(stats["frames_captured"] - stats["frames_started"] - stats["frames_dropped"]) <= 2
     assert stats["bytes_accepted"] - stats["bytes_delivered"] <= SEND_BUFFER
     reported = max(s.status.frames_dropped or 0 for s in rig.statuses())
     assert 0 < reported <= stats["frames_dropped"]
     assert all(s.status.quality >= 17 for s in rig.statuses())  # UXGA's buffer floor
+
+
+async def test_a_quality_the_jpeg_buffer_cannot_hold_is_raised_and_follows_the_size(
+    rig: Rig,
+) -> None:
+    # camera_board.cpp itself runs here, over the model of esp32-camera: UXGA's buffer
+    # (384,000 B) cannot take every frame below quality 17, VGA's share of it can take 4.
+    def quality() -> int:
+        return rig.statuses()[-1].status.quality
+
+    async with rig.board("--quality", "12", "--rate-kbit", "20000", "--rtt-ms", "2") as board:
+        await wait_until(lambda: bool(rig.statuses()), scaled(30))
+        assert quality() == 17  # asked 12
+        for control, expected in (
+            (Control(frame_size=FrameSize.VGA.value), 12),
+            (Control(quality=4), 4),
+            (Control(frame_size=FrameSize.UXGA.value), 17),
+        ):
+            assert await rig.receiver.send_control(NAME, control)
+            await wait_until(lambda expected=expected: quality() == expected, scaled(15))
+        stats = await board.stats()
+    assert stats["sensor_quality"] == 17  # what the sensor itself was set to
+    assert board.logged("JPEG quality 17 at UXGA (4 could overflow the 384000-byte buffer)")
 
 
 async def test_a_peer_that_stops_reading_fills_the_buffer_but_never_stops_the_loop(

@@ -4,7 +4,7 @@
  *
  *   securecam-board --server 127.0.0.1 --port 8765 --name cam --key-file KEY --frames DIR
  *                   [--frame-size 10] [--quality 12] [--fps-cap 25] [--sensor-fps 15]
- *                   [--width 1600 --height 1200] [--rate-kbit 2000] [--rtt-ms 10]
+ *                   [--rate-kbit 2000] [--rtt-ms 10]
  *                   [--send-buffer 5744] [--dns-ms 20]
  *
  * The key file holds the device key as 64 hex digits. Standard input takes one command a
@@ -96,6 +96,9 @@ void print_list(const char *name, const std::vector<uint64_t> &v)
 void print_stats()
 {
     const ModelStats &s = g_stats;
+    uint64_t captured = 0;
+    uint64_t overflowed = 0;
+    model_sensor_counts(&captured, &overflowed);
     printf("{");
     printf("\"iterations\": %llu, \"worst_cpu_us\": %llu, \"worst_blocked_us\": %llu, "
            "\"worst_wall_us\": %llu, ",
@@ -110,17 +113,18 @@ void print_stats()
     printf("\"frames_captured\": %llu, \"frames_started\": %llu, \"frames_dropped\": %lu, "
            "\"frames_overflowed\": %llu, \"bytes_accepted\": %llu, \"bytes_delivered\": %llu, "
            "\"writes\": %llu, \"largest_write\": %llu, \"write_full\": %llu, "
-           "\"connects\": %llu, \"streaming\": %s}\n",
-           static_cast<unsigned long long>(s.frames_captured),
+           "\"connects\": %llu, \"sensor_quality\": %d, \"streaming\": %s}\n",
+           static_cast<unsigned long long>(captured),
            static_cast<unsigned long long>(s.frames_started),
            static_cast<unsigned long>(g_stream.frames_dropped()),
-           static_cast<unsigned long long>(s.frames_overflowed),
+           static_cast<unsigned long long>(overflowed),
            static_cast<unsigned long long>(s.bytes_accepted),
            static_cast<unsigned long long>(s.bytes_delivered),
            static_cast<unsigned long long>(s.writes),
            static_cast<unsigned long long>(s.largest_write),
            static_cast<unsigned long long>(s.write_full),
-           static_cast<unsigned long long>(s.connects), g_stream.streaming() ? "true" : "false");
+           static_cast<unsigned long long>(s.connects), s.sensor_quality,
+           g_stream.streaming() ? "true" : "false");
     fflush(stdout);
 }
 
@@ -203,10 +207,6 @@ int main(int argc, char **argv)
             cfg.fps_cap = static_cast<uint8_t>(atoi(v));
         } else if (opt == "--sensor-fps") {
             g_sensor.fps = atof(v);
-        } else if (opt == "--width") {
-            g_sensor.width = static_cast<uint16_t>(atoi(v));
-        } else if (opt == "--height") {
-            g_sensor.height = static_cast<uint16_t>(atoi(v));
         } else if (opt == "--rate-kbit") {
             g_link.rate_bytes_per_s = atof(v) * 1000.0 / 8.0;
         } else if (opt == "--rtt-ms") {
@@ -228,7 +228,9 @@ int main(int argc, char **argv)
 
     g_wifi.begin();
     g_wifi.set_network(cfg.wifi_ssid, cfg.wifi_pass);
-    g_camera.begin(cfg.frame_size, cfg.jpeg_quality);
+    if (!g_camera.begin(cfg.frame_size, cfg.jpeg_quality)) {
+        usage("the camera model would not start");
+    }
     g_stream.begin(&g_camera, &g_wifi);
     g_stream.set_defaults(cfg.frame_size, cfg.jpeg_quality, cfg.fps_cap);
     g_stream.set_target(cfg);

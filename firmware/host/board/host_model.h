@@ -23,8 +23,6 @@ struct LinkParams {
 struct SensorParams {
     std::vector<std::vector<uint8_t>> frames; /* JPEGs, served in turn */
     double fps = 15;                          /* OV2640 datasheet: UXGA 15, SVGA 30 */
-    uint16_t width = 1600;
-    uint16_t height = 1200;
 };
 
 struct ModelStats {
@@ -36,11 +34,10 @@ struct ModelStats {
     /* PONGs: from the PING's decryption to the PONG's last byte leaving on the air */
     std::vector<double> pong_wall_ms;
     std::vector<double> pong_link_ms; /* bytes ahead of the PONG / rate: scheduling excluded */
-    /* frames */
-    uint64_t frames_captured = 0; /* by the sensor while streaming */
+    /* frames (the sensor's own counts: model_sensor_counts) */
     uint64_t frames_started = 0;
     uint64_t frames_dropped_marked = 0;
-    uint64_t frames_overflowed = 0; /* larger than the JPEG buffer: dropped by the "driver" */
+    int sensor_quality = 0; /* the JPEG quality the sensor was last set to */
     uint64_t bytes_accepted = 0;    /* handed to TCP by the firmware */
     uint64_t bytes_delivered = 0;   /* given to the app's socket */
     uint64_t writes = 0;
@@ -66,5 +63,8 @@ void model_link_advance();
 void model_link_stall(bool stalled);
 void model_link_reset();
 void model_sensor_stream(bool on);
+/* Frames the sensor finished while streaming, and frames dropped for not fitting the buffer
+ * (the capture task reads the sensor on its own thread). */
+void model_sensor_counts(uint64_t *captured, uint64_t *overflowed);
 
 #endif
