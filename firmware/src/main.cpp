@@ -5,11 +5,9 @@
  * always be provisioned; then the configuration from NVS, Wi-Fi, the camera, and the stream
  * to the app. Everything runs on the Arduino loop task, which the task watchdog watches.
  *
- * Start-up is staged so that the two large current draws never overlap (on a weak 5 V supply
- * that overlap is the classic ESP32-CAM brownout reset loop): the radio starts first (its RF
- * calibration), then association; the camera (sensor power-up, XCLK, DMA) starts only while
- * no association is under way: once Wi-Fi is up and has settled, or between two attempts,
- * or at once when no network is configured. The brownout detector stays on.
+ * Start-up is staged so that the two large current draws never overlap (start_stage.h): the
+ * radio starts first (its RF calibration), then association; the camera only while no
+ * association is under way. The brownout detector stays on.
  *
  * Nothing in loop() waits on the network or the sensor (net_link.h, camera_board.h); the
  * longest blocking step is a Wi-Fi scan the console asked for (at most 4 s).
@@ -31,6 +29,7 @@
 #include "securecam/sc_config.h"
 #include "securecam/sc_console.h"
 #include "securecam/sc_protocol.h"
+#include "start_stage.h"
 #include "stream.h"
 #include "wifi_link.h"
 
@@ -41,8 +40,6 @@ static const size_t kSerialRxBuffer = 1024;
 static const uint64_t kConsoleIdleUs = 100000; /* PROVISIONING.md 2: ~100 ms of silence */
 static const uint32_t kWatchdogTimeoutS = 30;  /* far longer than any blocking step (4 s) */
 static const uint64_t kCameraRetryUs = 10000000;
-/* After association (and DHCP), before the camera starts: the link's bursts have passed. */
-static const uint64_t kCameraSettleUs = 500000;
 /* The loop task carries X25519 (mbedTLS MPI), AES-GCM and lwIP calls: twice Arduino's
  * 8192 bytes. Its high-water mark is logged and sent in STATUS (stack_min_free). */
 static const size_t kLoopStackBytes = 16384;
@@ -63,7 +60,7 @@ static bool g_reboot = false;
 static bool g_idle_armed = false;
 static uint64_t g_last_rx_us = 0;
 static uint64_t g_camera_retry_us = 0;
-static uint64_t g_wifi_quiet_since_us = 0;
+static StartStage g_start_stage;
 static bool g_led_on = false;
 static uint64_t g_stack_check_us = 0;
 static uint32_t g_stack_logged = UINT32_MAX;
@@ -266,19 +263,10 @@ static void start_camera()
     esp_task_wdt_reset();
 }
 
-/* The camera starts (or retries) only while the radio is quiet: no association under way,
- * and if the link is up, up for kCameraSettleUs. */
 static void maybe_start_camera(uint64_t now_us)
 {
-    if (!g_wifi.quiet()) {
-        g_wifi_quiet_since_us = 0;
-        return;
-    }
-    if (g_wifi_quiet_since_us == 0) {
-        g_wifi_quiet_since_us = now_us;
-    }
-    bool settled = !g_wifi.connected() || now_us - g_wifi_quiet_since_us >= kCameraSettleUs;
-    if (!g_camera.ready() && settled && now_us >= g_camera_retry_us) {
+    if (g_start_stage.camera_may_start(g_wifi, now_us) && !g_camera.ready() &&
+        now_us >= g_camera_retry_us) {
         start_camera();
     }
 }

@@ -251,3 +251,37 @@ async def wait_until_stats(board: BoardProcess, predicate: Any) -> dict[str, Any
             if predicate(stats):
                 return stats
             await asyncio.sleep(0.05)
+
+
+async def test_the_camera_starts_only_once_the_link_is_up_and_has_settled(rig: Rig) -> None:
+    # main.cpp's staged start, run by the real wifi_link.cpp over a model of Arduino's WiFi:
+    # the camera's power-up never overlaps association (a brownout on a weak supply).
+    async with rig.board("--wifi-join-ms", "1500") as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        stats = await board.stats()
+    joining = board.logged("wifi: joining")[0][0]
+    connected = board.logged("wifi: connected")[0][0]
+    camera = board.logged("camera: ready")[0][0]
+    assert connected - joining >= 1500
+    assert camera - connected >= 500  # StartStage::kSettleUs after association
+    assert stats["tx_power"] == 78  # WIFI_POWER_19_5dBm unless SECURECAM_WIFI_TX_POWER says
+    assert board.logged("wifi: transmit power 19.50 dBm")
+
+
+async def test_a_refused_network_lets_the_camera_start_between_attempts(rig: Rig) -> None:
+    async with rig.board("--wifi-refuses", "1", "--wifi-join-ms", "300") as board:
+        await wait_until(lambda: bool(board.logged("camera: ready")), scaled(30))
+    failed = board.logged("wifi: not connected; retrying in")[0][0]
+    assert board.logged("camera: ready")[0][0] >= failed  # never during the attempt
+    assert not rig.frames()
+
+
+async def test_a_lost_station_link_ends_the_session_and_streaming_resumes(rig: Rig) -> None:
+    async with rig.board("--rate-kbit", "8000", "--rtt-ms", "4") as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        await board.command("wifi-lose")
+        await wait_until(lambda: rig.count(DeviceConnected) >= 2, scaled(30))
+        frames = len(rig.frames())
+        await wait_until(lambda: len(rig.frames()) > frames, scaled(30))
+    assert board.logged("wifi: connection lost")
+    assert board.logged("connection ended: 1006 connection dropped")

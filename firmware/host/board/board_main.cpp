@@ -5,11 +5,12 @@
  *   securecam-board --server 127.0.0.1 --port 8765 --name cam --key-file KEY --frames DIR
  *                   [--frame-size 10] [--quality 12] [--fps-cap 25] [--sensor-fps 15]
  *                   [--rate-kbit 2000] [--rtt-ms 10]
- *                   [--send-buffer 5744] [--dns-ms 20]
+ *                   [--send-buffer 5744] [--dns-ms 20] [--wifi-join-ms 300] [--wifi-refuses 1]
  *
  * The key file holds the device key as 64 hex digits. Standard input takes one command a
  * line: "stats" (one JSON line on standard output), "stall 1" / "stall 0" (the app's side
- * stops / resumes reading), "reset" (a reset from the network), "rate KBIT", "quit". The
+ * stops / resumes reading), "reset" (a reset from the network), "wifi-lose" (the station
+ * link drops), "rate KBIT", "quit". The
  * board's UART log goes to standard error. */
 #include <Arduino.h>
 #include <dirent.h>
@@ -31,6 +32,7 @@
 #include "camera_board.h"
 #include "host_model.h"
 #include "securecam/sc_config.h"
+#include "start_stage.h"
 #include "stream.h"
 #include "wifi_link.h"
 
@@ -38,6 +40,7 @@ namespace {
 
 CameraBoard g_camera;
 WifiLink g_wifi;
+StartStage g_start_stage;
 StreamClient g_stream;
 
 [[noreturn]] void usage(const char *why)
@@ -113,7 +116,8 @@ void print_stats()
     printf("\"frames_captured\": %llu, \"frames_started\": %llu, \"frames_dropped\": %lu, "
            "\"frames_overflowed\": %llu, \"bytes_accepted\": %llu, \"bytes_delivered\": %llu, "
            "\"writes\": %llu, \"largest_write\": %llu, \"write_full\": %llu, "
-           "\"connects\": %llu, \"sensor_quality\": %d, \"streaming\": %s}\n",
+           "\"connects\": %llu, \"sensor_quality\": %d, \"tx_power\": %d, "
+           "\"streaming\": %s}\n",
            static_cast<unsigned long long>(captured),
            static_cast<unsigned long long>(s.frames_started),
            static_cast<unsigned long>(g_stream.frames_dropped()),
@@ -123,7 +127,7 @@ void print_stats()
            static_cast<unsigned long long>(s.writes),
            static_cast<unsigned long long>(s.largest_write),
            static_cast<unsigned long long>(s.write_full),
-           static_cast<unsigned long long>(s.connects), s.sensor_quality,
+           static_cast<unsigned long long>(s.connects), s.sensor_quality, s.tx_power,
            g_stream.streaming() ? "true" : "false");
     fflush(stdout);
 }
@@ -137,6 +141,8 @@ bool command(const std::string &line)
         model_link_stall(line == "stall 1");
     } else if (line == "reset") {
         model_link_reset();
+    } else if (line == "wifi-lose") {
+        model_wifi_lose();
     } else if (line.compare(0, 5, "rate ") == 0) {
         g_link.rate_bytes_per_s = atof(line.c_str() + 5) * 1000.0 / 8.0;
     } else if (line == "quit") {
@@ -182,6 +188,7 @@ int main(int argc, char **argv)
     sc_config cfg;
     sc_config_defaults(&cfg);
     strcpy(cfg.wifi_ssid, "host-model");
+    strcpy(cfg.wifi_pass, "model-password");
     std::string frames;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string opt = argv[i];
@@ -213,6 +220,10 @@ int main(int argc, char **argv)
             g_link.rtt_us = static_cast<uint64_t>(atof(v) * 1000.0);
         } else if (opt == "--send-buffer") {
             g_link.send_buffer = static_cast<size_t>(atol(v));
+        } else if (opt == "--wifi-join-ms") {
+            g_wifi_params.join_us = static_cast<uint64_t>(atof(v) * 1000.0);
+        } else if (opt == "--wifi-refuses") {
+            g_wifi_params.refuse = atoi(v) != 0;
         } else if (opt == "--dns-ms") {
             g_link.dns_us = static_cast<uint64_t>(atof(v) * 1000.0);
         } else {
@@ -226,11 +237,11 @@ int main(int argc, char **argv)
     load_frames(frames);
     fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL, 0) | O_NONBLOCK);
 
+    /* As main.cpp's setup(): the radio now, the camera once the radio is quiet. */
     g_wifi.begin();
     g_wifi.set_network(cfg.wifi_ssid, cfg.wifi_pass);
-    if (!g_camera.begin(cfg.frame_size, cfg.jpeg_quality)) {
-        usage("the camera model would not start");
-    }
+    uint8_t frame_size = cfg.frame_size;
+    uint8_t quality = cfg.jpeg_quality;
     g_stream.begin(&g_camera, &g_wifi);
     g_stream.set_defaults(cfg.frame_size, cfg.jpeg_quality, cfg.fps_cap);
     g_stream.set_target(cfg);
@@ -240,6 +251,14 @@ int main(int argc, char **argv)
     while (read_commands(&pending)) {
         model_link_advance();
         model_iteration_begin();
+        uint64_t now = board_now_us();
+        g_wifi.loop(now);
+        bool up = false;
+        (void)g_wifi.take_change(&up);
+        if (!g_camera.ready() && g_start_stage.camera_may_start(g_wifi, now) &&
+            !g_camera.begin(frame_size, quality)) {
+            usage("the camera model would not start");
+        }
         bool busy = g_stream.loop(board_now_us());
         model_iteration_end();
         model_sensor_stream(g_stream.streaming());

@@ -25,7 +25,16 @@ struct SensorParams {
     double fps = 15;                          /* OV2640 datasheet: UXGA 15, SVGA 30 */
 };
 
+/* The station link behind Arduino's WiFi. */
+struct WifiParams {
+    uint64_t join_us = 300000; /* WiFi.begin() to WL_CONNECTED: scan, authentication, DHCP */
+    bool refuse = false;       /* the network refuses: WL_CONNECT_FAILED instead */
+};
+
 struct ModelStats {
+    /* the radio and the camera's start (the staged start, main.cpp) */
+    uint64_t wifi_mode_at_us = 0; /* WiFi.mode(WIFI_STA): the radio's calibration */
+    int tx_power = 0;             /* the last WiFi.setTxPower, quarter-dBm */
     /* one loop() call */
     uint64_t iterations = 0;
     uint64_t worst_cpu_us = 0;     /* thread CPU time: what the loop itself spent */
@@ -50,6 +59,7 @@ struct ModelStats {
 };
 
 extern LinkParams g_link;
+extern WifiParams g_wifi_params;
 extern SensorParams g_sensor;
 extern ModelStats g_stats;
 
@@ -62,6 +72,7 @@ void model_link_advance();
 /* Commands: the peer stops (true) or resumes reading; a reset from the network. */
 void model_link_stall(bool stalled);
 void model_link_reset();
+void model_wifi_lose();
 void model_sensor_stream(bool on);
 /* Frames the sensor finished while streaming, and frames dropped for not fitting the buffer
  * (the capture task reads the sensor on its own thread). */

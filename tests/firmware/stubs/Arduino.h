@@ -50,6 +50,9 @@ public:
     unsigned int length(void) const;
     const char *c_str() const;
     bool equals(const char *cstr) const;
+
+private:
+    char *buffer_ = nullptr; /* storage, as the real class's buffer (the host model uses it) */
 };
 
 /* Print.h / Stream.h */
@@ -104,6 +107,9 @@ public:
     IPAddress(const uint8_t *address);
     uint8_t operator[](int index) const;
     uint8_t &operator[](int index);
+
+private:
+    uint8_t address_[4] = {}; /* storage, as the real class's _address */
 };
 
 /* Esp.h */
