@@ -19,6 +19,7 @@ Wall-clock figures are measured by `python -m app.bench.board`.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -285,3 +286,21 @@ async def test_a_lost_station_link_ends_the_session_and_streaming_resumes(rig: R
         await wait_until(lambda: len(rig.frames()) > frames, scaled(30))
     assert board.logged("wifi: connection lost")
     assert board.logged("connection ended: 1006 connection dropped")
+
+
+async def test_a_console_scan_holds_the_loop_for_at_most_4_s_and_lists_strongest_first(
+    rig: Rig,
+) -> None:
+    # The one step that still blocks: asynchronous, 120 ms a channel, polled with a 4 s limit
+    # (the synchronous call waited up to 10 s).
+    async with rig.board() as board:
+        await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
+        await board.command("scan")
+        assert board.process.stdout is not None
+        line = await asyncio.wait_for(board.process.stdout.readline(), scaled(10))
+        stats = await board.stats()
+    networks = json.loads(line)["networks"]
+    assert [n["ssid"] for n in networks] == ["host-model", "cafe", "neighbour"]
+    assert [n["secured"] for n in networks] == [True, False, True]
+    assert 13 * 120_000 <= stats["worst_blocked_us"] <= 4_000_000
+    assert board.logged("wifi: scan found 3 networks")

@@ -10,7 +10,7 @@
  * The key file holds the device key as 64 hex digits. Standard input takes one command a
  * line: "stats" (one JSON line on standard output), "stall 1" / "stall 0" (the app's side
  * stops / resumes reading), "reset" (a reset from the network), "wifi-lose" (the station
- * link drops), "rate KBIT", "quit". The
+ * link drops), "scan" (the console's Wi-Fi scan; one JSON line), "rate KBIT", "quit". The
  * board's UART log goes to standard error. */
 #include <Arduino.h>
 #include <dirent.h>
@@ -132,6 +132,23 @@ void print_stats()
     fflush(stdout);
 }
 
+/* The console's Wi-Fi scan (main.cpp's console_scan), as one loop step: its networks as a
+ * JSON line, and the time it held the loop in the stats (worst_blocked_us). */
+void scan()
+{
+    sc_wifi_network found[16];
+    model_iteration_begin();
+    size_t n = g_wifi.scan(found, 16);
+    model_iteration_end();
+    printf("{\"networks\": [");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s{\"ssid\": \"%s\", \"rssi\": %d, \"secured\": %s}", i ? ", " : "",
+               found[i].ssid, found[i].rssi, found[i].secured ? "true" : "false");
+    }
+    printf("]}\n");
+    fflush(stdout);
+}
+
 /* One command line; false on "quit". */
 bool command(const std::string &line)
 {
@@ -143,6 +160,8 @@ bool command(const std::string &line)
         model_link_reset();
     } else if (line == "wifi-lose") {
         model_wifi_lose();
+    } else if (line == "scan") {
+        scan();
     } else if (line.compare(0, 5, "rate ") == 0) {
         g_link.rate_bytes_per_s = atof(line.c_str() + 5) * 1000.0 / 8.0;
     } else if (line == "quit") {
