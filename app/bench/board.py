@@ -51,6 +51,7 @@ class BoardProcess:
     """A running securecam-board: commands in, JSON stats and UART log lines out."""
 
     process: asyncio.subprocess.Process
+    timeout: float = 10.0  # for each answer to "stats"
     log: list[tuple[int, str]] = field(default_factory=list)  # (board ms, message)
     reader: asyncio.Task[None] | None = None
 
@@ -59,10 +60,10 @@ class BoardProcess:
         self.process.stdin.write(line.encode() + b"\n")
         await self.process.stdin.drain()
 
-    async def stats(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def stats(self) -> dict[str, Any]:
         assert self.process.stdout is not None
         await self.command("stats")
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        line = await asyncio.wait_for(self.process.stdout.readline(), self.timeout)
         stats: dict[str, Any] = json.loads(line)
         return stats
 
@@ -80,9 +81,10 @@ class BoardProcess:
 
 @contextlib.asynccontextmanager
 async def board_process(
-    binary: Path, args: Sequence[str], stop_timeout: float = 10.0
+    binary: Path, args: Sequence[str], timeout: float = 10.0
 ) -> AsyncIterator[BoardProcess]:
-    """Run securecam-board with args; on exit ask it to quit (then kill it if it must)."""
+    """Run securecam-board with args; on exit ask it to quit (then kill it if it must).
+    `timeout` bounds each answer and the exit."""
     process = await asyncio.create_subprocess_exec(
         str(binary),
         *args,
@@ -90,7 +92,7 @@ async def board_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    board = BoardProcess(process)
+    board = BoardProcess(process, timeout)
     board.reader = asyncio.create_task(board._read_log())
     try:
         yield board
@@ -99,7 +101,7 @@ async def board_process(
             with contextlib.suppress(ConnectionError):
                 await board.command("quit")
             try:
-                await asyncio.wait_for(process.wait(), stop_timeout)
+                await asyncio.wait_for(process.wait(), timeout)
             except TimeoutError:
                 process.kill()
                 await process.wait()

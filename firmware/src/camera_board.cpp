@@ -208,10 +208,16 @@ camera_fb_t *CameraBoard::grab()
             return nullptr; /* still capturing */
         }
         requested_ = false;
-        if (fb != nullptr) {
+        if (discard_) {
+            discard_ = false;
+            if (fb != nullptr) {
+                esp_camera_fb_return(fb);
+            }
+        } else if (fb != nullptr) {
             return fb;
+        } else {
+            board_log("camera: no frame from the sensor in time; asking again");
         }
-        board_log("camera: no frame from the sensor in time; asking again");
     }
     requested_ = true;
     (void)xTaskNotifyGive(s_capture_task);

@@ -75,6 +75,10 @@ public:
     camera_fb_t *grab();
     void release(camera_fb_t *fb);
 
+    /* Forget a frame asked for and not taken (a session ended): by the next session, after
+     * a back-off of up to a minute, it would be old. The next grab() asks for a new one. */
+    void discard() { discard_ = requested_; }
+
     static const FrameSizeInfo *lookup(uint8_t code);
 
     /* camera_fb_t.timestamp (esp32-camera stamps it from esp_timer_get_time() when the
@@ -88,6 +92,7 @@ private:
     bool ready_ = false;
     bool psram_ = false;
     bool requested_ = false; /* a capture was asked of the camera's task */
+    bool discard_ = false;   /* its answer goes back to the driver unused */
     uint8_t frame_size_ = 0;
     uint8_t quality_ = 0;        /* in force */
     uint8_t wanted_quality_ = 0; /* asked for */

@@ -99,8 +99,9 @@ void NetLink::begin(const char *host, uint16_t port, uint32_t timeout_ms)
     strncpy(s_lookup.name, host, sizeof s_lookup.name - 1);
     s_lookup.name[sizeof s_lookup.name - 1] = '\0';
     portEXIT_CRITICAL(&s_lookup_mux);
-    if (tcpip_callback(&dns_start, reinterpret_cast<void *>(static_cast<uintptr_t>(resolve_id_))) !=
-        ERR_OK) {
+    /* tcpip_try_callback: never waits for room in lwIP's message box. */
+    if (tcpip_try_callback(&dns_start,
+                           reinterpret_cast<void *>(static_cast<uintptr_t>(resolve_id_))) != ERR_OK) {
         fail("name lookup could not start");
         return;
     }
@@ -164,7 +165,9 @@ NetLink::State NetLink::poll(uint64_t now_us)
             if (err == 0) {
                 state_ = State::Open;
             } else {
-                fail(err == ECONNREFUSED ? "connection refused" : "connection failed");
+                /* lwIP reports the peer's RST to our SYN as ECONNRESET. */
+                fail(err == ECONNREFUSED || err == ECONNRESET ? "connection refused"
+                                                              : "connection failed");
             }
         } else if (now_us >= deadline_us_) {
             fail("connection timed out");
@@ -220,8 +223,12 @@ void NetLink::close()
 void NetLink::abort()
 {
     if (fd_ >= 0) {
+#if defined(CONFIG_LWIP_SO_LINGER) && CONFIG_LWIP_SO_LINGER
         struct linger now = {1, 0}; /* RST: nothing queued matters any more */
         setsockopt(fd_, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+#endif
+        /* Without SO_LINGER (Arduino's lwIP has it off) lwIP still sends what is queued,
+         * then FIN, in the background; the loop is done with the connection either way. */
         ::close(fd_);
         fd_ = -1;
     }

@@ -42,7 +42,9 @@ public:
 
     /* Orderly close (FIN after what is queued); then the link is Idle. */
     void close();
-    /* Drop the connection at once (RST); then the link is Idle. */
+    /* Drop the connection now; then the link is Idle. A reset where lwIP has SO_LINGER
+     * (CONFIG_LWIP_SO_LINGER); in Arduino's lwIP, which has not, a close whose queued bytes
+     * and FIN lwIP still sends on its own. */
     void abort();
 
     State state() const { return state_; }

@@ -216,7 +216,9 @@ void StreamClient::start_session()
         return;
     }
     phase_ = Phase::Handshake;
-    (void)send(n); /* hello || Noise message 1 as one binary message */
+    if (!send(n)) { /* hello || Noise message 1 as one binary message */
+        fail(SC_CLOSE_INTERNAL_ERROR, "hello not sent");
+    }
 }
 
 void StreamClient::on_message()
@@ -296,6 +298,7 @@ void StreamClient::on_closed(uint64_t now_us)
     uint16_t code = ws_.close_code();
     char reason[SC_MAX_TEXT_RX + 1];
     drop_frame();
+    camera_->discard();
     frame_in_flight_ = false;
     close_pending_ = false;
     if (session_live_) {

@@ -15,7 +15,9 @@ static const uint32_t kBackoffMaxMs = 30000;
 /* Right after begin() the status can still show the previous attempt's failure. */
 static const uint64_t kFailureGraceUs = 2000000;
 static const uint32_t kScanMsPerChannel = 120;
-static const uint64_t kScanLimitUs = 4000000;
+/* Arduino-ESP32 2.x gives an asynchronous scan up to 20 x the time per channel, then reports
+ * WIFI_SCAN_FAILED and leaves the driver scanning; the same limit here covers 3.x. */
+static const uint64_t kScanLimitUs = 20u * kScanMsPerChannel * 1000u;
 
 #ifndef SECURECAM_WIFI_TX_POWER
 #define SECURECAM_WIFI_TX_POWER WIFI_POWER_19_5dBm /* the driver's default, full range */
@@ -221,9 +223,12 @@ size_t WifiLink::scan(sc_wifi_network *out, size_t max)
     while ((found = WiFi.scanComplete()) == WIFI_SCAN_RUNNING && board_now_us() < until) {
         delay(10);
     }
-    if (found == WIFI_SCAN_RUNNING) {
+    if (found < 0) {
+        /* Still running at the limit, or given up by Arduino with the driver still scanning:
+         * stop the driver, or the next scan could not start. */
         (void)esp_wifi_scan_stop();
-        board_log("wifi: the scan took over 4 s; stopped it");
+        board_log("wifi: the scan did not finish in %u ms; stopped it",
+                  static_cast<unsigned>(kScanLimitUs / 1000u));
         found = 0;
     }
     size_t n = 0;

@@ -1,6 +1,7 @@
 /* The station link: join the stored network, retry with jittered exponential back-off and
  * rejoin forever after a loss; Improv connection attempts with other credentials; scans for
- * the console. Non-blocking except scan() (at most 4 s). Wi-Fi modem sleep is off: it adds
+ * the console. Non-blocking except scan() (at most 2.4 s) and a 100 ms pause when it drops
+ * an association to start another. Wi-Fi modem sleep is off: it adds
  * up to a beacon interval (~100 ms) to every packet the camera receives, pings included.
  *
  * Transmit power: SECURECAM_WIFI_TX_POWER (a wifi_power_t, e.g. -DSECURECAM_WIFI_TX_POWER=
@@ -49,7 +50,7 @@ public:
     /* Connectivity changes since the last call (for logs and Improv state pushes). */
     bool take_change(bool *up);
 
-    /* A blocking scan of at most 4 s (120 ms per channel: about 1.6 s): unique SSIDs,
+    /* A blocking scan of at most 2.4 s (120 ms per channel: about 1.6 s): unique SSIDs,
      * strongest first, hidden ones left out. */
     size_t scan(sc_wifi_network *out, size_t max);
 

@@ -57,9 +57,9 @@ void WsClient::connect(const char *host, uint16_t port, const char *path, uint32
     }
     out_len_ = n; /* written once TCP is up */
     ws_parser_init(&parser_, msg_, sizeof msg_, kMaxMessage);
-    link_.begin(host, port, timeout_ms);
+    link_.begin(host, port, timeout_ms); /* bounds the name lookup and TCP connect itself */
     state_ = State::Connecting;
-    deadline_us_ = board_now_us() + static_cast<uint64_t>(timeout_ms) * 1000u;
+    timeout_us_ = static_cast<uint64_t>(timeout_ms) * 1000u;
 }
 
 void WsClient::queue_control(uint8_t opcode, const uint8_t *payload, size_t len)
@@ -208,11 +208,8 @@ WsClient::Event WsClient::poll(uint64_t now_us)
         if (link == NetLink::State::Open) {
             out_ = reinterpret_cast<const uint8_t *>(request_);
             state_ = State::Upgrading;
+            deadline_us_ = now_us + timeout_us_; /* the upgrade's own time */
             return poll_upgrade(now_us);
-        }
-        if (now_us >= deadline_us_) {
-            link_.abort();
-            return finish(SC_CLOSE_ABNORMAL, "connection timed out", false);
         }
         return Event::None;
     }
@@ -234,8 +231,8 @@ WsClient::Event WsClient::poll_upgrade(uint64_t now_us)
         int n = link_.read_some(http_ + http_len_, sizeof http_ - http_len_);
         if (n > 0) {
             http_len_ += static_cast<size_t>(n);
-        } else if (n < 0 && http_len_ == 0) {
-            return link_ended(n);
+        } else if (n < 0) {
+            return link_ended(n); /* no complete answer will come */
         }
     }
     size_t header_len = 0;
@@ -269,6 +266,11 @@ WsClient::Event WsClient::poll_frames(uint64_t now_us)
     if (!flush()) {
         return link_ended(-1);
     }
+    if (state_ == State::Closing && now_us >= deadline_us_) {
+        link_.abort(); /* a peer that keeps sending does not hold the close open */
+        return close_sent_ ? finish(close_code_, close_reason_, false)
+                           : finish(SC_CLOSE_ABNORMAL, "no close frame", false);
+    }
     for (int i = 0; i < kEventsPerPoll; i++) {
         if (rx_off_ >= rx_len_) {
             int n = link_.read_some(rx_, sizeof rx_);
@@ -276,11 +278,6 @@ WsClient::Event WsClient::poll_frames(uint64_t now_us)
                 return link_ended(n);
             }
             if (n == 0) {
-                if (state_ == State::Closing && now_us >= deadline_us_) {
-                    link_.abort(); /* whatever is still queued will not be read */
-                    return close_sent_ ? finish(close_code_, close_reason_, false)
-                                       : finish(SC_CLOSE_ABNORMAL, "no close frame", false);
-                }
                 return Event::None;
             }
             rx_src_ = rx_;

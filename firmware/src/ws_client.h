@@ -31,8 +31,9 @@ public:
 
     enum class Event : uint8_t { None, Opened, Message, Closed };
 
-    /* Start connecting (TCP, then the upgrade request); poll() until Opened or Closed. Both
-     * must complete within timeout_ms. */
+    /* Start connecting (name lookup, TCP, then the upgrade request); poll() until Opened or
+     * Closed. TCP must connect within timeout_ms (NetLink), the upgrade complete within
+     * timeout_ms after that. */
     void connect(const char *host, uint16_t port, const char *path, uint32_t timeout_ms);
 
     /* Drive the connection: write what the send buffer takes, read what arrived, at most one
@@ -106,7 +107,8 @@ private:
     uint8_t ctrl_[WS_MAX_CLIENT_HEADER + WS_MAX_CONTROL_PAYLOAD] = {}; /* a whole frame */
     size_t ctrl_off_ = 0;
     size_t ctrl_len_ = 0;
-    uint64_t deadline_us_ = 0;
+    uint64_t deadline_us_ = 0; /* of the upgrade, or of the closing handshake */
+    uint64_t timeout_us_ = 0;
     bool close_sent_ = false;
     uint16_t close_code_ = 0;
     char close_reason_[WS_MAX_CLOSE_REASON + 1] = {};

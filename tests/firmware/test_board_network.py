@@ -70,7 +70,7 @@ class Rig:
     def board(self, *args: str, server: str = "127.0.0.1") -> AsyncContextManager[BoardProcess]:
         argv = board_args(self.receiver.port, self.key_file, self.frames_dir, *args)
         argv[argv.index("--server") + 1] = server
-        return board_process(self.binary, argv, stop_timeout=scaled(10))
+        return board_process(self.binary, argv, timeout=scaled(10))
 
     def frames(self) -> list[FrameArrived]:
         return [e for e in self.events if isinstance(e, FrameArrived)]
@@ -104,10 +104,7 @@ async def test_loop_never_blocks_and_pongs_wait_for_at_most_one_chunk_on_a_2_mbi
     # UXGA frames of ~215 KB take ~0.9 s each at 2 Mbit/s; the app pings every second.
     async with rig.board("--rate-kbit", "2000", "--rtt-ms", "10") as board:
         await wait_until(lambda: len(rig.frames()) >= 3, scaled(30))
-        stats = await board.stats()
-        while len(stats["pong_link_ms"]) < 3:
-            await asyncio.sleep(0.2)
-            stats = await board.stats()
+        stats = await wait_until_stats(board, lambda s: len(s["pong_link_ms"]) >= 3)
     assert stats["worst_blocked_us"] == 0  # no loop iteration waits at all (limit: 50 ms)
     assert stats["worst_cpu_us"] < 50_000
     assert stats["write_full"] > 0  # the link was the bottleneck, and the loop went on
@@ -123,10 +120,10 @@ async def test_a_control_mid_frame_holds_no_pong_back_and_applies_between_frames
     # A CONTROL makes a STATUS due; it waits for the frame's end, the PONGs must not.
     async with rig.board("--rate-kbit", "2000", "--rtt-ms", "10") as board:
         await wait_until(lambda: len(rig.frames()) >= 1, scaled(30))
-        for quality in (20, 22, 24, 26):
+        for quality in (20, 22, 24):
+            # Applied (and reported) between frames: the next CONTROL lands in the next frame.
             assert await rig.receiver.send_control(NAME, Control(quality=quality))
-            await asyncio.sleep(0.3)
-        await wait_until(lambda: rig.statuses()[-1].status.quality == 26, scaled(15))
+            await wait_until(lambda q=quality: rig.statuses()[-1].status.quality == q, scaled(15))
         stats = await wait_until_stats(board, lambda s: len(s["pong_link_ms"]) >= 3)
     assert max(stats["pong_link_ms"]) <= (CHUNK_DATA + 200 + SEND_BUFFER) / (2e6 / 8) * 1000
 
@@ -209,12 +206,13 @@ async def test_the_apps_fin_is_noticed_at_once_and_reconnection_follows_the_back
         await wait_until(lambda: rig.count(DeviceConnected) >= 2, scaled(30))
         stats = await board.stats()
     assert stats["end_notice_iterations"][0] <= 2
-    ended = board.logged("connection ended: 1006")[0]
-    wait = board.logged("reconnecting in")[0]
-    retry = board.logged("connecting to")[1]
-    wait_ms = int(re.search(r"reconnecting in (\d+) ms", wait[1]).group(1))  # type: ignore[union-attr]
-    assert 250 <= wait_ms <= 500  # the first back-off step: uniform in [d/2, d], d = 500 ms
-    assert retry[0] - ended[0] >= wait_ms  # never earlier than the back-off says
+    assert board.logged("connection ended: 1006 the app closed the connection")
+    match = re.search(r"reconnecting in (\d+) ms", board.logged("reconnecting in")[0][1])
+    assert match is not None
+    wait_us = int(match.group(1)) * 1000
+    assert 250_000 <= wait_us <= 500_000  # the first back-off step: [d/2, d], d = 500 ms
+    # Never earlier than the back-off: from the loop step that saw the FIN to the new connect.
+    assert stats["connect_at_us"][1] - stats["end_iteration_start_us"][0] >= wait_us
     assert stats["connects"] == 2
 
 
@@ -229,12 +227,14 @@ async def test_a_reset_is_noticed_at_once_and_the_camera_reconnects(rig: Rig) ->
     assert rig.count(DeviceDisconnected) >= 1
 
 
-async def test_a_name_that_never_resolves_fails_within_5_s_without_blocking(rig: Rig) -> None:
-    async with rig.board(server="camera-app.invalid") as board:
+async def test_a_name_that_never_resolves_fails_in_time_without_blocking(rig: Rig) -> None:
+    # The board's limit is 5 s (NetLink::kResolveTimeoutMs); 1 s here keeps the test short.
+    async with rig.board("--dns-timeout-ms", "1000", server="camera-app.invalid") as board:
         await wait_until(lambda: bool(board.logged("name lookup timed out")), scaled(30))
         stats = await board.stats()
     assert stats["worst_blocked_us"] == 0
-    assert stats["iterations"] > 1000  # the loop ran on while the lookup was pending
+    assert stats["iterations"] > 500  # the loop ran on while the lookup was pending
+    assert board.logged("connection ended: 1006 name lookup timed out")
     assert board.logged("reconnecting in")
 
 
@@ -288,7 +288,7 @@ async def test_a_lost_station_link_ends_the_session_and_streaming_resumes(rig: R
     assert board.logged("connection ended: 1006 connection dropped")
 
 
-async def test_a_console_scan_holds_the_loop_for_at_most_4_s_and_lists_strongest_first(
+async def test_a_console_scan_holds_the_loop_for_its_length_and_lists_strongest_first(
     rig: Rig,
 ) -> None:
     # The one step that still blocks: asynchronous, 120 ms a channel, polled with a 4 s limit
@@ -302,5 +302,25 @@ async def test_a_console_scan_holds_the_loop_for_at_most_4_s_and_lists_strongest
     networks = json.loads(line)["networks"]
     assert [n["ssid"] for n in networks] == ["host-model", "cafe", "neighbour"]
     assert [n["secured"] for n in networks] == [True, False, True]
-    assert 13 * 120_000 <= stats["worst_blocked_us"] <= 4_000_000
+    assert stats["worst_blocked_us"] >= 13 * 120_000
+    assert stats["scan_stops"] == 0
     assert board.logged("wifi: scan found 3 networks")
+
+
+async def test_a_scan_arduino_gives_up_on_is_stopped_so_the_next_can_start(rig: Rig) -> None:
+    # Associated, the driver returns to its channel between channels: twice as slow here, so
+    # Arduino's 20 x 120 ms limit passes first; it reports a failure and leaves the driver
+    # scanning, which the board must stop.
+    async with rig.board("--scan-slowdown", "2") as board:
+        await wait_until(lambda: bool(board.logged("camera: ready")), scaled(30))
+        assert board.process.stdout is not None
+        results = []
+        for _ in range(2):
+            await board.command("scan")
+            line = await asyncio.wait_for(board.process.stdout.readline(), scaled(10))
+            results.append(json.loads(line)["networks"])
+        stats = await board.stats()
+    assert results == [[], []]
+    assert stats["scan_stops"] == 2  # each scan started (the driver was free) and was stopped
+    assert stats["worst_blocked_us"] >= 20 * 120_000
+    assert len(board.logged("wifi: the scan did not finish in 2400 ms; stopped it")) == 2

@@ -5,7 +5,8 @@
  *   securecam-board --server 127.0.0.1 --port 8765 --name cam --key-file KEY --frames DIR
  *                   [--frame-size 10] [--quality 12] [--fps-cap 25] [--sensor-fps 15]
  *                   [--rate-kbit 2000] [--rtt-ms 10]
- *                   [--send-buffer 5744] [--dns-ms 20] [--wifi-join-ms 300] [--wifi-refuses 1]
+ *                   [--send-buffer 5744] [--dns-ms 20] [--dns-timeout-ms 5000]
+ *                   [--wifi-join-ms 300] [--wifi-refuses 1] [--scan-slowdown 1]
  *
  * The key file holds the device key as 64 hex digits. Standard input takes one command a
  * line: "stats" (one JSON line on standard output), "stall 1" / "stall 0" (the app's side
@@ -113,11 +114,13 @@ void print_stats()
     print_list("pong_link_ms", s.pong_link_ms);
     print_list("end_notice_us", s.end_notice_us);
     print_list("end_notice_iterations", s.end_notice_iterations);
+    print_list("end_iteration_start_us", s.end_iteration_start_us);
+    print_list("connect_at_us", s.connect_at_us);
     printf("\"frames_captured\": %llu, \"frames_started\": %llu, \"frames_dropped\": %lu, "
            "\"frames_overflowed\": %llu, \"bytes_accepted\": %llu, \"bytes_delivered\": %llu, "
            "\"writes\": %llu, \"largest_write\": %llu, \"write_full\": %llu, "
            "\"connects\": %llu, \"sensor_quality\": %d, \"tx_power\": %d, "
-           "\"streaming\": %s}\n",
+           "\"scan_stops\": %llu, \"streaming\": %s}\n",
            static_cast<unsigned long long>(captured),
            static_cast<unsigned long long>(s.frames_started),
            static_cast<unsigned long>(g_stream.frames_dropped()),
@@ -128,6 +131,7 @@ void print_stats()
            static_cast<unsigned long long>(s.largest_write),
            static_cast<unsigned long long>(s.write_full),
            static_cast<unsigned long long>(s.connects), s.sensor_quality, s.tx_power,
+           static_cast<unsigned long long>(s.scan_stops),
            g_stream.streaming() ? "true" : "false");
     fflush(stdout);
 }
@@ -241,10 +245,14 @@ int main(int argc, char **argv)
             g_link.send_buffer = static_cast<size_t>(atol(v));
         } else if (opt == "--wifi-join-ms") {
             g_wifi_params.join_us = static_cast<uint64_t>(atof(v) * 1000.0);
+        } else if (opt == "--scan-slowdown") {
+            g_wifi_params.scan_slowdown = atof(v);
         } else if (opt == "--wifi-refuses") {
             g_wifi_params.refuse = atoi(v) != 0;
         } else if (opt == "--dns-ms") {
             g_link.dns_us = static_cast<uint64_t>(atof(v) * 1000.0);
+        } else if (opt == "--dns-timeout-ms") {
+            g_link.dns_timeout_us = static_cast<uint64_t>(atof(v) * 1000.0);
         } else {
             usage("unknown option");
         }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "net_link.h"
+
 /* The link between the camera and the app, as the camera's TCP stack sees it. */
 struct LinkParams {
     double rate_bytes_per_s = 2e6 / 8; /* the air's throughput, camera -> app */
@@ -17,6 +19,7 @@ struct LinkParams {
     size_t send_buffer = 5744;         /* lwIP's TCP send buffer (CONFIG_LWIP_TCP_SND_BUF) */
     uint64_t dns_us = 20000;           /* a name lookup's answer time; names ending in
                                           ".invalid" never get one */
+    uint64_t dns_timeout_us = NetLink::kResolveTimeoutMs * 1000ull; /* as on the board */
 };
 
 /* The sensor behind esp32-camera: a frame every period into two buffers, newest kept. */
@@ -29,12 +32,15 @@ struct SensorParams {
 struct WifiParams {
     uint64_t join_us = 300000; /* WiFi.begin() to WL_CONNECTED: scan, authentication, DHCP */
     bool refuse = false;       /* the network refuses: WL_CONNECT_FAILED instead */
+    double scan_slowdown = 1;  /* time per channel / the time asked (associated scans return
+                                  to the home channel between channels) */
 };
 
 struct ModelStats {
     /* the radio and the camera's start (the staged start, main.cpp) */
     uint64_t wifi_mode_at_us = 0; /* WiFi.mode(WIFI_STA): the radio's calibration */
     int tx_power = 0;             /* the last WiFi.setTxPower, quarter-dBm */
+    uint64_t scan_stops = 0;      /* esp_wifi_scan_stop calls */
     /* one loop() call */
     uint64_t iterations = 0;
     uint64_t worst_cpu_us = 0;     /* thread CPU time: what the loop itself spent */
@@ -55,6 +61,8 @@ struct ModelStats {
     /* ends of connections: the peer's FIN or reset noticed */
     std::vector<uint64_t> end_notice_us;
     std::vector<uint64_t> end_notice_iterations;
+    std::vector<uint64_t> end_iteration_start_us; /* the board clock at that loop step's start */
+    std::vector<uint64_t> connect_at_us;          /* each NetLink::begin, board clock */
     uint64_t connects = 0;
 };
 
@@ -64,6 +72,7 @@ extern SensorParams g_sensor;
 extern ModelStats g_stats;
 
 uint64_t model_now_us();
+uint64_t model_iteration_start_us(); /* the board clock when the current loop step began */
 /* Called by board_main around each loop() call. */
 void model_iteration_begin();
 void model_iteration_end();

@@ -111,6 +111,7 @@ void notice_end()
         uint64_t now = model_now_us();
         g_stats.end_notice_us.push_back(now > ready ? now - ready : 0);
         g_stats.end_notice_iterations.push_back(g_stats.iterations - m.end_ready_iteration);
+        g_stats.end_iteration_start_us.push_back(model_iteration_start_us());
     }
 }
 
@@ -253,6 +254,7 @@ void NetLink::begin(const char *host, uint16_t port, uint32_t timeout_ms)
     timeout_ms_ = timeout_ms;
     why_ = "";
     g_stats.connects++;
+    g_stats.connect_at_us.push_back(model_now_us());
     struct in_addr literal;
     if (inet_pton(AF_INET, host, &literal) == 1) {
         addr_ = literal.s_addr;
@@ -264,7 +266,7 @@ void NetLink::begin(const char *host, uint16_t port, uint32_t timeout_ms)
     bool never = len >= 8 && m.name.compare(len - 8, 8, ".invalid") == 0;
     uint64_t now = model_now_us();
     m.resolve_at_us = never ? 0 : now + g_link.dns_us;
-    deadline_us_ = now + static_cast<uint64_t>(kResolveTimeoutMs) * 1000u;
+    deadline_us_ = now + g_link.dns_timeout_us;
     state_ = State::Resolving;
 }
 
@@ -418,7 +420,6 @@ void NetLink::close()
 
 void NetLink::abort()
 {
-    reset_model();
-    state_ = State::Idle;
+    close(); /* as on the board: Arduino's lwIP has no SO_LINGER, so this is a close too */
     resolve_id_ = 0;
 }

@@ -23,6 +23,7 @@ uint64_t clock_us(clockid_t clock)
 
 const uint64_t s_boot_us = clock_us(CLOCK_MONOTONIC);
 uint64_t s_iter_wall_us = 0;
+uint64_t s_iter_start_us = 0;
 uint64_t s_iter_cpu_us = 0;
 uint64_t s_iter_blocked_us = 0;
 bool s_in_iteration = false;
@@ -44,7 +45,13 @@ void model_iteration_begin()
     s_in_iteration = true;
     s_iter_blocked_us = 0;
     s_iter_wall_us = clock_us(CLOCK_MONOTONIC);
+    s_iter_start_us = model_now_us();
     s_iter_cpu_us = clock_us(CLOCK_THREAD_CPUTIME_ID);
+}
+
+uint64_t model_iteration_start_us()
+{
+    return s_iter_start_us;
 }
 
 void model_iteration_end()

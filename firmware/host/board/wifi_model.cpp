@@ -2,7 +2,9 @@
  * radio cannot exist on this machine; the model keeps what the board depends on: begin()
  * returns at once and the status turns WL_CONNECTED after an association time (or
  * WL_CONNECT_FAILED when the network refuses), the link can be lost, an asynchronous scan takes
- * max_ms_per_chan on each of 13 channels. Also String and IPAddress, which its API returns. */
+ * max_ms_per_chan (times scan_slowdown) on each of 13 channels, and Arduino-ESP32 2.x gives up
+ * on it after 20 x max_ms_per_chan (WIFI_SCAN_FAILED) while the driver goes on scanning until
+ * esp_wifi_scan_stop(). Also String and IPAddress, which its API returns. */
 #include <Arduino.h>
 #include <WiFi.h>
 #include <esp_wifi.h>
@@ -21,7 +23,8 @@ struct Radio {
     wl_status_t status = WL_IDLE_STATUS;
     uint64_t joined_at_us = 0; /* 0: no association under way */
     uint64_t scan_done_at_us = 0;
-    bool scanning = false;
+    uint64_t scan_given_up_at_us = 0; /* Arduino's _scanTimeout: 20 x the time per channel */
+    bool scanning = false; /* the driver scans */
     bool scanned = false;
 };
 
@@ -136,9 +139,16 @@ int16_t WiFiScanClass::scanNetworks(bool async, bool show_hidden, bool passive,
     (void)channel;
     (void)ssid;
     (void)bssid;
+    advance();
+    if (r.scanning) {
+        return WIFI_SCAN_FAILED; /* esp_wifi_scan_start refuses while the driver scans */
+    }
     r.scanning = true;
     r.scanned = false;
-    r.scan_done_at_us = board_now_us() + 13u * max_ms_per_chan * 1000u;
+    uint64_t now = board_now_us();
+    r.scan_done_at_us =
+        now + static_cast<uint64_t>(13.0 * max_ms_per_chan * 1000.0 * g_wifi_params.scan_slowdown);
+    r.scan_given_up_at_us = now + 20u * max_ms_per_chan * 1000u;
     if (!async) {
         while (r.scanning) {
             delay(10);
@@ -152,7 +162,10 @@ int16_t WiFiScanClass::scanNetworks(bool async, bool show_hidden, bool passive,
 int16_t WiFiScanClass::scanComplete()
 {
     advance();
-    return r.scanning ? WIFI_SCAN_RUNNING : r.scanned ? kNetworkCount : WIFI_SCAN_FAILED;
+    if (r.scanning) {
+        return board_now_us() >= r.scan_given_up_at_us ? WIFI_SCAN_FAILED : WIFI_SCAN_RUNNING;
+    }
+    return r.scanned ? kNetworkCount : WIFI_SCAN_FAILED;
 }
 
 void WiFiScanClass::scanDelete()
@@ -178,6 +191,7 @@ int32_t WiFiScanClass::RSSI(uint8_t i)
 esp_err_t esp_wifi_scan_stop(void)
 {
     r.scanning = false;
+    g_stats.scan_stops++;
     return ESP_OK;
 }
 
