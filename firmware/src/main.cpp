@@ -10,7 +10,7 @@
  * association is under way. The brownout detector stays on.
  *
  * Nothing in loop() waits on the network or the sensor (net_link.h, camera_board.h); the
- * longest blocking step is a Wi-Fi scan the console asked for (at most 4 s).
+ * longest blocking step is a Wi-Fi scan the console asked for (at most 2.4 s).
  */
 #include <Arduino.h>
 #include <esp_heap_caps.h>
@@ -38,7 +38,7 @@ static const unsigned long kSerialBaud = 115200;
  * (a chunk being sent, a blocking scan) while a client writes. */
 static const size_t kSerialRxBuffer = 1024;
 static const uint64_t kConsoleIdleUs = 100000; /* PROVISIONING.md 2: ~100 ms of silence */
-static const uint32_t kWatchdogTimeoutS = 30;  /* far longer than any blocking step (4 s) */
+static const uint32_t kWatchdogTimeoutS = 30;  /* far longer than any blocking step (2.4 s) */
 static const uint64_t kCameraRetryUs = 10000000;
 /* The loop task carries X25519 (mbedTLS MPI), AES-GCM and lwIP calls: twice Arduino's
  * 8192 bytes. Its high-water mark is logged and sent in STATUS (stack_min_free). */
