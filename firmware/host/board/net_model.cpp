@@ -137,6 +137,18 @@ void resolve_pongs()
     }
 }
 
+/* Bring the link up to now (*now); true when a reset has arrived (and is noticed). */
+bool reset_arrived(uint64_t *now)
+{
+    model_link_advance();
+    *now = model_now_us();
+    if (m.reset_at != 0 && m.reset_at <= *now) {
+        notice_end();
+        return true;
+    }
+    return false;
+}
+
 } // namespace
 
 /* ---- the model's side: what board_main and board_mark call -------------------------- */
@@ -339,10 +351,8 @@ int NetLink::write_some(const uint8_t *data, size_t len)
     if (state_ != State::Open) {
         return -1;
     }
-    model_link_advance();
-    uint64_t now = model_now_us();
-    if (m.reset_at != 0 && m.reset_at <= now) {
-        notice_end();
+    uint64_t now = 0;
+    if (reset_arrived(&now)) {
         fail("connection reset");
         return -1;
     }
@@ -374,10 +384,8 @@ int NetLink::read_some(uint8_t *buf, size_t cap)
     if (state_ != State::Open) {
         return -1;
     }
-    model_link_advance();
-    uint64_t now = model_now_us();
-    if (m.reset_at != 0 && m.reset_at <= now) {
-        notice_end();
+    uint64_t now = 0;
+    if (reset_arrived(&now)) {
         fail("connection reset");
         return -1;
     }
