@@ -206,6 +206,7 @@ class BuildJob:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._signalled: int | None = None
+        self._cancel_seen: float | None = None  # when `run` first saw the cancel
 
     @property
     def cancelled(self) -> bool:
@@ -260,6 +261,7 @@ class BuildJob:
             self._proc = proc
         if self._cancel.is_set():
             self._signal(signal.SIGTERM)
+        self._cancel_seen = None
         try:
             for line in self._lines(proc):
                 self.on_line(line)
@@ -267,14 +269,37 @@ class BuildJob:
                     first_error = line
                 if self.kind is Kind.BUILD and steps.feed(line):
                     self.on_step(steps.step, steps.STEPS, steps.text)
-            returncode = proc.wait()
+            returncode = self._wait(proc)
         finally:
             with self._lock:
                 self._proc = None
             if proc.poll() is None:  # an exception in a callback: leave nothing running
-                os.killpg(proc.pid, signal.SIGKILL)
+                # the group may be gone already (everyone in it exited): nothing to end
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()  # `_lines` closes it too, unless a callback raised
         return self._outcome(returncode, first_error, snapshot)
+
+    def _escalate(self) -> None:
+        """After a cancel, SIGKILL the group once the grace has passed since it was seen."""
+        if not self._cancel.is_set():
+            return
+        now = time.monotonic()
+        if self._cancel_seen is None:
+            self._cancel_seen = now
+        elif now - self._cancel_seen > self.kill_grace:
+            self._signal(signal.SIGKILL)
+
+    def _wait(self, proc: subprocess.Popen[bytes]) -> int:
+        """The leader's exit code. A leader that closed its output but ignores the cancel's
+        SIGTERM is killed after the grace, as in `_lines`."""
+        while True:
+            try:
+                return proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                self._escalate()
 
     def _lines(self, proc: subprocess.Popen[bytes]) -> Iterable[str]:
         """The output, line by line, until every process in the group has closed it;
@@ -282,16 +307,10 @@ class BuildJob:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         pending = b""
-        cancelled_at: float | None = None
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
             while True:
-                if self._cancel.is_set():
-                    now = time.monotonic()
-                    if cancelled_at is None:
-                        cancelled_at = now
-                    elif now - cancelled_at > self.kill_grace:
-                        self._signal(signal.SIGKILL)
+                self._escalate()
                 if not selector.select(timeout=0.2):
                     continue
                 chunk = os.read(fd, 65536)
@@ -352,7 +371,7 @@ class BuildJob:
         return self.project / ".pio" / "build" / BUILD_ENV
 
     def _snapshot(self) -> dict[Path, tuple[int, int]]:
-        """(mtime_ns, size) of each flash image present before the run."""
+        """(mtime_ns, size) of each flash image present now."""
         if self.project is None:
             return {}
         found = {}
@@ -366,17 +385,10 @@ class BuildJob:
         return found
 
     def _discard(self, before: dict[Path, tuple[int, int]]) -> None:
-        """After a failed or cancelled build: if it wrote any flash image, remove those and
-        firmware.bin and the merged image, so no mix of old and half-new images is found."""
-        written = []
-        for name in BUILD_OUTPUTS:
-            file = self._build_dir() / name
-            try:
-                stat = file.stat()
-            except OSError:
-                continue
-            if before.get(file) != (stat.st_mtime_ns, stat.st_size):
-                written.append(file)
+        """After a failed or cancelled build: if it wrote any flash image (one that differs
+        from `before`, the snapshot taken before the run), remove those and firmware.bin and
+        the merged image, so no mix of old and half-new images is found."""
+        written = [file for file, seen in self._snapshot().items() if before.get(file) != seen]
         if not written:
             return
         for file in {

@@ -20,7 +20,12 @@ the JSON file next to it and may be changed between runs (`set_mode`):
 - ``hang``: writes bootloader.bin and half of firmware.bin, starts a "compiler" child (its
   pid in ``<bin_dir>/compiler.pid``) that never finishes, so a cancel must end the whole
   process group, not just ``pio``;
-- ``stubborn``: the same, with a compiler that ignores SIGTERM (only SIGKILL ends it).
+- ``stubborn``: the same, with a compiler that ignores SIGTERM (only SIGKILL ends it);
+- ``deaf``: ``pio`` itself ignores SIGTERM, closes its output (its pid in
+  ``<bin_dir>/pio.pid``) and never ends: only SIGKILL ends it, and no end of output says when.
+
+`pip_command(bin_dir, payload)` is a stand-in for ``pip install platformio`` that installs this
+``pio`` into `bin_dir`; `locate_in(bin_dir)` finds it there once installed.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CONFIG = "pio.json"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, so ``tests`` imports anywhere
 FILES = ("bootloader.bin", "partitions.bin", "boot_app0.bin", "firmware.bin")
 
 
@@ -51,6 +59,26 @@ def install(bin_dir: Path, payload: Path, mode: str = "ok") -> Path:
     )
     pio.chmod(0o755)
     return pio
+
+
+def pip_command(bin_dir: Path, payload: Path) -> list[str]:
+    """A stand-in for ``pip install platformio``: pip's kind of output, and the stand-in
+    ``pio`` (building `payload`'s images) installed into `bin_dir`."""
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from pathlib import Path\n"
+        "from tests.serial import fake_pio\n"
+        "print('Collecting platformio')\n"
+        f"fake_pio.install(Path({str(bin_dir)!r}), Path({str(payload)!r}))\n"
+        "print('Successfully installed platformio-6.1.18')\n"
+    )
+    return [sys.executable, "-c", script]
+
+
+def locate_in(bin_dir: Path) -> Callable[[], Path | None]:
+    """Finds the ``pio`` that `pip_command` installs into `bin_dir` (None before)."""
+    return lambda: bin_dir / "pio" if (bin_dir / "pio").exists() else None
 
 
 def set_mode(bin_dir: Path, mode: str) -> None:
@@ -124,10 +152,18 @@ def main(config_path: str, args: list[str]) -> int:
             say(f"*** [{obj}] Error 1")
             say(f"{'=' * 25} [FAILED] Took {time.monotonic() - start:.2f} seconds {'=' * 25}")
             return 1
-        if mode in ("hang", "stubborn") and index == len(sources) // 2:
+        if mode in ("hang", "stubborn", "deaf") and index == len(sources) // 2:
             shutil.copyfile(payload / "bootloader.bin", build / "bootloader.bin")
             firmware = (payload / "firmware.bin").read_bytes()
             (build / "firmware.bin").write_bytes(firmware[: len(firmware) // 2])
+            if mode == "deaf":
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                Path(config_path).with_name("pio.pid").write_text(str(os.getpid()))
+                say("pio: closing its output")
+                os.close(1)
+                os.close(2)
+                while True:
+                    time.sleep(1)
             compiler = subprocess.Popen(
                 [
                     sys.executable,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -148,6 +149,47 @@ def test_cancel_ends_the_process_group_and_leaves_no_half_written_build(tmp_path
     assert not (build / "bootloader.bin").exists()  # rewritten by the cancelled build
     assert find_build(tmp_path) is None
     assert f"Removed {build / 'firmware.bin'} (written by the unfinished build)." in lines
+
+
+def test_cancel_kills_a_platformio_that_closed_its_output_and_ignores_sigterm(tmp_path, pio):
+    """Its output ends before the process does: the wait for its exit must escalate the
+    cancel to SIGKILL too, not hang."""
+    project = checkout(tmp_path)
+    fake_pio.set_mode(pio.parent, "deaf")
+    lines: list[str] = []
+    job = build_job(pio, project, on_line=lines.append, kill_grace=0.2)
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(job.run()), daemon=True)
+    worker.start()
+    wait_until_sync(lambda: "pio: closing its output" in lines, 20)
+    leader = int((pio.parent / "pio.pid").read_text())
+    job.cancel()
+    worker.join(scaled(20))
+    try:
+        assert not worker.is_alive(), "run() still waits for a pio that ignored SIGTERM"
+    finally:
+        if worker.is_alive():  # end it, so the failure leaves nothing running
+            os.kill(leader, signal.SIGKILL)
+            worker.join(scaled(20))
+    (outcome,) = result
+    assert outcome.cancelled and outcome.message == "Build cancelled"
+    assert outcome.returncode == -signal.SIGKILL and not _alive(leader)
+    assert find_build(tmp_path) is None
+
+
+def test_an_exception_in_a_callback_ends_the_build_and_leaves_nothing_running(tmp_path, pio):
+    project = checkout(tmp_path)
+    fake_pio.set_mode(pio.parent, "hang")
+
+    def on_line(line: str) -> None:
+        if line == "xtensa-esp32-elf-g++ running":
+            raise RuntimeError("the log view went away")
+
+    job = build_job(pio, project, on_line=on_line)
+    with pytest.raises(RuntimeError, match="the log view went away"):
+        job.run()
+    compiler = int((pio.parent / "compiler.pid").read_text())
+    wait_until_sync(lambda: not _alive(compiler), 10, message="the compiler ended")
 
 
 def _alive(pid: int) -> bool:
