@@ -4,7 +4,10 @@
 the app's asyncio loop (qasync), and emits every signal on the GUI thread: the output line by
 line (`line`), the build's stage (`step`), and how it ended (`finished(Outcome)`). One job runs
 at a time (`busy`); `cancel` ends the job's whole process group. Widgets never start processes
-themselves: they call `build`/`install`/`cancel` and follow the signals.
+themselves: they call `build`/`install`/`cancel` and follow the signals. A build is refused
+(`refused`, one line) while the owner says it must not run (`refuse_builds_when`: the
+`SetupService` refuses one while a flash runs). Where a build is looked for and written
+(`find_build`, `build_dir`) is asked here too, so widgets need no serial module.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from app.serial.firmware_build import (
     install_job,
     pip_hint,
 )
-from app.serial.flasher import BUILD_COMMAND
+from app.serial.flasher import BUILD_COMMAND, BUILD_ENV, find_build
 from app.tasks import spawn
 
-__all__ = ["FirmwareBuildService", "Kind", "Outcome"]
+__all__ = ["BUILD_ENV", "FirmwareBuildService", "Kind", "Outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class FirmwareBuildService(QObject):
     line = Signal(str)  # one line of the job's output
     step = Signal(int, int, str)  # step, steps, what it is doing (builds only)
     finished = Signal(object)  # Outcome
+    refused = Signal(str)  # a build not started: why, and what to do, in one line
 
     def __init__(
         self,
@@ -70,6 +74,8 @@ class FirmwareBuildService(QObject):
         self._job: BuildJob | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._busy = False
+        self._refusal: Callable[[], str | None] = lambda: None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one awaiting the job
 
     # -- what is there ---------------------------------------------------------------------
 
@@ -96,13 +102,36 @@ class FirmwareBuildService(QObject):
         """The PlatformIO project for `root` (the checkout or its firmware directory)."""
         return find_project(root)
 
+    @staticmethod
+    def find_build(root: Path) -> Path | None:
+        """The flashable build under `root` (the checkout, its firmware directory or the build
+        directory), or None if nothing is built there."""
+        return find_build(root)
+
+    @staticmethod
+    def build_dir(root: Path) -> Path | None:
+        """Where a build of `root`'s project is written (None outside a checkout)."""
+        project = find_project(root)
+        return project / ".pio" / "build" / BUILD_ENV if project is not None else None
+
+    def refuse_builds_when(self, reason: Callable[[], str | None]) -> None:
+        """`build` asks `reason()` first and, if it says why not, emits `refused` with it
+        instead of building."""
+        self._refusal = reason
+
     # -- jobs ------------------------------------------------------------------------------
 
     def build(self, root: Path) -> bool:
         """Build the firmware of the checkout (or firmware directory) `root`: `line`s, `step`s,
-        then `finished`. Returns False (nothing started) while busy; without PlatformIO or a
-        project it finishes at once with a message saying what to do."""
+        then `finished`. Returns False (nothing started) while busy, and after `refused` when
+        the owner refuses it (a flash runs); without PlatformIO or a project it finishes at
+        once with a message saying what to do."""
         if self._busy:
+            return False
+        refusal = self._refusal()
+        if refusal is not None:
+            log.info("firmware build refused: %s", refusal)
+            self.refused.emit(refusal)
             return False
         project = find_project(root)
         pio = self._locate()
@@ -153,9 +182,12 @@ class FirmwareBuildService(QObject):
     # -- internals -------------------------------------------------------------------------
 
     def _threadsafe(self, emit: Callable[..., None]) -> Callable[..., None]:
-        loop = asyncio.get_event_loop()
+        """`emit` for the job's worker thread: queued onto the loop that awaits the job (the
+        GUI thread's), which `_run` records before the job runs."""
 
         def call(*args: Any) -> None:
+            loop = self._loop
+            assert loop is not None, "a job's callback ran before _run started it"
             loop.call_soon_threadsafe(emit, *args)
 
         return call
@@ -177,6 +209,7 @@ class FirmwareBuildService(QObject):
 
         async def work() -> None:
             loop = asyncio.get_running_loop()
+            self._loop = loop  # before the job runs: its callbacks post to this loop
             try:
                 outcome = await loop.run_in_executor(self._executor, job.run)
             except Exception as exc:  # reaches the user as a failed job

@@ -7,7 +7,9 @@ is emitted on the GUI thread. One serial job runs at a time (`busy`); `cancel` s
 
 The service owns the link state (`state`, app/serial/link.py's table) and what goes with it
 (`identity`, `result`); `stateChanged` reports every change, always before the signal that
-tells the job's outcome. The wizard's pages read these here and keep no copies.
+tells the job's outcome. The wizard's pages read these here and keep no copies, and what they
+need of the flasher (the speeds, the quick check of what would be flashed: `flash_input`) too,
+so no widget imports a serial module.
 
 Secrets: the Wi-Fi password goes to the provisioner only; the device key never leaves the
 provisioner and the registry (a `ProvisionResult` carries the fingerprint only).
@@ -61,6 +63,11 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 POLL_MS = 1000
+FLASH_BAUDS = (DEFAULT_BAUD, 230400, FALLBACK_BAUD)  # the speeds offered, fastest first
+BUILD_WHILE_FLASHING = (
+    "The firmware cannot be built while the board is being flashed: wait for the flash to"
+    " end, or press Cancel."
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,16 @@ class FlasherOptions:
     connect_attempts: int = 7
 
 
+@dataclass(frozen=True)
+class FlashInput:
+    """What `flash` would write: `path` (a build directory or a .bin), its `images` and their
+    `size` in bytes."""
+
+    path: Path
+    images: int
+    size: int
+
+
 class SetupService(QObject):
     """Ports, identify, flash, scan and provision for the setup wizard, off the GUI thread.
 
@@ -81,7 +98,8 @@ class SetupService(QObject):
     `on_registered` is called on the GUI thread after a success (to refresh the device list).
     `lister` replaces pyserial's port listing (tests offer ptys, which pyserial cannot list).
     `firmware` builds the firmware when it is missing (`FirmwareBuildService`; one is made if
-    not given); `cancel` and `close` reach it too, and no flash starts while it builds.
+    not given); `cancel` and `close` reach it too, no flash starts while it builds and it
+    refuses to build while a flash runs.
     """
 
     portsChanged = Signal(list)  # list[PortInfo], likely adapters first
@@ -114,6 +132,7 @@ class SetupService(QObject):
         super().__init__(parent)
         self.registry = registry
         self.firmware = firmware or FirmwareBuildService(parent=self)
+        self.firmware.refuse_builds_when(self._build_refusal)
         self.flasher_options = flasher_options or FlasherOptions()
         self.timeouts = timeouts
         self._on_registered = on_registered
@@ -246,6 +265,21 @@ class SetupService(QObject):
                 return
         self._advance(LinkEvent.IDENTIFIED, identity=identity)
         self.identified.emit(identity)
+
+    def flash_input(self, chosen: str, root: Path) -> FlashInput:
+        """The quick local check before `flash`, on the calling thread (it reads the images,
+        a few MB at most): `chosen` is what the user typed or picked (a .bin or a build
+        directory); blank means the build of the checkout `root` (or `root` itself outside a
+        checkout). Raises `FlashError` (a `UserError`: message and guidance) for a missing,
+        unreadable or incomplete image."""
+        text = chosen.strip()
+        path = Path(text) if text else (self.firmware.build_dir(root) or root)
+        images = load_images(path)
+        return FlashInput(path, len(images), sum(len(image.data) for image in images))
+
+    def _build_refusal(self) -> str | None:
+        """Why the firmware must not be built now: not while a flash reads the images."""
+        return BUILD_WHILE_FLASHING if self._state is LinkState.FLASHING else None
 
     def flash(self, port: str, images_path: Path, baud: int = DEFAULT_BAUD) -> bool:
         """Write a build directory or a .bin (at 0x0): `flashProgress`/`flashLog`, then

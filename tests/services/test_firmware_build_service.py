@@ -7,16 +7,18 @@ toolchain from the internet, which this machine cannot reach).
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 
 import pytest
 
 from app.devices.registry import Registry
 from app.serial.flasher import find_build
+from app.serial.link import LinkState
 from app.services.firmware_build_service import FirmwareBuildService, Kind, Outcome
-from app.services.setup_service import SetupService
+from app.services.setup_service import BUILD_WHILE_FLASHING, FlasherOptions, SetupService
 from tests.serial import fake_pio
+from tests.serial.images import fake_build
+from tests.serial.rom_emulator import RomEmulator
 from tests.serial.test_firmware_build import checkout
 from tests.waiting import scaled, wait_until
 
@@ -92,16 +94,9 @@ def test_install_then_build(qloop, tmp_path, payload):
     PlatformIO findable; the next build uses it."""
     checkout(tmp_path)
     bin_dir = tmp_path / "venv-bin"
-    script = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from tests.serial import fake_pio\n"
-        f"fake_pio.install(Path({str(bin_dir)!r}), Path({str(payload)!r}))\n"
-        "print('Successfully installed platformio-6.1.18')\n"
-    )
     service = FirmwareBuildService(
-        locate=lambda: bin_dir / "pio" if (bin_dir / "pio").exists() else None,
-        install_command=[sys.executable, "-c", script],
+        locate=fake_pio.locate_in(bin_dir),
+        install_command=fake_pio.pip_command(bin_dir, payload),
     )
     seen = Recorder(service)
 
@@ -140,4 +135,45 @@ def test_cancel_through_the_setup_service_and_no_flash_meanwhile(qloop, tmp_path
     assert outcome.cancelled and outcome.message == "Build cancelled"
     assert find_build(tmp_path) is None
     assert not service.busy and not setup.busy
+    setup.close()
+
+
+def test_a_build_is_refused_in_one_line_while_a_flash_runs(qloop, tmp_path, payload):
+    """Not only the page's disabled button: the service itself refuses to rewrite the images
+    a flash is reading, and says so; once the flash has ended it builds."""
+    pio = fake_pio.install(tmp_path / "bin", payload)
+    checkout(tmp_path)
+    fake_build(tmp_path / "other")  # the build being flashed
+    service = FirmwareBuildService(locate=lambda: pio)
+    setup = SetupService(
+        Registry(tmp_path / "home"),
+        lister=list,
+        flasher_options=FlasherOptions(
+            before="no-reset", after="no-reset", no_stub=True, connect_attempts=2
+        ),
+        firmware=service,
+    )
+    seen = Recorder(service)
+    refusals: list[str] = []
+    service.refused.connect(refusals.append)
+    written: list[int] = []
+    setup.flashProgress.connect(lambda done, total: written.append(done))
+
+    with RomEmulator() as emulator:
+
+        async def scenario():
+            assert setup.flash(emulator.port, find_build(tmp_path / "other"))
+            await wait_until(lambda: written, 20)  # the flash is writing
+            assert not service.build(tmp_path)
+            assert refusals == [BUILD_WHILE_FLASHING] and not service.busy
+            await wait_until(lambda: setup.state is LinkState.FLASHED, 20)
+            await wait_until(lambda: not setup.busy, 5)
+            assert service.build(tmp_path)
+            await wait_until(lambda: seen.outcomes, 20)
+
+        run(qloop, scenario())
+    assert "\n" not in BUILD_WHILE_FLASHING and "Cancel" in BUILD_WHILE_FLASHING
+    assert refusals == [BUILD_WHILE_FLASHING]
+    (outcome,) = seen.outcomes
+    assert outcome.ok and outcome.build == find_build(tmp_path)
     setup.close()

@@ -9,8 +9,10 @@ the internet, which this machine cannot reach.
 
 from __future__ import annotations
 
+import ast
 import asyncio
-import sys
+import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from app.serial.firmware_build import pip_hint
 from app.serial.link import LinkState
 from app.services.firmware_build_service import FirmwareBuildService
 from app.services.setup_service import FlasherOptions, SetupService
+from app.ui.setup_wizard import flash_page
 from app.ui.setup_wizard.flash_page import FlashPage
 from tests.serial import fake_pio
 from tests.serial.images import fake_build
@@ -117,16 +120,9 @@ def test_without_platformio_the_page_says_what_to_install_and_installs_it(
 ):
     checkout(tmp_path)
     bin_dir = tmp_path / "venv-bin"
-    pip = (
-        "from pathlib import Path\n"
-        "from tests.serial import fake_pio\n"
-        "print('Collecting platformio')\n"
-        f"fake_pio.install(Path({str(bin_dir)!r}), Path({str(payload)!r}))\n"
-        "print('Successfully installed platformio-6.1.18')\n"
-    )
     firmware = FirmwareBuildService(
-        locate=lambda: bin_dir / "pio" if (bin_dir / "pio").exists() else None,
-        install_command=[sys.executable, "-c", pip],
+        locate=fake_pio.locate_in(bin_dir),
+        install_command=fake_pio.pip_command(bin_dir, payload),
         installable=lambda: True,
     )
     page = make_page(qtbot, tmp_path, firmware)
@@ -194,3 +190,46 @@ def test_flash_refuses_a_board_with_another_chip_or_less_flash(
         assert not {0x02, 0x10} & set(emulator.commands)  # no FLASH_BEGIN / FLASH_DEFL_BEGIN
         assert emulator.flash.count(0xFF) == len(emulator.flash)
         page.setup.close()
+
+
+def test_flash_with_no_build_in_the_checkout_says_to_build_it_first(qloop, qtbot, tmp_path):
+    """A blank firmware field means the checkout's build directory, checked before anything
+    is opened: the page shows the flasher's one-line "build it first"."""
+    checkout(tmp_path)
+    page = make_page(qtbot, tmp_path, FirmwareBuildService(locate=lambda: None), "/dev/null")
+    assert page.path.text() == ""
+    page.flash_button.click()
+    build = tmp_path / "firmware" / ".pio" / "build" / "esp32cam"
+    assert page.status.text().startswith(f"No firmware build in {build}: ")
+    assert "cd firmware && pio run -e esp32cam" in page.status.text()
+    assert page.setup.state is LinkState.DISCONNECTED and not page.setup.busy
+    page.setup.close()
+
+
+def _serial_imports(module: str, seen: set[str]) -> set[str]:
+    """The modules among `serial*`/`esptool*` that `module` imports, directly or through the
+    app.serial modules it imports (each checked once)."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, module
+    tree = ast.parse(Path(spec.origin).read_text())
+    names = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    names |= {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    found = {name for name in names if name.split(".")[0] in ("serial", "esptool")}
+    for name in sorted(names - seen):
+        if name.startswith("app.serial."):
+            seen.add(name)
+            found |= {f"{name} -> {hit}" for hit in _serial_imports(name, seen)}
+    return found
+
+
+def test_the_page_imports_no_serial_or_esptool_module():
+    """The page talks to the services only: none of its own imports reaches pyserial or
+    esptool (the services it uses do, off the GUI thread)."""
+    assert _serial_imports(flash_page.__name__, set()) == set()

@@ -21,18 +21,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.serial.flasher import (
-    BUILD_ENV,
-    DEFAULT_BAUD,
-    FALLBACK_BAUD,
-    FlashError,
-    Identity,
-    find_build,
-    load_images,
-)
+from app.errors import UserError
 from app.serial.link import RUNS_FIRMWARE, LinkState
-from app.services.firmware_build_service import Kind, Outcome
-from app.services.setup_service import SetupService
+from app.services.firmware_build_service import BUILD_ENV, Kind, Outcome
+from app.services.setup_service import FLASH_BAUDS, Identity, SetupService
 from app.ui.setup_wizard.common import ERROR_STYLE, OK_STYLE, ROOT, label
 
 
@@ -42,7 +34,8 @@ class FlashPage(QWizardPage):
     Whether it is flashing or done is the service's link state; `port` gives the port chosen
     on the first page. When `firmware_root` is a checkout without a build, "Build firmware"
     runs PlatformIO through `setup.firmware` (output in the log, its stage in the progress
-    bar, Cancel ends it) and picks the new build up when it succeeds.
+    bar, Cancel ends it) and picks the new build up when it succeeds. Where builds are and
+    what an image holds it asks the services: the page imports no serial module.
     """
 
     def __init__(
@@ -55,7 +48,7 @@ class FlashPage(QWizardPage):
         self._chosen_port = port
         self.setTitle("Flash the firmware")
         self.setSubTitle("Write SecureCam's firmware to the board (about a minute).")
-        build = find_build(firmware_root)
+        build = self.firmware.find_build(firmware_root)
         self.path = QLineEdit(str(build) if build else "")
         self.path.setPlaceholderText(
             "a merged .bin, or firmware/.pio/build/esp32cam in a SecureCam checkout"
@@ -64,7 +57,7 @@ class FlashPage(QWizardPage):
         self.build_button = QPushButton("&Build firmware")
         self.install_button = QPushButton("&Install PlatformIO")
         self.baud = QComboBox()
-        for rate in (DEFAULT_BAUD, 230400, FALLBACK_BAUD):
+        for rate in FLASH_BAUDS:
             self.baud.addItem(f"{rate} Bd", rate)
         self.flash_button = QPushButton("&Flash")
         self.cancel_button = QPushButton("Ca&ncel")
@@ -119,6 +112,7 @@ class FlashPage(QWizardPage):
         self.firmware.line.connect(self.log_view.appendPlainText)
         self.firmware.step.connect(self._build_step)
         self.firmware.finished.connect(self._build_finished)
+        self.firmware.refused.connect(self.log_view.appendPlainText)
         self.firmware.busyChanged.connect(self._follow)
         self._follow()
 
@@ -126,8 +120,8 @@ class FlashPage(QWizardPage):
 
     def _offer_build(self) -> None:
         """No build found: offer to build one (in a checkout), else say what to do."""
-        project = self.firmware.project(self.firmware_root)
-        if project is None:
+        build_dir = self.firmware.build_dir(self.firmware_root)
+        if build_dir is None:
             self.status.setText(
                 "No firmware build found. The wizard looks for one only in a SecureCam checkout"
                 f" (firmware/.pio/build/{BUILD_ENV}): build it there (cd firmware && pio run -e"
@@ -137,7 +131,7 @@ class FlashPage(QWizardPage):
         self.build_button.show()
         if self.firmware.platformio() is not None:
             self.status.setText(
-                f"No firmware build found in {project / '.pio' / 'build' / BUILD_ENV}. Press"
+                f"No firmware build found in {build_dir}. Press"
                 " Build firmware to build it with PlatformIO (a few minutes; the first build"
                 " downloads the ESP32 toolchain), or choose a merged .bin."
             )
@@ -192,7 +186,7 @@ class FlashPage(QWizardPage):
             return
         self.progress.setValue(0)
         self._failed(outcome.message, outcome.guidance)
-        if outcome.kind is Kind.BUILD and find_build(self.firmware_root) is None:
+        if outcome.kind is Kind.BUILD and self.firmware.find_build(self.firmware_root) is None:
             self.path.clear()  # the failed build left no build to flash
         self.install_button.setVisible(
             self.firmware.platformio() is None and self.firmware.can_install()
@@ -212,21 +206,18 @@ class FlashPage(QWizardPage):
 
     def start(self) -> None:
         """Check the image, then flash it on the chosen port."""
-        text = self.path.text().strip()
-        project = self.firmware.project(self.firmware_root)
-        default = project / ".pio" / "build" / BUILD_ENV if project else self.firmware_root
-        path = Path(text) if text else default
         self.guidance.hide()
-        try:
-            images = load_images(path)  # a quick local check: readable and complete
-        except FlashError as exc:
+        try:  # a quick local check: readable and complete
+            chosen = self.setup.flash_input(self.path.text(), self.firmware_root)
+        except UserError as exc:
             self._failed(exc.message, exc.guidance)
             return
         port = self._chosen_port() or ""
-        if not self.setup.flash(port, path, int(self.baud.currentData())):
+        if not self.setup.flash(port, chosen.path, int(self.baud.currentData())):
             return
-        total = sum(len(i.data) for i in images)
-        self.status.setText(f"Flashing {len(images)} image(s), {total // 1024} KiB, on {port} …")
+        self.status.setText(
+            f"Flashing {chosen.images} image(s), {chosen.size // 1024} KiB, on {port} …"
+        )
         self.status.setStyleSheet("")
         self.progress.setValue(0)
         self.log_view.clear()
