@@ -3,6 +3,7 @@
 import asyncio
 import socket
 import time
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,8 @@ from app.protocol.records import Control
 from app.protocol.session import Credentials
 from app.receiver.server import FrameArrived, Receiver
 from app.sim import camera as camera_module
-from app.sim.camera import SimulatedCamera, jpeg_quality, missed_slots
-from app.sim.sources import PrerenderedSource
+from app.sim.camera import CameraStats, SimulatedCamera, jpeg_quality, missed_slots
+from app.sim.sources import FrameSource, PrerenderedSource
 from tests.waiting import scaled, wait_until
 
 KEY = b"\x05" * 32
@@ -39,18 +40,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def camera(
+    port: int,
+    *,
+    name: str = "cam",
+    key: bytes | None = KEY,
+    source: FrameSource | None = None,
+    **options: Any,
+) -> SimulatedCamera:
+    """A simulated camera for a receiver on `port`: "cam" with KEY, sending two synthetic
+    QQVGA frames in turn unless told otherwise; `options` go to SimulatedCamera."""
+    return SimulatedCamera(
+        f"ws://127.0.0.1:{port}/camera",
+        name,
+        key,
+        source or PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
+        **options,
+    )
+
+
+async def run_to_end(sim: SimulatedCamera, timeout: float = 30) -> CameraStats:
+    """Run `sim` until it ends by itself (its frames sent, or refused)."""
+    return await asyncio.wait_for(sim.run(), scaled(timeout))
+
+
+async def stop(sim: SimulatedCamera, task: asyncio.Task[CameraStats], timeout: float = 5) -> None:
+    """Stop `sim` running in `task` and wait for it to end."""
+    sim.stop()
+    await asyncio.wait_for(task, scaled(timeout))
+
+
 async def test_a_slow_capture_skips_slots_instead_of_queueing_frames():
     async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
-        sim = SimulatedCamera(
-            f"ws://127.0.0.1:{receiver.port}/camera",
-            "cam",
-            KEY,
-            SlowSource(),
-            fps=100,
-            frames=10,
-            reconnect=False,
-        )
-        stats = await asyncio.wait_for(sim.run(), scaled(30))
+        sim = camera(receiver.port, source=SlowSource(), fps=100, frames=10, reconnect=False)
+        stats = await run_to_end(sim)
     assert stats.frames_sent == 10
     # Each 30 ms capture overruns its 10 ms slot: the slots it covered are counted as skipped
     # (two or more per frame, more on a busy machine) instead of being sent late, back to
@@ -60,16 +83,7 @@ async def test_a_slow_capture_skips_slots_instead_of_queueing_frames():
 
 async def test_its_status_reports_frames_dropped_and_leaves_the_stack_unknown():
     async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
-        sim = SimulatedCamera(
-            f"ws://127.0.0.1:{receiver.port}/camera",
-            "cam",
-            KEY,
-            PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
-            fps=20,
-            frames=3,
-            reconnect=False,
-        )
-        await asyncio.wait_for(sim.run(), scaled(30))
+        await run_to_end(camera(receiver.port, fps=20, frames=3, reconnect=False))
         status = await wait_until(lambda: "cam" in receiver.stats and receiver.stats["cam"].status)
     # A count (0 unless the loopback link was ever busy), never "unknown"; the stack
     # high-water mark is the firmware's alone, so the simulator does not invent one.
@@ -98,16 +112,7 @@ def test_missed_slots_counts_as_dropped_only_those_that_came_while_a_frame_was_s
 async def test_frame_rate_is_capped():
     interval_us = 50_000  # 20 fps
     async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
-        sim = SimulatedCamera(
-            f"ws://127.0.0.1:{receiver.port}/camera",
-            "cam",
-            KEY,
-            PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
-            fps=20,
-            frames=11,
-            reconnect=False,
-        )
-        await asyncio.wait_for(sim.run(), scaled(30))
+        await run_to_end(camera(receiver.port, fps=20, frames=11, reconnect=False))
         timelines = await wait_until(
             lambda: len(receiver.stats["cam"].timelines) == 11 and receiver.stats["cam"].timelines
         )
@@ -124,14 +129,7 @@ async def test_it_keeps_retrying_until_a_receiver_appears(monkeypatch, caplog):
     monkeypatch.setattr(camera_module, "BACKOFF_FIRST_S", 0.05)
     port = free_port()
     frames = []
-    sim = SimulatedCamera(
-        f"ws://127.0.0.1:{port}/camera",
-        "cam",
-        KEY,
-        PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
-        fps=50,
-        frames=5,
-    )
+    sim = camera(port, fps=50, frames=5)
     task = asyncio.create_task(sim.run())
     await wait_until(lambda: caplog.text.count("cam: connection failed") >= 2)
     assert sim.stats.connects == 0 and sim.stats.last_close[0] == 1006
@@ -148,26 +146,23 @@ async def test_it_keeps_retrying_until_a_receiver_appears(monkeypatch, caplog):
 async def test_an_identity_rejection_ends_the_run_unless_told_to_retry(monkeypatch):
     monkeypatch.setattr(camera_module, "BACKOFF_FIRST_S", 0.05)
     async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
-        url = f"ws://127.0.0.1:{receiver.port}/camera"
         source = PrerenderedSource.synthetic(FrameSize.QQVGA, count=1)
-        stranger = SimulatedCamera(url, "stranger", KEY, source)
-        await asyncio.wait_for(stranger.run(), scaled(5))
+        stranger = camera(receiver.port, name="stranger", source=source)
+        await run_to_end(stranger, 5)
         # An unknown device is told only that authentication failed: the receiver does not
         # say which names it knows.
         assert stranger.rejected and stranger.stats.last_close[0] == CloseCode.AUTH_FAILED
-        stubborn = SimulatedCamera(url, "stranger", KEY, source, retry_rejected=True)
+        stubborn = camera(receiver.port, name="stranger", source=source, retry_rejected=True)
         task = asyncio.create_task(stubborn.run())
         await wait_until(lambda: receiver.connections_rejected >= 3 or task.done())
         assert not task.done()  # still retrying after three rejections
-        stubborn.stop()
-        await asyncio.wait_for(task, scaled(5))
+        await stop(stubborn, task)
 
 
 async def test_plain_suite_needs_no_key_but_noise_does():
-    source = PrerenderedSource.synthetic(FrameSize.QQVGA, count=1)
-    SimulatedCamera("ws://127.0.0.1:1/camera", "cam", None, source, suite=Suite.PLAIN)
+    camera(1, key=None, suite=Suite.PLAIN)
     try:
-        SimulatedCamera("ws://127.0.0.1:1/camera", "cam", None, source)
+        camera(1, key=None)
     except ValueError as exc:
         assert "key" in str(exc)
     else:
@@ -183,13 +178,7 @@ def test_esp32_quality_maps_onto_jpeg_quality_monotonically():
 async def test_a_suite_control_reconnects_in_that_suite_and_plain_lasts_one_session():
     devices = {"cam": Credentials("cam", KEY, allow_plain=True)}
     async with Receiver(devices.get, host="127.0.0.1", port=0) as receiver:
-        sim = SimulatedCamera(
-            f"ws://127.0.0.1:{receiver.port}/camera",
-            "cam",
-            KEY,
-            PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
-            fps=50,
-        )
+        sim = camera(receiver.port, fps=50)
         task = asyncio.create_task(sim.run())
 
         async def wait_for(suite: Suite, sessions: int) -> None:
@@ -209,19 +198,15 @@ async def test_a_suite_control_reconnects_in_that_suite_and_plain_lasts_one_sess
         await wait_for(Suite.PLAIN, 4)
         await receiver.disconnect("cam", CloseCode.GOING_AWAY, "test")  # plain session ends
         await wait_for(Suite.NOISE, 5)
-        sim.stop()
-        await asyncio.wait_for(task, scaled(5))
+        await stop(sim, task)
 
 
 async def test_a_quality_the_jpeg_buffer_cannot_hold_is_raised_to_the_floor_and_reported():
     # Like a board with PSRAM (docs/JPEG-BUFFER.md): UXGA frames fit its 384,000-byte buffer
     # from quality 17 on; the quality asked for is kept and comes back at a smaller size.
     async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
-        sim = SimulatedCamera(
-            f"ws://127.0.0.1:{receiver.port}/camera",
-            "cam",
-            KEY,
-            PrerenderedSource.synthetic(FrameSize.QQVGA, count=2),
+        sim = camera(
+            receiver.port,
             fps=20,
             frame_size=FrameSize.UXGA,  # the provisioned default asks for UXGA at 12
             quality=12,
@@ -243,6 +228,5 @@ async def test_a_quality_the_jpeg_buffer_cannot_hold_is_raised_to_the_floor_and_
             assert await receiver.send_control("cam", Control(quality=30))
             await wait_until(lambda: status() == (FrameSize.SXGA, 30))
         finally:
-            sim.stop()
-            await asyncio.wait_for(task, scaled(10))
+            await stop(sim, task, 10)
     assert sim.settings.quality == 30
