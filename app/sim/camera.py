@@ -269,6 +269,11 @@ class SimulatedCamera:
             if receiver.done():
                 receiver.result()  # re-raises why the connection ended
                 return
+            if not session.can_send:
+                # The app's CLOSE was read while the connection is still being closed: the
+                # receiving task ends with the reason; nothing more may be sealed meanwhile.
+                await receiver
+                return
             jpeg = self.source.next_frame()
             capture_us = self.device_clock()
             self._seq += 1
@@ -278,7 +283,7 @@ class SimulatedCamera:
             self.stats.frames_sent += 1
             self.stats.bytes_sent += len(jpeg)
             now = loop.time()
-            if now >= next_status:
+            if now >= next_status and session.can_send:
                 session.send_status(self._status())
                 await link.flush()
                 next_status = now + STATUS_INTERVAL_S
