@@ -119,13 +119,13 @@ private:
     uint64_t next_frame_us_ = 0;
     uint32_t seq_ = 0; /* keeps counting across reconnects; reconnect before it wraps */
     camera_fb_t *fb_ = nullptr;
-    bool frame_in_flight_ = false; /* its last chunk is sealed, not yet all in TCP's hands */
+    bool frame_in_flight_ = false; /* a frame started, not yet wholly in TCP's hands */
     uint64_t frame_interval_us_ = 0; /* the pacing grid's step; 0: no cap */
     uint64_t last_capture_us_ = 0;
     uint64_t sensor_period_us_ = 0;  /* the shortest capture interval seen at this size */
     uint16_t sent_width_ = 0; /* of the frames now being sent (STATUS) */
     uint16_t sent_height_ = 0;
-    uint32_t frames_refused_ = 0;
+    uint32_t frames_refused_ = 0; /* frames the core would not take (logged 1 in 64) */
     uint32_t frames_dropped_ = 0;
     bool close_pending_ = false; /* a CLOSE record waits for the send buffer */
     uint16_t close_code_ = 0;
