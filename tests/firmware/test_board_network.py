@@ -48,6 +48,7 @@ KEY = bytes(range(40, 72))
 NAME = "board"  # app.bench.board's device name
 SEND_BUFFER = 5744  # lwIP's CONFIG_LWIP_TCP_SND_BUF_DEFAULT on Arduino-ESP32 2.x
 CHUNK_DATA = 8192  # StreamClient::kChunkData
+POLL_SLACK_US = 100_000  # a blocking wait's time outside its sleeps (polling, scheduling)
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +303,8 @@ async def test_a_console_scan_holds_the_loop_for_its_length_and_lists_strongest_
     networks = json.loads(line)["networks"]
     assert [n["ssid"] for n in networks] == ["host-model", "cafe", "neighbour"]
     assert [n["secured"] for n in networks] == [True, False, True]
-    assert stats["worst_blocked_us"] >= 13 * 120_000
+    # Held for the scan (blocked counts the sleeps between polls, not the polls themselves).
+    assert stats["worst_blocked_us"] >= 13 * 120_000 - POLL_SLACK_US
     assert stats["scan_stops"] == 0
     assert board.logged("wifi: scan found 3 networks")
 
@@ -322,5 +324,5 @@ async def test_a_scan_arduino_gives_up_on_is_stopped_so_the_next_can_start(rig: 
         stats = await board.stats()
     assert results == [[], []]
     assert stats["scan_stops"] == 2  # each scan started (the driver was free) and was stopped
-    assert stats["worst_blocked_us"] >= 20 * 120_000
+    assert stats["worst_blocked_us"] >= 20 * 120_000 - POLL_SLACK_US
     assert len(board.logged("wifi: the scan did not finish in 2400 ms; stopped it")) == 2
