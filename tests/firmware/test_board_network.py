@@ -265,7 +265,9 @@ async def test_the_camera_starts_only_once_the_link_is_up_and_has_settled(rig: R
     connected = board.logged("wifi: connected")[0][0]
     camera = board.logged("camera: ready")[0][0]
     assert connected - joining >= 1500
-    assert camera - connected >= 500  # StartStage::kSettleUs after association
+    # StartStage::kSettleUs (500 ms) after association; the "connected" line is printed a
+    # moment after the loop step read the clock it measures from.
+    assert camera - connected >= 500 - POLL_SLACK_US // 1000
     assert stats["tx_power"] == 78  # WIFI_POWER_19_5dBm unless SECURECAM_WIFI_TX_POWER says
     assert board.logged("wifi: transmit power 19.50 dBm")
 
