@@ -225,6 +225,9 @@ def render(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
+FLOOR_RATIO_TARGET = 2.0  # decrypt + parse + reassembly against pycryptodome's CTR + GHASH
+
+
 def render_core(core: CoreResult) -> list[str]:
     lines: list[str] = []
     add = lines.append
@@ -244,6 +247,14 @@ def render_core(core: CoreResult) -> list[str]:
         if figure.target_us is not None:
             row += f"   target ≤ {figure.target_us:g} µs: {_verdict(figure.target_met)}"
         add(row)
+    floor = core.figures.get("vga_decrypt_floor")
+    receive = core.figures.get("vga_receive_noise")
+    if floor is not None and receive is not None and floor.median_us > 0:
+        ratio = receive.median_us / floor.median_us
+        add(
+            f"   VGA receive ÷ its floor (same run): {ratio:.2f}×   target ≤ "
+            f"{FLOOR_RATIO_TARGET:g}×: {_verdict(ratio <= FLOOR_RATIO_TARGET)}"
+        )
     return lines
 
 

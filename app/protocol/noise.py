@@ -1,7 +1,8 @@
 """Noise protocol framework (revision 34) for the two patterns SecureCam uses.
 
 Noise_NN_25519_AESGCM_SHA256 and Noise_NNpsk0_25519_AESGCM_SHA256, built on pycryptodome's
-X25519, AES-256-GCM, SHA-256 and HMAC. Sans-I/O: bytes in, bytes out.
+X25519, AES-256-GCM (through aesgcm.py, which keeps each key's set-up), SHA-256 and HMAC.
+Sans-I/O: bytes in, bytes out.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from Crypto.Cipher import AES
-from Crypto.Cipher._mode_gcm import GcmMode
 from Crypto.Hash import HMAC, SHA256
 from Crypto.Protocol import DH
 
 from app.errors import SecureCamError
+from app.protocol.aesgcm import AesGcm, TagMismatch
 
 DHLEN = 32
 HASHLEN = 32
@@ -90,57 +90,42 @@ def _identity(secret: bytes) -> bytes:
 
 
 class CipherState:
-    """AES-256-GCM with the implicit 64-bit Noise nonce counter."""
+    """AES-256-GCM with the implicit 64-bit Noise nonce counter (one key, kept: aesgcm.py)."""
 
-    __slots__ = ("_key", "n")
+    __slots__ = ("_aead", "n")
 
     def __init__(self, key: bytes | None = None) -> None:
-        self._key = key
+        self._aead = AesGcm(key) if key is not None else None
         self.n = 0
 
     @property
     def has_key(self) -> bool:
-        return self._key is not None
+        return self._aead is not None
 
     def encrypt_with_ad(self, ad: bytes, plaintext: bytes | bytearray | memoryview) -> bytes:
-        if self._key is None:
+        if self._aead is None:
             return bytes(plaintext)
-        cipher = self._next_cipher()
-        cipher.update(ad)
-        size = len(plaintext)
-        out = bytearray(size + TAGLEN)
-        view = memoryview(out)
-        cipher.encrypt(plaintext, output=view[:size])
-        view[size:] = cipher.digest()
-        return bytes(out)
+        sealed = self._aead.encrypt(self._nonce(), ad, plaintext)
+        self.n += 1
+        return sealed
 
     def decrypt_with_ad(self, ad: bytes, ciphertext: bytes | memoryview) -> bytes:
-        if self._key is None:
+        if self._aead is None:
             return bytes(ciphertext)
         if len(ciphertext) < TAGLEN:
             raise DecryptError("message shorter than the authentication tag")
-        view = memoryview(ciphertext)
-        cipher = self._cipher()
-        cipher.update(ad)
-        plaintext = cipher.decrypt(view[:-TAGLEN])
         try:
-            cipher.verify(view[-TAGLEN:])
-        except ValueError:
+            plaintext = self._aead.decrypt(self._nonce(), ad, ciphertext)
+        except TagMismatch:
             # Noise rev 34 §5.1: a failed decrypt leaves the nonce where it was.
             raise DecryptError("authentication tag mismatch") from None
         self.n += 1
         return plaintext
 
-    def _next_cipher(self) -> GcmMode:
-        cipher = self._cipher()
-        self.n += 1
-        return cipher
-
-    def _cipher(self) -> GcmMode:
+    def _nonce(self) -> bytes:
         if self.n >= _MAX_NONCE:
             raise NoiseError("nonce space exhausted; rekey by starting a new session")
-        assert self._key is not None  # callers pass plaintext through without a key
-        return AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self.n), mac_len=TAGLEN)
+        return _nonce(self.n)
 
     def __repr__(self) -> str:
         return f"CipherState(keyed={self.has_key}, n={self.n})"
