@@ -1,5 +1,5 @@
 /* The frame sizes and capture stamps of camera_board.h that do not touch the driver: shared by
- * the board and the host model of its sensor (firmware/host/board/camera_model.cpp). */
+ * the board and the host model of its sensor (firmware/host/board/esp_camera_model.cpp). */
 #include "camera_board.h"
 
 /* SecureCam FrameSize code -> esp32-camera framesize_t, by name (docs/PROTOCOL.md 4).

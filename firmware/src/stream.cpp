@@ -455,7 +455,9 @@ bool StreamClient::start_frame(uint64_t now_us)
     }
     last_capture_us_ = capture;
     if (fb->width != sent_width_ || fb->height != sent_height_) {
-        /* STATUS reports the size of the frames now being sent: say it before this one. */
+        /* STATUS reports the size of the frames now being sent: it goes first. This frame goes
+         * back; the next, taken right after, gives the sensor's period at the new size, by
+         * which frame_sent() counts the frames dropped when there is no cap to go by. */
         sent_width_ = static_cast<uint16_t>(fb->width);
         sent_height_ = static_cast<uint16_t>(fb->height);
         sensor_period_us_ = 0; /* another size, another rate */
@@ -497,10 +499,7 @@ void StreamClient::frame_sent(uint64_t now_us)
         return;
     }
     uint64_t missed = (now_us - next_frame_us_) / slot;
-    if (missed > 0) {
-        frames_dropped_ += static_cast<uint32_t>(missed);
-        board_mark(BoardMark::FramesDropped, static_cast<uint32_t>(missed));
-    }
+    frames_dropped_ += static_cast<uint32_t>(missed);
 }
 
 bool StreamClient::send_chunk()

@@ -38,7 +38,6 @@ struct WifiParams {
 
 struct ModelStats {
     /* the radio and the camera's start (the staged start, main.cpp) */
-    uint64_t wifi_mode_at_us = 0; /* WiFi.mode(WIFI_STA): the radio's calibration */
     int tx_power = 0;             /* the last WiFi.setTxPower, quarter-dBm */
     uint64_t scan_stops = 0;      /* esp_wifi_scan_stop calls */
     /* one loop() call */
@@ -51,7 +50,6 @@ struct ModelStats {
     std::vector<double> pong_link_ms; /* bytes ahead of the PONG / rate: scheduling excluded */
     /* frames (the sensor's own counts: model_sensor_counts) */
     uint64_t frames_started = 0;
-    uint64_t frames_dropped_marked = 0;
     int sensor_quality = 0; /* the JPEG quality the sensor was last set to */
     uint64_t bytes_accepted = 0;    /* handed to TCP by the firmware */
     uint64_t bytes_delivered = 0;   /* given to the app's socket */

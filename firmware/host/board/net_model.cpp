@@ -244,9 +244,6 @@ void board_mark(BoardMark mark, uint32_t value)
     case BoardMark::FrameStarted:
         g_stats.frames_started++;
         break;
-    case BoardMark::FramesDropped:
-        g_stats.frames_dropped_marked += value;
-        break;
     }
 }
 

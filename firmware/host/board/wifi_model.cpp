@@ -70,7 +70,7 @@ void WiFiGenericClass::persistent(bool persistent)
 
 bool WiFiGenericClass::mode(wifi_mode_t mode)
 {
-    g_stats.wifi_mode_at_us = mode == WIFI_MODE_STA ? board_now_us() : 0;
+    (void)mode;
     return true;
 }
 
