@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -132,9 +133,13 @@ class Receiver:
         host: str | None = "0.0.0.0",
         port: int = DEFAULT_PORT,
         limits: Limits | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
+        """`sock`, a bound and listening socket, replaces host and port (e.g. one created in
+        another network namespace)."""
         self.limits = limits or Limits()
         self.host = host
+        self._sock = sock
         self._requested_port = port
         self._lookup = lookup
         self._server: Server | None = None
@@ -150,10 +155,11 @@ class Receiver:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        where = (None, None) if self._sock is not None else (self.host, self._requested_port)
         self._server = await serve(
             self._handle,
-            self.host,
-            self._requested_port,
+            *where,
+            sock=self._sock,
             process_request=self._check_path,
             # websockets calls this as a factory: a callable returning the connection is fine.
             create_connection=cast(type[ServerConnection], self._connection),
@@ -164,9 +170,11 @@ class Receiver:
             open_timeout=self.limits.handshake_timeout_s,
             close_timeout=CLOSE_DEADLINE_S,
         )
-        self._requested_port = self._server.sockets[0].getsockname()[1]  # keep it after stop()
+        bound = self._server.sockets[0].getsockname()
+        self._requested_port = bound[1]  # keep it after stop()
         self._watcher = spawn(self._watch_registry(), name="registry watch")
-        log.info("listening on ws://%s:%d%s", self.host or "*", self.port, CAMERA_PATH)
+        host = bound[0] if self._sock is not None else self.host or "*"
+        log.info("listening on ws://%s:%d%s", host, self.port, CAMERA_PATH)
 
     async def stop(self) -> None:
         """Close every camera with GOING_AWAY and stop listening."""

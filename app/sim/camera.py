@@ -17,7 +17,8 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable
+import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -96,7 +97,11 @@ class SimulatedCamera:
     `frames` limits how many frames are sent in total (None: forever). `reconnect=False` makes
     `run()` return after the first connection ends instead of retrying with backoff.
     `frame_size` and `quality` are the camera's defaults, as provisioned (the frame size
-    defaults to the source's, if it is one of the protocol's).
+    defaults to the source's, if it is one of the protocol's). `open_socket`, when given,
+    returns each connection's connected TCP socket (e.g. one made in another network
+    namespace). `send_buffer` holds the socket's and websockets' send buffers to that many
+    bytes, as lwIP's 5,744-byte buffer does on the board: on a slow link the camera then drops
+    frames instead of queueing seconds of them in the operating system.
     """
 
     def __init__(
@@ -115,6 +120,8 @@ class SimulatedCamera:
         on_control: Callable[[Control], None] | None = None,
         frame_size: FrameSize | None = None,
         quality: int = 12,
+        open_socket: Callable[[], Awaitable[socket.socket]] | None = None,
+        send_buffer: int | None = None,
     ) -> None:
         if suite is Suite.NOISE and psk is None:
             raise ValueError("the encrypted suite needs the device key")
@@ -134,6 +141,8 @@ class SimulatedCamera:
         self.stats = CameraStats()
         self._psk = psk
         self._on_control = on_control
+        self._open_socket = open_socket
+        self._send_buffer = send_buffer
         self._boot_us = monotonic_us()  # the device clock counts from "power-on", like esp_timer
         self._seq = 0
         self._stopping = asyncio.Event()
@@ -202,15 +211,23 @@ class SimulatedCamera:
             log.warning("%s: connection failed: %s", self.device_id, exc or type(exc).__name__)
 
     async def _connection(self) -> None:
+        sock = None if self._open_socket is None else await self._open_socket()
+        if sock is not None and self._send_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer)
         async with connect(
             self.url,
+            sock=sock,
             compression=None,
             max_size=65535,
             ping_interval=None,
             proxy=None,
             open_timeout=HANDSHAKE_TIMEOUT_S,
             close_timeout=2,
+            write_limit=self._send_buffer or 2**15,  # websockets' default otherwise
         ) as ws:
+            if sock is None and self._send_buffer is not None:
+                own = ws.transport.get_extra_info("socket")
+                own.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer)
             suite = self.session_suite
             session = CameraSession(self.device_id, self._psk, suite, clock=self.device_clock)
             link = SessionLink(ws, session)

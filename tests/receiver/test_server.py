@@ -1,6 +1,7 @@
 """The receiver against simulated cameras over real loopback WebSockets."""
 
 import asyncio
+import socket
 
 import pytest
 
@@ -350,3 +351,28 @@ async def test_a_key_change_is_caught_even_when_the_name_never_disappears(tmp_pa
         await wait_until(lambda: not live.is_live("cam"), message="the old key's session to end")
         assert DeviceDisconnected("cam", CloseCode.DEVICE_REMOVED, "key changed") in events
         await asyncio.wait_for(task, scaled(5))
+
+
+async def test_a_receiver_listens_on_a_given_socket_and_a_camera_connects_through_one():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    opened: list[socket.socket] = []
+
+    async def open_socket() -> socket.socket:
+        sock = socket.socket()
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        opened.append(sock)
+        return sock
+
+    async with Receiver(DEVICES.get, host=None, port=0, sock=listener) as receiver:
+        assert receiver.port == port
+        source = PrerenderedSource.synthetic(FrameSize.QVGA, count=2)
+        cam = camera(receiver, "cam0", source, frames=3, open_socket=open_socket, send_buffer=5744)
+        run = asyncio.create_task(cam.run())
+        await asyncio.wait_for(cam.connected.wait(), scaled(10))
+        # Linux doubles the value asked for, for its bookkeeping.
+        assert opened[0].getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == 2 * 5744
+        stats = await asyncio.wait_for(run, scaled(10))
+    assert stats.frames_sent == 3 and receiver.stats["cam0"].frames_received == 3
+    assert len(opened) == 1
