@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.resources import BOOT_MODE_DIAGRAM
+from app.resources import BOOT_MODE_DIAGRAM, PHOTOS
 from tests.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,10 @@ def test_the_wheel_carries_the_resources(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert f"app/resources/{BOOT_MODE_DIAGRAM}" in names
     assert "app/resources/__init__.py" in names
+    photos = sorted((ROOT / "app" / "resources" / PHOTOS).glob("*.jpg"))
+    assert len(photos) == 10
+    for photo in [*photos, ROOT / "app" / "resources" / PHOTOS / "README.md"]:
+        assert f"app/resources/{PHOTOS}/{photo.name}" in names
     assert not any(name.startswith(("tests/", "resources/", "firmware/")) for name in names)
 
 
@@ -60,7 +64,8 @@ def test_an_installed_copy_finds_its_resources_and_version(wheel, tmp_path):
         "import app, app.resources as r;"
         "print(app.__file__);"
         "print(app.__version__);"
-        f"print(len(r.read_resource({BOOT_MODE_DIAGRAM!r})))"
+        f"print(len(r.read_resource({BOOT_MODE_DIAGRAM!r})));"
+        "print(sum(len(jpeg) for _, jpeg in r.photos()))"
     )
     result = subprocess.run(
         [sys.executable, "-S", "-c", probe],  # -S: no site-packages, so no editable checkout
@@ -71,7 +76,9 @@ def test_an_installed_copy_finds_its_resources_and_version(wheel, tmp_path):
         timeout=scaled(60),
     )
     assert result.returncode == 0, result.stderr
-    location, version, size = result.stdout.split()
+    location, version, size, photo_bytes = result.stdout.split()
     assert Path(location).is_relative_to(site)
     assert version == PROJECT["version"]
     assert int(size) == len((ROOT / "app" / "resources" / BOOT_MODE_DIAGRAM).read_bytes()) > 0
+    photos = (ROOT / "app" / "resources" / PHOTOS).glob("*.jpg")
+    assert int(photo_bytes) == sum(len(photo.read_bytes()) for photo in photos) > 0

@@ -15,6 +15,8 @@ from app.bench.core import CoreSettings, run_core
 from app.bench.gui import DEFAULT_CAMERAS as GUI_CAMERAS
 from app.bench.gui import PIN_MODES, GuiSettings, run_gui
 from app.bench.host import plan_cpus
+from app.bench.paper import LABEL as PAPER_LABEL
+from app.bench.paper import PaperSettings, run_paper
 from app.bench.report import load_average, machine, render, targets
 from app.bench.results import BenchReport, to_json
 from app.bench.throughput import FleetSettings, run_fleet
@@ -86,6 +88,16 @@ def parser() -> argparse.ArgumentParser:
         help="app window: 'one' pins the app to the receiver's CPU (decode threads share it), "
         "'shared' lets it use every CPU alongside the cameras (one)",
     )
+    p.add_argument(
+        "--skip-paper",
+        action="store_true",
+        help=f"skip the Table 1 reproduction (SecureCam plain and Noise, and the {PAPER_LABEL})",
+    )
+    p.add_argument(
+        "--paper-repeats",
+        type=int,
+        help="Table 1: 10-photo runs per pipeline (5; --quick: 2)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
@@ -138,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                 pin=args.gui_pin,
             )
             report.gui = run_gui(gui, plan, progress)
+        if not args.skip_paper:
+            paper = PaperSettings.quick() if args.quick else PaperSettings()
+            if args.paper_repeats is not None:
+                paper = PaperSettings(repeats=max(1, args.paper_repeats))
+            # On loopback; the shaped 30 Mbit/s link (app/bench/link.py) goes in here as
+            # run_paper's transport, with link= and on_paper_link=True, when it can be built.
+            report.paper = asyncio.run(run_paper(paper, progress=progress))
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2

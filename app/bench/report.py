@@ -9,6 +9,7 @@ from importlib import metadata
 
 from app.bench.core import VGA_TARGET_US
 from app.bench.gui.measure import DOCK_HISTORY_S, FINE_PROBE_MS
+from app.bench.paper import BLOCK_CHARS, LABEL
 from app.bench.results import (
     BenchReport,
     CoreResult,
@@ -19,6 +20,7 @@ from app.bench.results import (
     GuiRun,
     Machine,
     OtherLoad,
+    PaperResult,
     Summary,
     Target,
 )
@@ -78,6 +80,8 @@ def targets(report: BenchReport) -> list[Target]:
         out += fleet_targets(report.fleet)
     if report.gui is not None:
         out += gui_targets(report.gui)
+    if report.paper is not None:
+        out.append(paper_target(report.paper))
     return out
 
 
@@ -141,6 +145,19 @@ def gui_targets(gui: GuiResult) -> list[Target]:
         value = f"{row.frames_lost} lost, p99 {_ms1(p99)} ms"
     largest = "none" if gui.largest_holding is None else gui.largest_holding
     return [Target(name, value, row.holds), Target(largest_name, largest, None)]
+
+
+def paper_target(paper: PaperResult) -> Target:
+    """SecureCam's encrypted / plain p50 in the Table 1 run; judged on the 30 Mbit/s link only."""
+    value = "n/a" if paper.securecam_ratio is None else f"{paper.securecam_ratio:.2f}"
+    if not paper.on_paper_link:
+        value += f" ({paper.link.split(',')[0]})"
+    return Target(
+        f"Table 1: SecureCam encrypted/plain p50 ≤ {paper.ratio_target:.2f} on the "
+        f"{paper.table1_link} link",
+        value,
+        paper.ratio_target_met,
+    )
 
 
 # -- printing --------------------------------------------------------------------------------
@@ -214,6 +231,9 @@ def render(report: BenchReport) -> str:
     if report.gui is not None:
         add("")
         lines.extend(render_gui(report.gui))
+    if report.paper is not None:
+        add("")
+        lines.extend(render_paper(report.paper))
     if report.targets:
         add("")
         add("Targets")
@@ -486,3 +506,91 @@ def render_gui(gui: GuiResult) -> list[str]:
         add("   problems seen:")
         lines.extend(f"   - {p}" for p in problems[:30])
     return lines
+
+
+def render_paper(paper: PaperResult) -> list[str]:
+    """Section 4: the first design's Table 1 beside the same measurement of three pipelines.
+
+    Every line that mentions the first design's scheme names it with `LABEL`.
+    """
+    lines: list[str] = []
+    add = lines.append
+    runs = paper.pipelines[0].runs if paper.pipelines else 0
+    add(
+        f"4. Table 1 reproduced: {len(paper.images)} photos sent one at a time, ms from the "
+        "start of sending to decrypted and reassembled"
+    )
+    add(
+        f"   link: {paper.link} · {paper.photo_bytes:,} bytes of JPEG · {runs} run(s) per "
+        "pipeline, taking turns · per photo: the median over the runs"
+    )
+    add(
+        "   plain = SecureCam plain suite (no encryption) · noise = SecureCam Noise suite "
+        "(encrypted), both through the real Receiver"
+    )
+    add(
+        f"   {LABEL}: AES-128-CBC, fixed key and IV, base64 text in {BLOCK_CHARS}-character "
+        "blocks, one WebSocket message per block"
+    )
+    add(
+        f"   Table 1 = the first design's own figures ({paper.table1_link}, its own images: "
+        "row N is its image N, not this photo)"
+    )
+    add(
+        f"   {'photo':26} {'size':9} {'bytes':>9} {'plain':>8} {LABEL:>42} {'noise':>8}"
+        f"   {'Table 1 plain':>13} {'encrypted':>10}"
+    )
+    for image in paper.images:
+        add(
+            f"   {image.name.removesuffix('.jpg'):26} {f'{image.width}×{image.height}':9} "
+            f"{image.bytes:>9,} {image.plain_ms:>8.2f} {image.paper_insecure_ms:>42.2f} "
+            f"{image.noise_ms:>8.2f}   {_int(image.table1_plain_ms):>13} "
+            f"{_int(image.table1_encrypted_ms):>10}"
+        )
+    p50 = {p.key: p.p50_ms for p in paper.pipelines}
+    table1_plain = [i.table1_plain_ms for i in paper.images if i.table1_plain_ms is not None]
+    table1_enc = [i.table1_encrypted_ms for i in paper.images if i.table1_encrypted_ms is not None]
+    add(
+        f"   {'p50 over every run':26} {'':9} {'':>9} "
+        f"{_ms(p50.get('plain')):>8} {_ms(p50.get('paper_insecure')):>42} "
+        f"{_ms(p50.get('noise')):>8}   {_median(table1_plain):>13} {_median(table1_enc):>10}"
+    )
+    add("")
+    add(
+        "   per run, WebSocket messages / payload bytes: "
+        + " · ".join(
+            f"{p.label} {p.messages_per_run:,} / {p.payload_bytes_per_run:,}"
+            for p in paper.pipelines
+        )
+    )
+    add(
+        f"   encrypted ÷ plain p50: SecureCam (noise ÷ plain) {_x(paper.securecam_ratio)} · "
+        f"{LABEL} ÷ SecureCam plain {_x(paper.paper_scheme_ratio)} · "
+        f"the first design's Table 1 {_x(paper.table1_ratio)}"
+    )
+    where = (
+        _verdict(paper.ratio_target_met)
+        if paper.on_paper_link
+        else f"n/a on {paper.link.split(',')[0]} (judged on that link only)"
+    )
+    add(
+        f"   goal: SecureCam's encrypted ÷ plain p50 ≤ {paper.ratio_target:.2f} on the "
+        f"{paper.table1_link} link: {where}"
+    )
+    if paper.warnings:
+        add("   problems seen:")
+        lines.extend(f"   - {w}" for w in paper.warnings)
+    return lines
+
+
+def _int(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _median(values: list[int]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return f"{median:g}"

@@ -463,6 +463,59 @@ class GuiResult:
     stopped_after: int | None
 
 
+# -- 4. Table 1 reproduced (app/bench/paper.py) ----------------------------------------------
+
+
+@dataclass(slots=True)
+class PaperImage:
+    """One photo: the median over the runs of each pipeline's send start -> decrypted, ms,
+    beside the paper's Table 1 figures for its image of the same number (its own photos)."""
+
+    name: str
+    width: int
+    height: int
+    bytes: int
+    plain_ms: float
+    paper_insecure_ms: float  # the paper scheme (insecure, measurement only)
+    noise_ms: float
+    table1_plain_ms: int | None
+    table1_encrypted_ms: int | None
+
+
+@dataclass(slots=True)
+class PaperPipeline:
+    """One pipeline over every run: p50 over every photo of every run, and what it sent."""
+
+    key: str
+    label: str
+    runs: int
+    samples: int
+    p50_ms: float
+    min_ms: float
+    max_ms: float
+    messages_per_run: int  # WebSocket messages carrying one run's timed photos
+    payload_bytes_per_run: int  # their payload bytes, without WebSocket or TCP framing
+    samples_ms: list[list[float]]  # per run, per photo
+
+
+@dataclass(slots=True)
+class PaperResult:
+    """The paper section: the first design's Table 1 reproduced, beside its own figures."""
+
+    link: str
+    on_paper_link: bool  # the first design's 30 Mbit/s link, where the ratio goal applies
+    table1_link: str
+    photo_bytes: int
+    images: list[PaperImage]
+    pipelines: list[PaperPipeline]
+    securecam_ratio: float | None  # Noise suite p50 / plain suite p50
+    paper_scheme_ratio: float | None  # paper scheme p50 / plain suite p50
+    table1_ratio: float  # the paper's own encrypted p50 / plain p50
+    ratio_target: float
+    ratio_target_met: bool | None  # None off the 30 Mbit/s link
+    warnings: list[str] = field(default_factory=list)
+
+
 # -- the whole report ------------------------------------------------------------------------
 
 
@@ -498,6 +551,7 @@ class BenchReport:
     core: CoreResult | None = None
     fleet: FleetResult | None = None
     gui: GuiResult | None = None
+    paper: PaperResult | None = field(default=None, metadata=OMIT_NONE)
     load_average_after: list[float] | None = None
     targets: list[Target] = field(default_factory=list)
     duration_s: float = 0.0
