@@ -1,4 +1,5 @@
-"""`securecam device ...`: register cameras, show their fingerprints, set their suite policy.
+"""`securecam device ...`: register cameras, show their fingerprints, set their suite policy
+and how the app may adapt their quality to the link.
 
 Keys are printed only by `device add` and `device show --key`, and never logged.
 """
@@ -10,8 +11,17 @@ import sys
 
 from app.cli_common import add_action as _action
 from app.cli_common import common_options, print_table, reports_errors
-from app.devices.registry import Device, Registry, RegistryError
+from app.devices.registry import (
+    FPS_CAP_MAX,
+    FPS_CAP_MIN,
+    KEEP,
+    Device,
+    Registry,
+    RegistryError,
+    describe_pins,
+)
 from app.paths import config_dir
+from app.protocol.framesize import JPEG_QUALITY_MAX, JPEG_QUALITY_MIN, FrameSize
 
 _reports_errors = reports_errors(((RegistryError, ValueError), 1))
 
@@ -52,9 +62,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rename.add_argument("new")
     rename.set_defaults(handler=_rename)
 
-    set_ = _action(actions, "set", "change a camera's suite policy")
+    set_ = _action(
+        actions,
+        "set",
+        "change a camera's suite policy, quality adaptation or pinned settings "
+        "(what is not given stays as it is)",
+    )
     set_.add_argument("name")
-    policy = set_.add_mutually_exclusive_group(required=True)
+    policy = set_.add_mutually_exclusive_group()
     policy.add_argument(
         "--allow-plain",
         dest="allow_plain",
@@ -65,9 +80,113 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--no-allow-plain",
         dest="allow_plain",
         action="store_false",
-        help="accept encrypted streams only",
+        help="accept encrypted streams only (the default for a new camera)",
     )
-    set_.set_defaults(handler=_set, allow_plain=None)
+    adapt = set_.add_mutually_exclusive_group()
+    adapt.add_argument(
+        "--adapt",
+        dest="adapt",
+        action="store_const",
+        const=True,
+        help="let the app lower the camera's frame size, JPEG quality and frame rate when "
+        "the link cannot carry them, and raise them again when it can (the default for a "
+        "new camera)",
+    )
+    adapt.add_argument(
+        "--no-adapt",
+        dest="adapt",
+        action="store_const",
+        const=False,
+        help="never change the camera's settings to suit the link (it goes back to its own)",
+    )
+    set_.add_argument(
+        "--pin-size",
+        metavar="SIZE|auto",
+        type=pin_size,
+        help="fix the frame size, which adaptation then never changes: one of "
+        f"{_size_names()}; auto lets adaptation choose (default: auto)",
+    )
+    set_.add_argument(
+        "--pin-quality",
+        metavar="Q|auto",
+        type=pin_quality,
+        help=f"fix the JPEG quality, {JPEG_QUALITY_MIN} (best, largest) to {JPEG_QUALITY_MAX}"
+        " (smallest); auto lets adaptation choose (default: auto)",
+    )
+    set_.add_argument(
+        "--pin-fps",
+        metavar="N|auto",
+        type=pin_fps,
+        help=f"fix the frame-rate cap, {FPS_CAP_MIN} to {FPS_CAP_MAX} frames per second; "
+        "auto lets adaptation choose (default: auto)",
+    )
+    set_.set_defaults(
+        handler=_set,
+        allow_plain=None,
+        adapt=KEEP,
+        pin_size=KEEP,
+        pin_quality=KEEP,
+        pin_fps=KEEP,
+        usage_error=set_.error,
+    )
+
+
+# -- pinned settings on the command line: a value, or `auto` for unpinned (None) ----------
+
+AUTO = "auto"
+
+
+def _size_names() -> str:
+    return ", ".join(size.name.lower() for size in FrameSize)
+
+
+def _is_auto(text: str) -> bool:
+    return text.strip().lower() == AUTO
+
+
+def pin_size(text: str) -> FrameSize | None:
+    """A frame-size name in any case (`vga`), or `auto` (None)."""
+    if _is_auto(text):
+        return None
+    try:
+        return FrameSize.parse(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown frame size {text!r}: choose one of {_size_names()}, or auto"
+        ) from None
+
+
+def pin_quality(text: str) -> int | None:
+    """A JPEG quality, 4-63, or `auto` (None)."""
+    return _pin_number(
+        text,
+        JPEG_QUALITY_MIN,
+        JPEG_QUALITY_MAX,
+        f"is not a JPEG quality: choose {JPEG_QUALITY_MIN} (best) to {JPEG_QUALITY_MAX}, or auto",
+    )
+
+
+def pin_fps(text: str) -> int | None:
+    """A frame-rate cap, 1-254, or `auto` (None)."""
+    return _pin_number(
+        text,
+        FPS_CAP_MIN,
+        FPS_CAP_MAX,
+        f"is not a frame-rate cap: choose {FPS_CAP_MIN} to {FPS_CAP_MAX} frames per second, "
+        "or auto",
+    )
+
+
+def _pin_number(text: str, low: int, high: int, problem: str) -> int | None:
+    if _is_auto(text):
+        return None
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return value
 
 
 def _registry(args: argparse.Namespace) -> Registry:
@@ -76,6 +195,10 @@ def _registry(args: argparse.Namespace) -> Registry:
 
 def _policy(device: Device) -> str:
     return "plain allowed (INSECURE)" if device.allow_plain else "encrypted only"
+
+
+def _adaptation(device: Device) -> str:
+    return "on" if device.adapt else "off"
 
 
 def _warn_plain(name: str) -> None:
@@ -119,8 +242,11 @@ def _list(args: argparse.Namespace) -> int:
         print("No devices registered.")
         print(f"Add one with `securecam device add NAME` (registry: {registry.path}).")
         return 0
-    rows = [("NAME", "SUITE POLICY", "FINGERPRINT", "CREATED")]
-    rows += [(d.name, _policy(d), d.key.fingerprint, d.created) for d in devices]
+    rows = [("NAME", "SUITE POLICY", "ADAPT", "PINNED", "FINGERPRINT", "CREATED")]
+    rows += [
+        (d.name, _policy(d), _adaptation(d), describe_pins(d.pins), d.key.fingerprint, d.created)
+        for d in devices
+    ]
     print_table(rows)
     return 0
 
@@ -131,6 +257,8 @@ def _show(args: argparse.Namespace) -> int:
     device = registry.get(args.name)
     print(f"Name:          {device.name}")
     print(f"Suite policy:  {_policy(device)}")
+    print(f"Adaptation:    {_adaptation_detail(device)}")
+    print(f"Pinned:        {describe_pins(device.pins)}")
     print(f"Fingerprint:   {device.key.fingerprint}")
     print(f"Created:       {device.created}")
     print(f"Registry:      {registry.path}")
@@ -159,10 +287,42 @@ def _rename(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adaptation_detail(device: Device) -> str:
+    if device.adapt:
+        return "on (the app lowers what is not pinned when the link cannot carry it)"
+    return "off (the camera keeps its own settings, or the pinned ones)"
+
+
 @_reports_errors
 def _set(args: argparse.Namespace) -> int:
-    device = _registry(args).set_allow_plain(args.name, args.allow_plain)
-    print(f"Device {device.name!r}: {_policy(device)}.")
-    if device.allow_plain:
-        _warn_plain(device.name)
+    adaptation = {
+        "adapt": args.adapt,
+        "frame_size": args.pin_size,
+        "quality": args.pin_quality,
+        "fps_cap": args.pin_fps,
+    }
+    adapting = any(value is not KEEP for value in adaptation.values())
+    if args.allow_plain is None and not adapting:
+        args.usage_error(
+            "nothing to change: give --allow-plain or --no-allow-plain, --adapt or --no-adapt, "
+            "--pin-size, --pin-quality or --pin-fps"
+        )
+    registry = _registry(args)
+    if args.allow_plain is not None:
+        device = registry.set_allow_plain(args.name, args.allow_plain)
+        print(f"Device {device.name!r}: {_policy(device)}.")
+        if device.allow_plain:
+            _warn_plain(device.name)
+    if adapting:
+        device = registry.set_adaptation(
+            args.name,
+            adapt=args.adapt,
+            frame_size=args.pin_size,
+            quality=args.pin_quality,
+            fps_cap=args.pin_fps,
+        )
+        print(
+            f"Device {device.name!r}: quality adaptation {_adaptation(device)}; "
+            f"pinned: {describe_pins(device.pins)}."
+        )
     return 0

@@ -1,7 +1,12 @@
-"""The device registry: each camera's name, pre-shared key and suite policy, in one private file.
+"""The device registry: each camera's name, pre-shared key, suite policy and quality adaptation,
+in one private file.
 
 `devices.json` in the config directory holds
 `{"version": 1, "devices": {NAME: {"key": HEX, "allow_plain": bool, "created": ISO}}}`.
+An entry may also hold `"adapt": false` (the app never changes the camera's settings to suit
+the link) and `"pins": {"frame_size": "VGA", "quality": 12, "fps_cap": 10}` (any of the three:
+settings the user fixed, which adaptation never changes). Both are written only when they are
+not the default (adapt on, nothing pinned), so files written before they existed stay valid.
 Writes are atomic (temp file, fsync, rename, fsync of the directory) and serialized across
 processes with `flock`, so the CLI can edit the registry while the receiver is reading it.
 """
@@ -17,12 +22,16 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 from app.errors import SecureCamError
 from app.jsonfile import JsonFile
+from app.protocol.framesize import JPEG_QUALITY_MAX, JPEG_QUALITY_MIN, FrameSize
 from app.protocol.hello import is_valid_device_id, validate_device_id
+from app.protocol.records import NO_FPS_CAP
+from app.receiver.adapt import Pins
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,9 @@ FORMAT_VERSION = 1
 _FINGERPRINT_DOMAIN = b"securecam-fp-v1:"
 _HEX_KEY = re.compile(r"[0-9A-Fa-f]{64}")
 _KEY_SEPARATORS = str.maketrans("", "", ": ")
+FPS_CAP_MIN = 1
+FPS_CAP_MAX = NO_FPS_CAP - 1  # 254: 255 on the wire means "no cap"
+_PIN_FIELDS = ("frame_size", "quality", "fps_cap")
 
 
 class RegistryError(SecureCamError):
@@ -118,19 +130,65 @@ def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def validate_pins(pins: Pins) -> None:
+    """Raise ValueError, saying what is allowed, unless every pinned setting is one a camera
+    accepts: a FrameSize, a JPEG quality of 4-63, a frame-rate cap of 1-254."""
+    if pins.frame_size is not None and not isinstance(pins.frame_size, FrameSize):
+        raise ValueError(f"a pinned frame size must be a FrameSize, got {pins.frame_size!r}")
+    for what, value, low, high in (
+        ("quality", pins.quality, JPEG_QUALITY_MIN, JPEG_QUALITY_MAX),
+        ("frame-rate cap", pins.fps_cap, FPS_CAP_MIN, FPS_CAP_MAX),
+    ):
+        if value is not None and (type(value) is not int or not low <= value <= high):
+            raise ValueError(f"a pinned {what} must be {low}-{high}, got {value!r}")
+
+
+def describe_pins(pins: Pins) -> str:
+    """'size VGA, quality 12, fps 10' for what is pinned ('auto' for the rest); 'none'."""
+    if pins == Pins():
+        return "none"
+    return ", ".join(
+        (
+            f"size {pins.frame_size.name if pins.frame_size is not None else 'auto'}",
+            f"quality {pins.quality if pins.quality is not None else 'auto'}",
+            f"fps {pins.fps_cap if pins.fps_cap is not None else 'auto'}",
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
-    """A registered camera; `allow_plain` lets it stream unencrypted (latency comparison only)."""
+    """A registered camera; `allow_plain` lets it stream unencrypted (latency comparison only).
+
+    `adapt` lets the app step the camera's frame size, JPEG quality and frame rate down when
+    the link cannot carry them (and back up); `pins` are settings the user fixed, never adapted.
+    """
 
     name: str
     key: DeviceKey
     allow_plain: bool = False
     created: str = field(default_factory=_utc_now)  # ISO-8601 UTC
+    adapt: bool = True
+    pins: Pins = field(default_factory=Pins)
 
     def __post_init__(self) -> None:
         validate_device_id(self.name)
         if not isinstance(self.key, DeviceKey):
             raise TypeError("Device.key must be a DeviceKey")
+        if not isinstance(self.pins, Pins):
+            raise TypeError("Device.pins must be a Pins")
+        validate_pins(self.pins)
+
+
+class Keep(Enum):
+    """`Registry.set_adaptation`'s default: leave that setting as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+T = TypeVar("T")
+Change: TypeAlias = T | Keep | None  # a new pinned value, None to unpin, or KEEP
 
 
 class Registry:
@@ -251,6 +309,61 @@ class Registry:
             )
         return device
 
+    def set_adaptation(
+        self,
+        name: str,
+        *,
+        adapt: bool | Keep = KEEP,
+        frame_size: Change[FrameSize] = KEEP,
+        quality: Change[int] = KEEP,
+        fps_cap: Change[int] = KEEP,
+    ) -> Device:
+        """Turn quality adaptation on or off and pin or unpin (None) each setting, in one
+        atomic change; what is left at KEEP stays as it is.
+
+        Raises UnknownDevice, or ValueError (before anything is written) for a pinned value a
+        camera cannot take.
+        """
+        wanted = Pins(
+            None if isinstance(frame_size, Keep) else frame_size,
+            None if isinstance(quality, Keep) else quality,
+            None if isinstance(fps_cap, Keep) else fps_cap,
+        )
+        validate_pins(wanted)
+        before: list[Device] = []
+
+        def change(devices: dict[str, Device]) -> Device:
+            if name not in devices:
+                raise UnknownDevice(name)
+            old = devices[name]
+            before.append(old)
+            pins = Pins(
+                old.pins.frame_size if isinstance(frame_size, Keep) else frame_size,
+                old.pins.quality if isinstance(quality, Keep) else quality,
+                old.pins.fps_cap if isinstance(fps_cap, Keep) else fps_cap,
+            )
+            on = old.adapt if isinstance(adapt, Keep) else adapt
+            devices[name] = replace(old, adapt=on, pins=pins)
+            return devices[name]
+
+        device = self._file.update(change)
+        old = before[0]
+        if old.adapt != device.adapt:
+            log.info("device %s: quality adaptation %s", name, "on" if device.adapt else "off")
+        if old.pins != device.pins:
+            log.info("device %s: pinned settings: %s", name, describe_pins(device.pins))
+        return device
+
+    def set_adapt(self, name: str, adapt: bool) -> Device:
+        """Turn quality adaptation on or off for a device; raises UnknownDevice."""
+        return self.set_adaptation(name, adapt=adapt)
+
+    def set_pins(self, name: str, pins: Pins) -> Device:
+        """Replace a device's pinned settings; raises UnknownDevice or ValueError."""
+        return self.set_adaptation(
+            name, frame_size=pins.frame_size, quality=pins.quality, fps_cap=pins.fps_cap
+        )
+
     # -- file handling ---------------------------------------------------------------------
 
     def _parse(self, data: bytes) -> dict[str, Device]:
@@ -292,21 +405,68 @@ class Registry:
             raise self._corrupt(f'device {name!r}: "allow_plain" is not true or false')
         if not isinstance(created, str):
             raise self._corrupt(f'device {name!r}: "created" is not a string')
-        return Device(name, key, allow_plain, created)
+        adapt = entry.get("adapt", True)
+        if not isinstance(adapt, bool):
+            raise self._corrupt(f'device {name!r}: "adapt" is not true or false')
+        return Device(name, key, allow_plain, created, adapt, self._parse_pins(name, entry))
+
+    def _parse_pins(self, name: str, entry: dict[str, Any]) -> Pins:
+        pins = entry.get("pins", {})
+        if not isinstance(pins, dict):
+            raise self._corrupt(f'device {name!r}: "pins" is not a JSON object')
+        unknown = sorted(set(pins) - set(_PIN_FIELDS))
+        if unknown:
+            raise self._corrupt(
+                f"device {name!r}: unknown pinned setting {unknown[0]!r} "
+                f"(only {', '.join(_PIN_FIELDS)})"
+            )
+        size_name = pins.get("frame_size")
+        frame_size = None
+        if size_name is not None:
+            try:
+                if not isinstance(size_name, str):
+                    raise ValueError("not a name")
+                frame_size = FrameSize.parse(size_name)
+            except ValueError:
+                sizes = ", ".join(size.name for size in FrameSize)
+                raise self._corrupt(
+                    f"device {name!r}: pinned frame size {size_name!r} is not one of {sizes}"
+                ) from None
+        result = Pins(frame_size, pins.get("quality"), pins.get("fps_cap"))
+        try:
+            validate_pins(result)
+        except ValueError as exc:
+            raise self._corrupt(f"device {name!r}: {exc}") from None
+        return result
 
     def _dump(self, devices: dict[str, Device]) -> bytes:
         doc = {
             "version": FORMAT_VERSION,
-            "devices": {
-                name: {
-                    "key": devices[name].key.to_text(),
-                    "allow_plain": devices[name].allow_plain,
-                    "created": devices[name].created,
-                }
-                for name in sorted(devices)
-            },
+            "devices": {name: _entry(devices[name]) for name in sorted(devices)},
         }
         return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
 
     def _corrupt(self, reason: str) -> RegistryError:
         return RegistryError(f"device registry {self.path} is corrupt: {reason}")
+
+
+def _entry(device: Device) -> dict[str, Any]:
+    """A device's JSON entry: adaptation and pins only when they are not the default."""
+    entry: dict[str, Any] = {
+        "key": device.key.to_text(),
+        "allow_plain": device.allow_plain,
+        "created": device.created,
+    }
+    if not device.adapt:
+        entry["adapt"] = False
+    pins = device.pins
+    pinned: dict[str, Any] = {}
+    if pins.frame_size is not None:
+        pinned["frame_size"] = pins.frame_size.name
+    if pins.quality is not None:
+        pinned["quality"] = pins.quality
+    if pins.fps_cap is not None:
+        pinned["fps_cap"] = pins.fps_cap
+    if pinned:
+        entry["pins"] = pinned
+    return entry

@@ -11,6 +11,8 @@ import pytest
 
 from app.cli import main
 from app.devices.registry import DeviceKey, Registry
+from app.protocol.framesize import FrameSize
+from app.receiver.adapt import Pins
 from tests.waiting import scaled
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,13 +150,125 @@ def test_set_allow_plain_warns_and_no_allow_plain_restores(capsys, cfg):
     assert "warning" not in err
 
 
-@pytest.mark.parametrize("flags", [[], ["--allow-plain", "--no-allow-plain"]])
-def test_set_requires_exactly_one_policy_flag(capsys, cfg, flags):
+@pytest.mark.parametrize(
+    "flags",
+    [[], ["--allow-plain", "--no-allow-plain"], ["--adapt", "--no-adapt"]],
+    ids=["nothing", "both-plain", "both-adapt"],
+)
+def test_set_needs_something_to_change_and_no_contradiction(capsys, cfg, flags):
     Registry(cfg).add("cam1")
+    before = (cfg / "devices.json").read_bytes()
     with pytest.raises(SystemExit) as info:
         main(["device", "set", "cam1", *flags, "--config-dir", str(cfg)])
     assert info.value.code == 2
-    assert Registry(cfg).get("cam1").allow_plain is False
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert (cfg / "devices.json").read_bytes() == before
+
+
+def test_set_turns_adaptation_off_and_pins_settings_in_any_case(capsys, cfg):
+    Registry(cfg).add("cam1")
+    code, out, _ = run(
+        capsys,
+        *("device", "set", "cam1", "--no-adapt", "--pin-size", "Vga"),
+        *("--pin-quality", "20", "--pin-fps", "10", "--config-dir", cfg),
+    )
+    assert code == 0
+    device = Registry(cfg).get("cam1")
+    assert device.adapt is False
+    assert device.pins == Pins(FrameSize.VGA, 20, 10)
+    assert "quality adaptation off" in out
+    assert "size VGA, quality 20, fps 10" in out
+
+
+def test_set_auto_unpins_only_what_it_names_and_keeps_the_rest(capsys, cfg):
+    registry = Registry(cfg)
+    registry.add("cam1", allow_plain=True)
+    registry.set_adaptation("cam1", adapt=False, frame_size=FrameSize.SVGA, quality=15, fps_cap=5)
+    code, _, _ = run(
+        capsys, "device", "set", "cam1", "--pin-quality", "AUTO", "--pin-fps", "auto",
+        "--config-dir", cfg,
+    )  # fmt: skip
+    assert code == 0
+    device = Registry(cfg).get("cam1")
+    assert device.pins == Pins(frame_size=FrameSize.SVGA)
+    assert device.adapt is False
+    assert device.allow_plain is True
+    code, _, _ = run(capsys, "device", "set", "cam1", "--adapt", "--config-dir", cfg)
+    assert code == 0
+    assert Registry(cfg).get("cam1").adapt is True
+    assert Registry(cfg).get("cam1").pins == Pins(frame_size=FrameSize.SVGA)
+
+
+def test_set_can_change_the_suite_policy_and_adaptation_together(capsys, cfg):
+    Registry(cfg).add("cam1")
+    code, out, _ = run(
+        capsys, "device", "set", "cam1", "--allow-plain", "--no-adapt", "--config-dir", cfg
+    )
+    assert code == 0
+    device = Registry(cfg).get("cam1")
+    assert (device.allow_plain, device.adapt) == (True, False)
+    assert "plain allowed (INSECURE)" in out
+    assert "quality adaptation off" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "listed"),
+    [
+        ("--pin-size", "xl", "qqvga, qvga, cif, hvga, vga, svga, xga, hd, sxga, uxga, or auto"),
+        ("--pin-size", "640x480", "qqvga, qvga, cif"),
+        ("--pin-quality", "3", "4 (best) to 63, or auto"),
+        ("--pin-quality", "64", "4 (best) to 63, or auto"),
+        ("--pin-quality", "high", "4 (best) to 63, or auto"),
+        ("--pin-fps", "0", "1 to 254 frames per second, or auto"),
+        ("--pin-fps", "255", "1 to 254 frames per second, or auto"),
+        ("--pin-fps", "2.5", "1 to 254 frames per second, or auto"),
+    ],
+)
+def test_a_bad_pinned_value_is_one_line_listing_the_valid_ones(capsys, cfg, option, value, listed):
+    Registry(cfg).add("cam1")
+    before = (cfg / "devices.json").read_bytes()
+    with pytest.raises(SystemExit) as info:
+        main(["device", "set", "cam1", option, value, "--config-dir", str(cfg)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"securecam device set: error: argument {option}: ")
+    assert repr(value) in line
+    assert listed in line
+    assert (cfg / "devices.json").read_bytes() == before
+
+
+def test_set_help_shows_each_adaptation_options_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["device", "set", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--pin-size SIZE|auto", "--pin-quality Q|auto", "--pin-fps N|auto"):
+        start = text.rindex(option)  # in the options, after the usage line
+        assert "(default: auto)" in text[start : start + 260], option
+    assert "--adapt let the app lower" in text
+    assert "(the default for a new camera)" in text[text.index("--adapt let") :][:250]
+
+
+def test_list_and_show_say_whether_a_camera_adapts_and_what_is_pinned(capsys, cfg):
+    registry = Registry(cfg)
+    registry.add("cam-a")
+    registry.add("cam-b")
+    registry.set_adaptation("cam-b", adapt=False, frame_size=FrameSize.QVGA)
+    code, out, _ = run(capsys, "device", "list", "--config-dir", cfg)
+    assert code == 0
+    header, cam_a, cam_b = out.splitlines()
+    assert "ADAPT" in header and "PINNED" in header
+    assert re.search(r"\bon\b", cam_a) and "none" in cam_a
+    assert re.search(r"\boff\b", cam_b) and "size QVGA, quality auto, fps auto" in cam_b
+
+    code, out, _ = run(capsys, "device", "show", "cam-b", "--config-dir", cfg)
+    assert code == 0
+    assert re.search(r"^Adaptation:\s+off\b", out, re.MULTILINE)
+    assert re.search(r"^Pinned:\s+size QVGA, quality auto, fps auto$", out, re.MULTILINE)
+    code, out, _ = run(capsys, "device", "show", "cam-a", "--config-dir", cfg)
+    assert re.search(r"^Adaptation:\s+on\b", out, re.MULTILINE)
+    assert re.search(r"^Pinned:\s+none$", out, re.MULTILINE)
 
 
 def test_remove_and_rename_change_the_registry(capsys, cfg):
@@ -180,6 +294,8 @@ def test_remove_and_rename_change_the_registry(capsys, cfg):
         (["remove", "cam9"], "no device named 'cam9'"),
         (["rename", "cam9", "cam10"], "no device named 'cam9'"),
         (["set", "cam9", "--allow-plain"], "no device named 'cam9'"),
+        (["set", "cam9", "--no-adapt"], "no device named 'cam9'"),
+        (["set", "cam9", "--allow-plain", "--pin-fps", "5"], "no device named 'cam9'"),
         (["add", "cam1"], "a device named 'cam1' already exists"),
         (["rename", "cam1", "cam2"], "a device named 'cam2' already exists"),
         (["add", "bad name"], "invalid device name 'bad name'"),

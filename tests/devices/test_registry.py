@@ -18,6 +18,8 @@ from app.devices.registry import (
     RegistryError,
     UnknownDevice,
 )
+from app.protocol.framesize import FrameSize
+from app.receiver.adapt import Pins
 
 KEY_BYTES = bytes(range(32))
 KEY_HEX = KEY_BYTES.hex()
@@ -267,6 +269,96 @@ def test_set_allow_plain_persists_both_ways(tmp_path):
         registry.set_allow_plain("cam9", True)
 
 
+def test_a_new_device_adapts_and_pins_nothing_and_its_entry_says_neither(tmp_path):
+    device = Registry(tmp_path).add("cam1")
+    assert device.adapt is True
+    assert device.pins == Pins()
+    entry = json.loads((tmp_path / "devices.json").read_text())["devices"]["cam1"]
+    assert set(entry) == {"key", "allow_plain", "created"}
+
+
+def test_adaptation_and_pins_persist_and_are_stored_only_when_not_default(tmp_path):
+    registry = Registry(tmp_path)
+    registry.add("cam1", key=DeviceKey(KEY_BYTES))
+    changed = registry.set_adaptation(
+        "cam1", adapt=False, frame_size=FrameSize.VGA, quality=20, fps_cap=10
+    )
+    assert changed.adapt is False
+    assert changed.pins == Pins(FrameSize.VGA, 20, 10)
+    assert Registry(tmp_path).get("cam1") == changed
+    entry = json.loads((tmp_path / "devices.json").read_text())["devices"]["cam1"]
+    assert entry["adapt"] is False
+    assert entry["pins"] == {"frame_size": "VGA", "quality": 20, "fps_cap": 10}
+
+    registry.set_adaptation("cam1", adapt=True, frame_size=None, quality=None, fps_cap=None)
+    entry = json.loads((tmp_path / "devices.json").read_text())["devices"]["cam1"]
+    assert set(entry) == {"key", "allow_plain", "created"}
+    assert Registry(tmp_path).get("cam1").pins == Pins()
+
+
+def test_set_adaptation_keeps_what_it_is_not_given(tmp_path):
+    registry = Registry(tmp_path)
+    registry.add("cam1")
+    registry.set_pins("cam1", Pins(FrameSize.SVGA, 15, 12))
+    registry.set_adapt("cam1", False)
+    assert registry.set_adaptation("cam1", quality=None).pins == Pins(FrameSize.SVGA, None, 12)
+    device = registry.set_adaptation("cam1", fps_cap=5)
+    assert device.pins == Pins(FrameSize.SVGA, None, 5)
+    assert device.adapt is False
+    assert registry.set_adapt("cam1", True).pins == Pins(FrameSize.SVGA, None, 5)
+
+
+def test_rename_keeps_adaptation_and_pins(tmp_path):
+    registry = Registry(tmp_path)
+    registry.add("cam1")
+    registry.set_adaptation("cam1", adapt=False, quality=30)
+    renamed = registry.rename("cam1", "cam2")
+    assert (renamed.adapt, renamed.pins) == (False, Pins(quality=30))
+
+
+@pytest.mark.parametrize(
+    ("pins", "message"),
+    [
+        ({"quality": 3}, "quality must be 4-63"),
+        ({"quality": 64}, "quality must be 4-63"),
+        ({"fps_cap": 0}, "frame-rate cap must be 1-254"),
+        ({"fps_cap": 255}, "frame-rate cap must be 1-254"),
+        ({"frame_size": 5}, "frame size must be a FrameSize"),
+    ],
+)
+def test_a_pinned_value_no_camera_takes_is_refused_before_writing(tmp_path, pins, message):
+    registry = Registry(tmp_path)
+    registry.add("cam1")
+    before = (tmp_path / "devices.json").read_bytes()
+    with pytest.raises(ValueError, match=message):
+        registry.set_adaptation("cam1", **pins)
+    assert (tmp_path / "devices.json").read_bytes() == before
+
+
+def test_set_adaptation_of_an_unknown_device_raises(tmp_path):
+    with pytest.raises(UnknownDevice):
+        Registry(tmp_path).set_adapt("cam9", False)
+
+
+def test_a_file_without_adaptation_fields_reads_as_the_defaults(tmp_path):
+    (tmp_path / "devices.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "devices": {"cam1": {"key": KEY_HEX, "allow_plain": False, "created": "x"}},
+            }
+        )
+    )
+    device = Registry(tmp_path).get("cam1")
+    assert (device.adapt, device.pins) == (True, Pins())
+
+
+def test_pinned_frame_sizes_are_read_in_any_case(tmp_path):
+    entry = {"key": KEY_HEX, "allow_plain": False, "created": "x", "pins": {"frame_size": "svga"}}
+    (tmp_path / "devices.json").write_text(json.dumps({"version": 1, "devices": {"cam1": entry}}))
+    assert Registry(tmp_path).get("cam1").pins == Pins(frame_size=FrameSize.SVGA)
+
+
 # -- Registry: private, atomic writes ----------------------------------------------------------
 
 
@@ -364,6 +456,27 @@ CORRUPT = {
 }
 
 
+def _with(**fields) -> bytes:
+    entry = {"key": KEY_HEX, "allow_plain": False, "created": "x", **fields}
+    return json.dumps({"version": 1, "devices": {"cam1": entry}}).encode()
+
+
+CORRUPT.update(
+    {
+        "adapt-string": _with(adapt="no"),
+        "pins-list": _with(pins=["VGA"]),
+        "pin-unknown": _with(pins={"resolution": "VGA"}),
+        "pin-size-unknown": _with(pins={"frame_size": "XL"}),
+        "pin-size-number": _with(pins={"frame_size": 5}),
+        "pin-quality-high": _with(pins={"quality": 64}),
+        "pin-quality-text": _with(pins={"quality": "12"}),
+        "pin-quality-bool": _with(pins={"quality": True}),
+        "pin-fps-zero": _with(pins={"fps_cap": 0}),
+        "pin-fps-uncapped": _with(pins={"fps_cap": 255}),
+    }
+)
+
+
 @pytest.mark.parametrize("content", CORRUPT.values(), ids=CORRUPT.keys())
 def test_corrupt_file_raises_naming_the_path_and_is_never_overwritten(tmp_path, content):
     path = tmp_path / "devices.json"
@@ -377,6 +490,7 @@ def test_corrupt_file_raises_naming_the_path_and_is_never_overwritten(tmp_path, 
         lambda: registry.remove("cam1"),
         lambda: registry.rename("cam1", "cam3"),
         lambda: registry.set_allow_plain("cam1", True),
+        lambda: registry.set_adapt("cam1", False),
     ):
         with pytest.raises(RegistryError) as info:
             attempt()
@@ -477,3 +591,17 @@ def test_changes_are_logged_with_name_and_fingerprint_but_never_the_key(tmp_path
         _assert_no_key_material(message, device.key)
     assert "cam1" in records[0].getMessage()
     assert records[1].levelno == logging.WARNING
+
+
+def test_adaptation_changes_are_logged_once_each(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="app.devices.registry")
+    registry = Registry(tmp_path)
+    registry.add("cam1")
+    caplog.clear()
+    registry.set_adaptation("cam1", adapt=False, frame_size=FrameSize.VGA)
+    registry.set_adaptation("cam1", adapt=False, frame_size=FrameSize.VGA)  # no change
+    messages = [r.getMessage() for r in caplog.records if r.name == "app.devices.registry"]
+    assert messages == [
+        "device cam1: quality adaptation off",
+        "device cam1: pinned settings: size VGA, quality auto, fps auto",
+    ]
