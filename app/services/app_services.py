@@ -36,7 +36,11 @@ class AppServices(QObject):
         self.config_dir = config_dir
         self.settings = Settings(config_dir)
         self.devices = DevicesService(Registry(config_dir), self)
-        self.receiver = ReceiverService(self.devices.lookup, self)
+        self.receiver = ReceiverService(
+            self.devices.lookup, self, adapt_policy=self.devices.adapt_policy
+        )
+        # A camera's adaptation switched off or its pins changed apply at once.
+        self.devices.devicesChanged.connect(self.receiver.refresh_adaptation)
         self.comparison = ComparisonService(self.receiver, self)
         self.share = ShareService(
             config_dir,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
 
+from app.devices.adaptation import AdaptPolicy, adapt_policy
 from app.devices.lookup import Lookup, credentials_lookup, first_known
 from app.devices.registry import Device, Registry, RegistryError
 from app.protocol.session import Credentials
+from app.receiver.adapt import Pins
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,13 @@ class DeviceEntry:
     fingerprint: str
     allow_plain: bool
     demo: bool
+    adapt: bool = True  # the app may adapt its quality to the link
+    pins: Pins = field(default_factory=Pins)  # settings adaptation never changes
 
 
 class DevicesService(QObject):
-    """Registered devices for the sidebar, and the receiver's credential lookup.
+    """Registered devices for the sidebar, and the receiver's credential lookup and
+    adaptive-quality policy (`adapt_policy`).
 
     Demo devices live in their own registry so a demo never writes to the user's.
     `registry_problem` says why the user's registry cannot be read (None while it can);
@@ -47,6 +52,7 @@ class DevicesService(QObject):
         self.registry = registry
         self._user_lookup = credentials_lookup(registry)
         self._lookup: Lookup = self._user_lookup
+        self._policy: AdaptPolicy = adapt_policy(registry)
         self._demo: Registry | None = None
         self.registry_problem: str | None = None
         self.check_registry()
@@ -78,11 +84,18 @@ class DevicesService(QObject):
             if demo is None
             else first_known(credentials_lookup(demo), self._user_lookup)
         )
+        registries = [self.registry] if demo is None else [demo, self.registry]
+        self._policy = adapt_policy(*registries)
         self.devicesChanged.emit()
 
     def lookup(self, name: str) -> Credentials | None:
         """The demo registry's credentials for `name`, else the user's."""
         return self._lookup(name)
+
+    def adapt_policy(self, name: str) -> tuple[bool, Pins]:
+        """Whether the app may adapt `name`'s quality to the link, and what the user pinned
+        (the receiver's Adapter policy): the demo registry's answer, else the user's."""
+        return self._policy(name)
 
     def entries(self) -> list[DeviceEntry]:
         out: dict[str, DeviceEntry] = {}
@@ -116,10 +129,20 @@ class DevicesService(QObject):
         self.devicesChanged.emit()
 
     def set_allow_plain(self, name: str, allow: bool) -> None:
-        registry = self._demo if self.is_demo(name) and self._demo is not None else self.registry
-        registry.set_allow_plain(name, allow)
+        self._registry_of(name).set_allow_plain(name, allow)
         self.devicesChanged.emit()
+
+    def set_adapt(self, name: str, adapt: bool) -> None:
+        """Let the app adapt the device's quality to the link, or not (it then goes back to
+        its own settings); persisted. Raises RegistryError."""
+        self._registry_of(name).set_adapt(name, adapt)
+        self.devicesChanged.emit()
+
+    def _registry_of(self, name: str) -> Registry:
+        return self._demo if self.is_demo(name) and self._demo is not None else self.registry
 
 
 def _entry(device: Device, *, demo: bool) -> DeviceEntry:
-    return DeviceEntry(device.name, device.key.fingerprint, device.allow_plain, demo)
+    return DeviceEntry(
+        device.name, device.key.fingerprint, device.allow_plain, demo, device.adapt, device.pins
+    )

@@ -7,14 +7,17 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from websockets.exceptions import ConnectionClosed
 
+from app.devices.adaptation import DEFAULT_POLICY, AdaptPolicy
 from app.protocol.errors import CloseCode
 from app.protocol.limits import Limits
 from app.protocol.records import Control
 from app.protocol.session import Credentials
 from app.protocol.timeline import Frame
+from app.receiver.adapt import Pins
+from app.receiver.adapter import Adapter
 from app.receiver.recorder import Recorder
 from app.receiver.server import (
     ConnectionRejected,
@@ -31,6 +34,12 @@ from app.services.settings import DEFAULT_HOST
 
 log = logging.getLogger(__name__)
 
+ADAPT_REFRESH_MS = 1000  # registry edits made outside the window (the CLI) apply this soon
+
+
+def _adapt_everything(device: str) -> tuple[bool, Pins]:
+    return DEFAULT_POLICY
+
 
 class ReceiverService(QObject):
     """Runs the embedded receiver on the Qt event loop (through qasync) and decodes frames.
@@ -42,6 +51,13 @@ class ReceiverService(QObject):
     Recording (`start_recording`) outlives receiver restarts and ends with `stop()`;
     `recordingChanged` fires when it starts or stops, `recordingFailed(reason)` when it could
     not start or stopped by itself on a write error (the cameras keep streaming).
+
+    Adaptive quality (app/receiver/adapter.py) runs with each receiver, unless `adapt` is
+    False: `adapt_policy(device) -> (enabled, pins)` says per camera whether the app may change
+    its settings and which the user pinned; it is re-read on `refresh_adaptation()` (call it
+    when the registry changed) and every second. `adaptationChanged(device)` fires after each
+    change sent to a camera; `adapted(device)` says whether it now streams other settings than
+    its own because of it (what it streams is in its stats' `status`).
     """
 
     deviceChanged = Signal(str)  # connected, disconnected, rejected, status
@@ -51,14 +67,22 @@ class ReceiverService(QObject):
     listeningChanged = Signal()
     recordingChanged = Signal()
     recordingFailed = Signal(str)  # why: also in `recording_error`
+    adaptationChanged = Signal(str)  # device: adaptive quality changed its settings
 
     def __init__(
         self,
         lookup: Callable[[str], Credentials | None],
         parent: QObject | None = None,
+        *,
+        adapt_policy: AdaptPolicy | None = None,
+        adapt: bool = True,
     ) -> None:
         super().__init__(parent)
         self._lookup = lookup
+        self._adapt_policy = adapt_policy or _adapt_everything
+        self.adapt = adapt  # adaptive quality for every camera (each one's policy permitting)
+        self._adapter: Adapter | None = None
+        self._adapt_timer = QTimer(self, interval=ADAPT_REFRESH_MS, timeout=self.refresh_adaptation)
         self._receiver: Receiver | None = None
         self.decoder = FrameDecoder(self.frameDecoded.emit)
         self.error: str | None = None
@@ -91,6 +115,14 @@ class ReceiverService(QObject):
             return False
         self._receiver, self.error = receiver, None
         self.host, self.port = host, receiver.port
+        self._adapter = Adapter(
+            receiver,
+            enabled=self.adapt,
+            policy=self._adapt_policy,
+            on_change=self.adaptationChanged.emit,
+        )
+        self._adapter.start()
+        self._adapt_timer.start()
         self.listeningChanged.emit()
         return True
 
@@ -100,6 +132,10 @@ class ReceiverService(QObject):
         await self.stop_recording()
 
     async def _stop_receiver(self) -> None:
+        if self._adapter is not None:
+            adapter, self._adapter = self._adapter, None
+            self._adapt_timer.stop()
+            await adapter.stop()
         if self._receiver is not None:
             receiver, self._receiver = self._receiver, None
             await receiver.stop()
@@ -133,6 +169,16 @@ class ReceiverService(QObject):
     def total_bytes(self) -> int:
         return sum(s.bytes for s in self.all_stats().values())
 
+    @property
+    def adapter(self) -> Adapter | None:
+        """The running receiver's adaptive quality (None when stopped); with `adapt` off it
+        still sends each camera its pinned settings, and changes nothing else."""
+        return self._adapter
+
+    def adapted(self, device: str) -> bool:
+        """The camera streams lower settings than its own because the app asked it to."""
+        return self._adapter is not None and self._adapter.adapted(device)
+
     # -- commands ----------------------------------------------------------------------------
 
     async def send_control(self, device: str, control: Control) -> bool:
@@ -148,6 +194,12 @@ class ReceiverService(QObject):
         except ConnectionClosed:
             log.info("control for %s not sent: its connection closed meanwhile", device)
             return False
+
+    def refresh_adaptation(self) -> None:
+        """Re-read each camera's adaptation policy and apply what changed at once (turned off:
+        the camera goes back to its own settings; new pins: it gets them)."""
+        if self._adapter is not None:
+            self._adapter.refresh()
 
     async def revalidate(self) -> None:
         """Close live sessions the registry no longer allows (removed, renamed, plain revoked)."""

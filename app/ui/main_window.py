@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.devices.registry import RegistryError
 from app.protocol.session import monotonic_us
 from app.receiver.server import ConnectionRejected
 from app.services.app_services import AppServices
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
         receiver.listeningChanged.connect(self.refresh_status)
         receiver.recordingChanged.connect(self.refresh_recording)
         receiver.recordingFailed.connect(self._recording_failed)
+        receiver.adaptationChanged.connect(lambda _device: self.refresh_tiles())
         self.services.devices.devicesChanged.connect(self.refresh_devices)
         self.services.devices.devicesChanged.connect(
             lambda: self._spawn(
@@ -197,6 +199,7 @@ class MainWindow(QMainWindow):
         self.wall.tileActivated.connect(self.wall.open_large)
         self.wall.tileSelected.connect(self._tile_selected)
         self.wall.snapshotRequested.connect(self.save_snapshot_dialog)
+        self.wall.adaptToggled.connect(self.set_adapt)
         self.wall.displaySizeChanged.connect(self._display_size)
         self.welcome.demoRequested.connect(self.start_demo)
         self.welcome.addRequested.connect(self.open_add_device)
@@ -242,13 +245,17 @@ class MainWindow(QMainWindow):
     def refresh_tiles(self) -> None:
         receiver = self.services.receiver
         share = self.services.share
+        devices = self.services.devices
         now = monotonic_us()
         for name in self.wall.tiles:
+            adapt, _ = devices.adapt_policy(name)
             info = TileInfo.from_stats(
                 receiver.stats(name),
                 now,
                 demo=name in self._demo_names,
                 viewers=share.viewer_count(name),
+                adapted=receiver.adapted(name),
+                adapt=adapt,
             )
             self.wall.set_info(name, info)
         self._update_snapshot_action()
@@ -327,6 +334,21 @@ class MainWindow(QMainWindow):
             self.start_demo()
         else:
             self._spawn(self.services.stop_demo(), "stop the demo cameras")
+
+    def set_adapt(self, device: str, on: bool) -> None:
+        """A tile's "Adapt quality to the link": saved in the registry, applied at once (off:
+        the camera goes back to its own settings)."""
+        try:
+            self.services.devices.set_adapt(device, on)
+        except RegistryError as exc:
+            log.warning("could not change %s's quality adaptation: %s", device, exc)
+            show_message(
+                self,
+                "Adapt quality to the link",
+                f"Could not {'turn on' if on else 'turn off'} quality adaptation for "
+                f"{device}:\n\n{exc}",
+            )
+        self.refresh_tiles()
 
     def open_add_device(self) -> None:
         receiver = self.services.receiver

@@ -19,7 +19,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
+from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
+from app.protocol.records import NO_FPS_CAP, Status
 from app.protocol.session import monotonic_us
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.decoder import DecodedFrame
@@ -31,6 +33,12 @@ REJECTED = QColor("#c62828")
 WARNING = QColor("#ffb74d")
 SELECTED = QColor("#42a5f5")
 WATCHED = QColor("#90caf9")
+ADAPTED = QColor("#80deea")
+ADAPT_ACTION = "Adapt quality to the link"
+ADAPTED_TIP = (
+    "adapted: SecureCam lowered its settings because the link could not carry them "
+    "(right-click to turn adaptation off)"
+)
 
 # What each DeviceState is called wherever the UI shows it (tiles, the devices list, the wizard).
 STATE_LABELS = {
@@ -52,6 +60,17 @@ def viewers_text(count: int) -> str | None:
     if count <= 0:
         return None
     return f"{count} viewer" + ("" if count == 1 else "s")
+
+
+def settings_text(status: Status) -> str:
+    """What a camera streams, from its STATUS: 'VGA · q12 · 25 fps' ('no fps cap' if none);
+    a size the app cannot name shows as WIDTHxHEIGHT."""
+    try:
+        size = FrameSize(status.frame_size).name
+    except ValueError:
+        size = f"{status.width}x{status.height}"
+    fps = "no fps cap" if status.fps_cap == NO_FPS_CAP else f"{status.fps_cap} fps"
+    return f"{size} · q{status.quality} · {fps}"
 
 
 def failed_attempts_text(count: int) -> str | None:
@@ -78,19 +97,30 @@ class TileInfo:
     # Connections that named the device without its key: shown apart, never as its state.
     failed_attempts: int = 0
     viewers: int = 0  # Share streams watching the camera now
+    settings: str | None = None  # what it streams, from its STATUS (settings_text)
+    adapted: bool = False  # the app lowered its settings to suit the link
+    adapt: bool = True  # the app may adapt its settings (the context menu's check)
 
     @classmethod
     def from_stats(
-        cls, stats: DeviceStats | None, now_us: int, *, demo: bool = False, viewers: int = 0
+        cls,
+        stats: DeviceStats | None,
+        now_us: int,
+        *,
+        demo: bool = False,
+        viewers: int = 0,
+        adapted: bool = False,
+        adapt: bool = True,
     ) -> TileInfo:
         """What a tile shows for a device with these receiver stats (None: not seen yet).
 
         `now_us` is the app clock (`monotonic_us()`), for the frame rate; the latency is the
         newest frame's capture → painted (capture → decrypted until it is painted).
-        `viewers` is how many Share streams watch it (ShareService.viewer_count).
+        `viewers` is how many Share streams watch it (ShareService.viewer_count); `adapted`
+        whether the app changed its settings (ReceiverService.adapted), `adapt` whether it may.
         """
         if stats is None:
-            return cls(demo=demo, viewers=viewers)
+            return cls(demo=demo, viewers=viewers, adapt=adapt)
         latest = stats.timelines[-1] if stats.timelines else None
         status = stats.status
         return cls(
@@ -103,6 +133,9 @@ class TileInfo:
             demo=demo,
             failed_attempts=stats.failed_attempts,
             viewers=viewers,
+            settings=None if status is None else settings_text(status),
+            adapted=adapted and stats.connected,
+            adapt=adapt,
         )
 
     def placeholder(self) -> str:
@@ -123,12 +156,14 @@ class CameraTile(QWidget):
     Only the latest frame is kept: a frame replaced before the next paint is never painted
     (counted in `unpainted`), so a slow paint can never build up latency.
     A press emits `clicked`; the context menu (`context_menu`, rebuilt on each right-click)
-    offers `snapshotRequested` (disabled until a frame is shown) and the large view.
+    offers `snapshotRequested` (disabled until a frame is shown), the large view and a check
+    to let the app adapt the camera's quality to the link (`adaptToggled(device, on)`).
     """
 
     activated = Signal(str)  # double-click
     clicked = Signal(str)
     snapshotRequested = Signal(str)
+    adaptToggled = Signal(str, bool)  # device, adaptation wanted on
     sizeChanged = Signal(str, QSize)
 
     def __init__(self, device: str, parent: QWidget | None = None) -> None:
@@ -161,6 +196,10 @@ class CameraTile(QWidget):
                 tip += f"\n{self.attempts_badge} to connect as {self.device} without its key"
             if self.viewers_badge is not None:
                 tip += f"\nwatched by {self.viewers_badge} through Share"
+            if self.settings_badge is not None:
+                tip += f"\nstreams {info.settings}"
+                if info.adapted:
+                    tip += f"\n{ADAPTED_TIP}"
             self.setToolTip(tip)
             self.update()
 
@@ -173,6 +212,15 @@ class CameraTile(QWidget):
     def viewers_badge(self) -> str | None:
         """What the bottom bar says about Share viewers ('2 viewers'), or None for none."""
         return viewers_text(self.info.viewers)
+
+    @property
+    def settings_badge(self) -> str | None:
+        """What the tile says the camera streams while live ('VGA · q12 · 25 fps', then
+        ' · adapted' when the app lowered it), or None."""
+        info = self.info
+        if info.state is not DeviceState.LIVE or info.settings is None:
+            return None
+        return info.settings + (" · adapted" if info.adapted else "")
 
     def set_selected(self, selected: bool) -> None:
         if selected != self.selected:
@@ -221,6 +269,16 @@ class CameraTile(QWidget):
         menu.addAction("Open large view").triggered.connect(
             lambda: self.activated.emit(self.device)
         )
+        menu.addSeparator()
+        adapt = menu.addAction(ADAPT_ACTION)
+        adapt.setCheckable(True)
+        adapt.setChecked(self.info.adapt)
+        adapt.setToolTip(
+            "Lower the camera's frame size, JPEG quality and frame rate when the link cannot "
+            "carry them, and raise them again when it can. Off: the camera keeps its own."
+        )
+        adapt.toggled.connect(lambda on: self.adaptToggled.emit(self.device, on))
+        menu.setToolTipsVisible(True)
         self.context_menu = menu
         return menu
 
@@ -288,6 +346,27 @@ class CameraTile(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(WARNING)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+        # below the top bar, left: what the camera streams, and whether the app adapted it
+        settings = self.settings_badge
+        if settings is not None and info.settings is not None:
+            metrics = painter.fontMetrics()
+            base, mark = info.settings, (" · adapted" if info.adapted else "")
+            base_width = metrics.horizontalAdvance(base)
+            text_width = base_width + metrics.horizontalAdvance(mark) + 12
+            badge = QRectF(4, line + 4, text_width, line - 4)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(BAR)
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QColor("white"))
+            text_box = badge.adjusted(6, 0, 0, 0)
+            painter.drawText(text_box, Qt.AlignmentFlag.AlignVCenter, base)
+            if mark:
+                painter.setPen(ADAPTED)
+                painter.drawText(
+                    text_box.adjusted(base_width, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, mark
+                )
 
         # bottom bar: numbers, and who watches through Share on the right
         live = info.state is DeviceState.LIVE

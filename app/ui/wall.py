@@ -15,12 +15,14 @@ class CameraWall(QWidget):
     """Tiles keyed by device name; `deliver` routes a decoded frame to its tile(s).
 
     One tile at most is selected (`selected`, a click or `select`); `tileSelected(name)` says
-    so ("" when none). `snapshotRequested(name)` comes from a tile's context menu.
+    so ("" when none). `snapshotRequested(name)` and `adaptToggled(name, on)` come from a
+    tile's context menu.
     """
 
     tileActivated = Signal(str)
     tileSelected = Signal(str)
     snapshotRequested = Signal(str)
+    adaptToggled = Signal(str, bool)
     displaySizeChanged = Signal(str, QSize)  # the largest size a device is shown at
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -45,6 +47,7 @@ class CameraWall(QWidget):
                 tile.activated.connect(self.tileActivated)
                 tile.clicked.connect(self.select)
                 tile.snapshotRequested.connect(self.snapshotRequested)
+                tile.adaptToggled.connect(self.adaptToggled)
                 tile.sizeChanged.connect(self._tile_resized)
                 self.tiles[name] = tile
         self._reflow(names)
@@ -83,6 +86,7 @@ class CameraWall(QWidget):
             view = LargeView(device, self)
             view.tile.sizeChanged.connect(self._tile_resized)
             view.tile.snapshotRequested.connect(self.snapshotRequested)
+            view.tile.adaptToggled.connect(self.adaptToggled)
             view.finished.connect(lambda _=0, d=device: self._large_closed(d))
             self._large[device] = view
             tile = self.tiles.get(device)

@@ -3,6 +3,7 @@
 import logging
 
 from app.devices.registry import REGISTRY_FILE, Registry
+from app.receiver.adapt import Pins
 from app.services.devices_service import REGISTRY_FIX, DevicesService
 
 
@@ -37,3 +38,29 @@ def test_a_readable_registry_is_no_problem(qapp, tmp_path):
     assert devices.registry_problem is None
     assert devices.check_registry() is None
     assert [e.name for e in devices.entries()] == ["porch"]
+
+
+def test_adaptation_is_set_in_the_registry_of_the_device_and_read_back(qapp, tmp_path):
+    user = Registry(tmp_path / "home")
+    user.add("porch")
+    demo = Registry(tmp_path / "demo")
+    demo.add("demo-1")
+    devices = DevicesService(user)
+    devices.set_demo_registry(demo)
+    changes = []
+    devices.devicesChanged.connect(lambda: changes.append(True))
+
+    devices.set_adapt("porch", False)
+    devices.set_adapt("demo-1", False)
+    assert changes == [True, True]
+    assert user.get("porch").adapt is False
+    assert demo.get("demo-1").adapt is False  # a demo never writes to the user's registry
+    assert devices.adapt_policy("porch") == (False, Pins())
+    assert devices.adapt_policy("demo-1") == (False, Pins())
+    assert devices.adapt_policy("stranger") == (True, Pins())
+    assert {e.name: e.adapt for e in devices.entries()} == {"demo-1": False, "porch": False}
+
+    user.set_pins("porch", Pins(quality=25))
+    assert devices.adapt_policy("porch") == (False, Pins(quality=25))
+    devices.set_demo_registry(None)
+    assert devices.adapt_policy("demo-1") == (True, Pins())
