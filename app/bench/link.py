@@ -2,12 +2,15 @@
 
     camera ns            middle ns (relay)             receiver ns
     c0 10.99.0.1 ==veth== ca  [delay, jitter, loss]  ra ==veth== r0 10.99.0.2
-    HTB: uplink rate                                      HTB: downlink rate
+    TBF: uplink rate                                      TBF: downlink rate
 
-Each direction leaves its sender's namespace through HTB at the link's rate, with a FIFO of
-100 ms at that rate (at least 16 KiB) as its queue; the relay (app/bench/relay.py) adds
-delay, jitter and loss, because this kernel has no netem. Offloads are off on the veths, so
-every frame is a real MTU-sized packet with its checksum. Nothing leaves these namespaces.
+Each direction leaves its sender's namespace through a token bucket (TBF) at the link's rate,
+with a burst of one millisecond at that rate (at least one full frame) and a queue of 100 ms
+(at least 16 KiB). HTB was tried first: on these veths it let a 7 KB burst through at twice
+its rate, where TBF holds it to the rate (docs/PERFORMANCE.md §7). The relay
+(app/bench/relay.py) adds delay, jitter and loss, because this kernel has no netem. Offloads
+are off on the veths, so every frame is a real MTU-sized packet with its checksum. Nothing
+leaves these namespaces.
 
 Sockets are made in a namespace by a short-lived thread that enters it (setns), so one
 process can run the receiver on one side and cameras on the other: `listen()` and
@@ -37,6 +40,8 @@ CAMERA_IP = "10.99.0.1"
 RECEIVER_IP = "10.99.0.2"
 QUEUE_S = 0.1  # the shaper's queue, in time at the link's rate
 MIN_QUEUE_BYTES = 16 * 1024
+BURST_MS = 1
+MIN_BURST_BYTES = 1600  # one Ethernet frame and its overhead
 RELAY_LIFETIME_S = 3 * 3600
 _CLONE_NEWNET = 0x40000000
 _NAME = re.compile(r"sc-(\d+)-\d+-(cam|mid|rx)$")
@@ -143,10 +148,7 @@ class ShapedLink:
         _run(cam, "ip", "addr", "add", f"{CAMERA_IP}/24", "dev", "c0")
         _run(rx, "ip", "addr", "add", f"{RECEIVER_IP}/24", "dev", "r0")
         for ns, interface in ((cam, "c0"), (rx, "r0")):
-            _run(ns, "tc", "qdisc", "add", "dev", interface, "root", "handle", "1:", "htb")
-            _run(ns, "tc", "class", "add", "dev", interface, *self._class(self.spec.rate_kbit))
-            _run(ns, "tc", "filter", "add", "dev", interface, *_MATCH_ALL)
-            _run(ns, "tc", "qdisc", "add", "dev", interface, *self._queue(self.spec.rate_kbit))
+            _run(ns, "tc", "qdisc", "add", "dev", interface, *_shaper(self.spec.rate_kbit))
         spec = self.spec
         self._relay = subprocess.Popen(
             [
@@ -184,9 +186,9 @@ class ShapedLink:
     def set_rate(self, rate_kbit: int) -> None:
         """Change both directions' rate (and their queues) from now on."""
         for side, interface in ((Side.CAMERA, "c0"), (Side.RECEIVER, "r0")):
-            ns = self.namespace(side)
-            _run(ns, "tc", "class", "change", "dev", interface, *self._class(rate_kbit))
-            _run(ns, "tc", "qdisc", "change", "dev", interface, *self._queue(rate_kbit))
+            _run(
+                self.namespace(side), "tc", "qdisc", "change", "dev", interface, *_shaper(rate_kbit)
+            )
         self.spec = self.spec.at_rate(rate_kbit)
 
     def relay_stats(self) -> dict[str, object]:
@@ -202,16 +204,6 @@ class ShapedLink:
             relay.stdin.write(line + "\n")
             relay.stdin.flush()
             return relay.stdout.readline()
-
-    @staticmethod
-    def _class(rate_kbit: int) -> tuple[str, ...]:
-        rate = f"{rate_kbit}kbit"
-        return ("parent", "1:", "classid", "1:1", "htb", "rate", rate, "ceil", rate)
-
-    @staticmethod
-    def _queue(rate_kbit: int) -> tuple[str, ...]:
-        limit = max(MIN_QUEUE_BYTES, int(rate_kbit * 1000 / 8 * QUEUE_S))
-        return ("parent", "1:1", "handle", "10:", "bfifo", "limit", str(limit))
 
     # -- sockets and processes on either side ------------------------------------------------
 
@@ -270,7 +262,15 @@ class ShapedLink:
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_MATCH_ALL = ("parent", "1:", "protocol", "all", "u32", "match", "u32", "0", "0", "flowid", "1:1")
+
+
+def _shaper(rate_kbit: int) -> tuple[str, ...]:
+    """The root qdisc's arguments: a token bucket at the rate, its burst and its queue."""
+    bytes_per_s = rate_kbit * 1000 // 8
+    burst = max(MIN_BURST_BYTES, bytes_per_s * BURST_MS // 1000)
+    limit = max(MIN_QUEUE_BYTES, int(bytes_per_s * QUEUE_S))
+    rate = f"{rate_kbit}kbit"
+    return ("root", "handle", "1:", "tbf", "rate", rate, "burst", str(burst), "limit", str(limit))
 
 
 def remove_stale_namespaces() -> list[str]:

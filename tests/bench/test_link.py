@@ -1,4 +1,4 @@
-"""The shaped-link harness: real namespaces, HTB and the relay, measured from both ends.
+"""The shaped-link harness: real namespaces, token buckets and the relay, measured from both ends.
 
 Bounds are one-sided on purpose: a link can never be faster than its shaping or its delay,
 whatever the machine's load, while a busy machine may make it slower.
@@ -60,6 +60,21 @@ async def test_a_shaped_link_carries_no_more_than_its_rate_and_all_of_it_through
     assert elapsed >= 0.95 * len(data) * 8 / 1_000_000
     assert stats["a_to_b"]["bytes"] > len(data)  # type: ignore[index]
     assert stats["b_to_a"]["forwarded"] > 0  # type: ignore[index]
+
+
+@needs_namespaces
+async def test_a_short_burst_is_held_to_the_rate_too():
+    # A camera's small frames come in bursts: only the bucket's burst may go faster.
+    with ShapedLink(LinkSpec("test", 2_000, delay_ms=2)) as link:
+        camera_end, receiver_end = await _pair(link)
+        spans = []
+        for _ in range(3):
+            started = time.monotonic()
+            assert len(await _transfer(camera_end, receiver_end, bytes(7000))) == 7000
+            spans.append(time.monotonic() - started)
+        camera_end.close()
+        receiver_end.close()
+    assert min(spans) >= (7000 - link_module.MIN_BURST_BYTES) * 8 / 2_000_000
 
 
 @needs_namespaces

@@ -1,0 +1,147 @@
+"""Adaptive quality on a live receiver: a QualityController per camera, fed the receiver's
+events, ticked every `TICK_S`, its CONTROLs sent to the camera and each change logged once.
+
+`policy(device)` gives each camera's (enabled, pins), read when it connects and whenever
+`refresh` is called (the registry changed); `enabled=False` turns adaptation off for every
+camera (`securecam serve --no-adapt`). `on_change(device)` fires after each change is sent,
+for views that show the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from app.protocol.session import monotonic_us
+from app.receiver.adapt import Decision, Pins, QualityController
+from app.receiver.server import (
+    DeviceConnected,
+    FrameArrived,
+    Receiver,
+    ReceiverEvent,
+    StatusArrived,
+)
+from app.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25
+Policy = Callable[[str], tuple[bool, Pins]]
+
+
+def _adapt_everything(device: str) -> tuple[bool, Pins]:
+    return True, Pins()
+
+
+class Adapter:
+    def __init__(
+        self,
+        receiver: Receiver,
+        *,
+        enabled: bool = True,
+        policy: Policy = _adapt_everything,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
+        self.receiver = receiver
+        self.enabled = enabled
+        self._policy = policy
+        self._on_change = on_change
+        self.controllers: dict[str, QualityController] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self.changes = 0
+        self._new_sessions: set[str] = set()  # connected, first STATUS not seen yet
+
+    def start(self) -> None:
+        self.receiver.add_listener(self._on_event)
+        self._ticker = spawn(self._tick_forever(), name="adaptive quality")
+
+    async def stop(self) -> None:
+        if self._ticker is None:
+            return
+        self.receiver.remove_listener(self._on_event)
+        self._ticker.cancel()
+        for task in (self._ticker, *self._sending):
+            task.cancel()
+        await asyncio.gather(self._ticker, *self._sending, return_exceptions=True)
+        self._ticker = None
+
+    def controller(self, device: str) -> QualityController:
+        controller = self.controllers.get(device)
+        if controller is None:
+            enabled, pins = self._policy(device)
+            controller = QualityController(device, pins, enabled and self.enabled)
+            self.controllers[device] = controller
+        return controller
+
+    def adapted(self, device: str) -> bool:
+        controller = self.controllers.get(device)
+        return controller is not None and controller.adapted
+
+    def set_enabled(self, device: str, enabled: bool) -> None:
+        """Turn one camera's adaptation on or off (off restores its own settings)."""
+        self._send(device, self.controller(device).set_enabled(enabled, _now_s()))
+
+    def refresh(self) -> None:
+        """Re-read every known camera's policy (enabled, pins) and apply what changed."""
+        for device, controller in self.controllers.items():
+            enabled, pins = self._policy(device)
+            enabled = enabled and self.enabled
+            if pins != controller.pins:
+                self._send(device, controller.set_pins(pins, _now_s()))
+            if enabled != controller.enabled:
+                self._send(device, controller.set_enabled(enabled, _now_s()))
+
+    # -- the receiver's events ---------------------------------------------------------------
+
+    def _on_event(self, event: ReceiverEvent) -> None:
+        now = _now_s()
+        if isinstance(event, FrameArrived):
+            self.controller(event.frame.device).frame(event.frame.timeline, now)
+        elif isinstance(event, StatusArrived):
+            controller = self.controller(event.device)
+            controller.status(event.status, now)
+            if event.device in self._new_sessions:
+                self._new_sessions.discard(event.device)
+                self._send(event.device, controller.pinned_differs(now))
+        elif isinstance(event, DeviceConnected):
+            controller = self.controller(event.device)
+            enabled, pins = self._policy(event.device)
+            controller.pins = pins
+            controller.enabled = enabled and self.enabled
+            controller.session_started(now)
+            self._new_sessions.add(event.device)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = _now_s()
+            for device, controller in list(self.controllers.items()):
+                if self.receiver.is_live(device):
+                    self._send(device, controller.tick(now))
+
+    def _send(self, device: str, decision: Decision | None) -> None:
+        if decision is None:
+            return
+        self.changes += 1
+        log.info(
+            "%s: adapted %s to %s (%s)",
+            device,
+            decision.move.value,
+            decision.setting.describe(),
+            decision.reason,
+        )
+        task = spawn(self._deliver(device, decision), name=f"adapt {device}")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _deliver(self, device: str, decision: Decision) -> None:
+        if not await self.receiver.send_control(device, decision.control):
+            log.info("%s: adaptation not sent: the camera is not connected", device)
+        if self._on_change is not None:
+            self._on_change(device)
+
+
+def _now_s() -> float:
+    return monotonic_us() / 1e6
