@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import TextIO
 
 from app.cli_common import common_options, listen_host, listen_port
+from app.devices.adaptation import adapt_policy
 from app.devices.lookup import credentials_lookup, first_known
 from app.devices.registry import Registry, RegistryError
 from app.paths import config_dir, log_dir
 from app.protocol.endpoints import DEFAULT_PORT, camera_url, local_camera_url
 from app.protocol.limits import Limits
 from app.protocol.session import monotonic_us
+from app.receiver.adapter import Adapter
 from app.receiver.recorder import Recorder
 from app.receiver.server import Receiver
 from app.share.certs import CertificateError
@@ -92,6 +94,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_SHARE_PORT,
         help=f"viewer server's TCP port (default {DEFAULT_SHARE_PORT}; 0: any)",
     )
+    parser.add_argument(
+        "--no-adapt",
+        action="store_true",
+        help="never change the cameras' frame size, JPEG quality or frame rate to fit the link "
+        "(default: adapt each camera unless `securecam device set NAME --no-adapt`)",
+    )
     parser.add_argument("--max-connections", type=int, default=Limits().max_connections)
     parser.add_argument(
         "--max-frame-bytes", type=int, default=Limits().max_frame_bytes, help="largest frame"
@@ -114,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if fleet is not None:
         lookup = first_known(credentials_lookup(fleet.registry), lookup)
     receiver = Receiver(lookup, host=args.host, port=args.port, limits=limits)
+    registries = [registry] if fleet is None else [fleet.registry, registry]
+    adapter = Adapter(receiver, enabled=not args.no_adapt, policy=adapt_policy(*registries))
     sharing = None
     if args.share:
         demo_names = [] if fleet is None else list(fleet.names)
@@ -127,7 +137,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _stats_stream(args.stats_json) as stats_out:
             return asyncio.run(
-                serve(receiver, registry, stats_out, args.record, fleet=fleet, sharing=sharing)
+                serve(
+                    receiver,
+                    registry,
+                    stats_out,
+                    args.record,
+                    fleet=fleet,
+                    sharing=sharing,
+                    adapter=adapter,
+                )
             )
     except CertificateError as exc:
         print(f"securecam: error: cannot share: {exc}", file=sys.stderr)
@@ -173,6 +191,7 @@ async def serve(
     *,
     fleet: DemoFleet | None = None,
     sharing: Sharing | None = None,
+    adapter: Adapter | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM (or `stop`), then shut down and write the final stats."""
     stop = stop or asyncio.Event()
@@ -200,6 +219,8 @@ async def serve(
         except BaseException:
             await receiver.stop()
             raise
+    if adapter is not None:
+        adapter.start()
     known = [] if fleet is None else list(fleet.names)
     if fleet is not None:
         fleet.start(local_camera_url(receiver.host, receiver.port))
@@ -208,9 +229,13 @@ async def serve(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATS_INTERVAL_S)
             await receiver.revalidate()  # the registry may have been edited meanwhile
+            if adapter is not None:
+                adapter.refresh()
             if stats_out is not None:
-                write_stats(stats_out, receiver, _known(registry) + known, started)
+                write_stats(stats_out, receiver, _known(registry) + known, started, adapter)
     finally:
+        if adapter is not None:
+            await adapter.stop()
         if sharing is not None:
             await sharing.stop()
         if fleet is not None:
@@ -229,7 +254,7 @@ async def serve(
                     recorder.stopped_reason,
                 )
         if stats_out is not None:
-            write_stats(stats_out, receiver, _known(registry) + known, started, final=True)
+            write_stats(stats_out, receiver, _known(registry) + known, started, adapter, final=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
@@ -262,11 +287,23 @@ def _known(registry: Registry) -> list[str]:
 
 
 def stats_document(
-    receiver: Receiver, registered: Iterable[str], started: float, *, final: bool = False
+    receiver: Receiver,
+    registered: Iterable[str],
+    started: float,
+    adapter: Adapter | None = None,
+    *,
+    final: bool = False,
 ) -> dict[str, object]:
-    """One stats line: every registered or seen device, connected or not."""
+    """One stats line: every registered or seen device, connected or not; `adapting` says
+    whether adaptive quality is on for it, `adapted` whether it changed its settings."""
     now_us = monotonic_us()
     names = sorted(set(registered) | set(receiver.stats))
+    devices = []
+    for name in names:
+        snapshot = receiver.device_stats(name).snapshot(now_us)
+        snapshot["adapting"] = adapter is not None and adapter.adapting(name)
+        snapshot["adapted"] = adapter is not None and adapter.adapted(name)
+        devices.append(snapshot)
     return {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "uptime_s": round(time.monotonic() - started, 3),
@@ -274,12 +311,18 @@ def stats_document(
         "listen": camera_url(receiver.host or "0.0.0.0", receiver.port),
         "connections": receiver.connection_count,
         "connections_rejected": receiver.connections_rejected,
-        "devices": [receiver.device_stats(name).snapshot(now_us) for name in names],
+        "devices": devices,
     }
 
 
 def write_stats(
-    out: TextIO, receiver: Receiver, registered: Iterable[str], started: float, final: bool = False
+    out: TextIO,
+    receiver: Receiver,
+    registered: Iterable[str],
+    started: float,
+    adapter: Adapter | None = None,
+    final: bool = False,
 ) -> None:
-    out.write(json.dumps(stats_document(receiver, registered, started, final=final)) + "\n")
+    document = stats_document(receiver, registered, started, adapter, final=final)
+    out.write(json.dumps(document) + "\n")
     out.flush()

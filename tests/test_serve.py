@@ -270,3 +270,23 @@ def test_plain_sim_for_a_device_without_allow_plain_is_refused(home):
     assert code == 1
     assert "INSECURE" in err or "PLAIN" in err
     assert "4005" in err
+
+
+@pytest.mark.parametrize("adapt", [True, False])
+def test_stats_carry_each_cameras_live_settings_and_pins_win_with_or_without_adaptation(
+    home, tmp_path, adapt
+):
+    assert main(["--config-dir", str(home), "device", "set", "cam1", "--pin-quality", "30"]) == 0
+    stats = tmp_path / "stats.jsonl"
+    extra = () if adapt else ("--no-adapt",)
+    with serving(home, "--stats-json", str(stats), *extra) as served:
+        code, _, err = sim(served.url, home, "--frames", "60", "--fps", "30", "--size", "vga")
+        assert code == 0, err
+    assert served.returncode == 0, served.err
+    (device,) = stats_lines(stats)[-1]["devices"]
+    # The camera was asked for the pinned quality and said so in its STATUS.
+    assert (device["frame_size"], device["quality"], device["fps_cap"]) == ("vga", 30, 30)
+    assert device["adapting"] is adapt
+    assert device["adapted"] is False  # pins are the user's settings, not an adaptation
+    assert set(device["recent_latency_ms"]) >= {"p50", "p95", "p99"}
+    assert device["recent_latency_ms"]["p95"] is not None  # the frames of the last 10 s

@@ -79,6 +79,10 @@ class Adapter:
         controller = self.controllers.get(device)
         return controller is not None and controller.adapted
 
+    def adapting(self, device: str) -> bool:
+        """Adaptation is on for `device` (globally and by its policy)."""
+        return self.controller(device).enabled
+
     def set_enabled(self, device: str, enabled: bool) -> None:
         """Turn one camera's adaptation on or off (off restores its own settings)."""
         self._send(device, self.controller(device).set_enabled(enabled, _now_s()))

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Status
 from app.protocol.timeline import FrameTimeline
 
 RING_SIZE = 2048  # about 80 s at 25 fps: enough for plots, bounded per camera
+RECENT_US = 10_000_000  # `recent_latency_ms` covers the frames of the last 10 s
 
 
 class DeviceState(Enum):
@@ -103,10 +105,13 @@ class DeviceStats:
             count += 1
         return count * 1_000_000 / window_us
 
-    def latencies_ms(self, suite: Suite | None = None) -> list[float]:
-        """Capture-to-decrypted latency of the frames in the ring whose clock offset was known."""
+    def latencies_ms(self, suite: Suite | None = None, since_us: int | None = None) -> list[float]:
+        """Capture-to-decrypted latency of the frames in the ring whose clock offset was known
+        (of `suite` only, decrypted at or after `since_us` only, when given)."""
         out = []
         for timeline in self.timelines:
+            if since_us is not None and timeline.decrypted_us < since_us:
+                continue
             if suite is None or timeline.suite is suite:
                 value = timeline.latency_ms(timeline.decrypted_us)
                 if value is not None:
@@ -131,9 +136,14 @@ class DeviceStats:
             "bytes": self.bytes,
             "fps": round(self.fps(now_us), 2),
             "latency_ms": latency_summary(self.latencies_ms()),
+            "recent_latency_ms": latency_summary(self.latencies_ms(since_us=now_us - RECENT_US)),
             "clock_offset_us": self.clock_offset_us,
             "clock_error_us": self.clock_error_us,
             "resolution": None if status is None else f"{status.width}x{status.height}",
+            # The settings the camera streams at, from its STATUS; fps_cap 255 is no cap.
+            "frame_size": None if status is None else _frame_size_name(status.frame_size),
+            "quality": None if status is None else status.quality,
+            "fps_cap": None if status is None else status.fps_cap,
             "rssi_dbm": None if status is None else status.rssi_dbm,
             "free_heap": None if status is None else status.free_heap,
             # From the camera's STATUS when it reports them; None (null) means unknown, never 0.
@@ -141,3 +151,11 @@ class DeviceStats:
             "stack_min_free": None if status is None else status.stack_min_free,
             "firmware": None if status is None else status.firmware,
         }
+
+
+def _frame_size_name(code: int) -> str:
+    """'vga' for a known code, else the number as text (a newer camera's size)."""
+    try:
+        return FrameSize(code).name.lower()
+    except ValueError:
+        return str(code)

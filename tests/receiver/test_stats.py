@@ -105,3 +105,16 @@ def test_snapshot_shows_unknown_not_zero_for_what_the_status_does_not_report():
     stats.status = Status(-60, 5, 12, 25, 640, 480, 100_000, 0, 3, "fw", frames_dropped=9)
     snap = json.loads(json.dumps(stats.snapshot(now_us=0)))
     assert snap["camera_frames_dropped"] == 9 and snap["stack_min_free"] is None
+
+
+def test_snapshot_gives_the_cameras_settings_and_the_latency_of_the_last_10_s_only():
+    stats = DeviceStats("cam", suite=Suite.NOISE, state=DeviceState.LIVE)
+    assert stats.snapshot(now_us=0)["frame_size"] is None  # no STATUS yet: unknown
+    stats.status = Status(-60, 5, 20, 15, 640, 480, 100_000, 0, 3, "fw")
+    stats.add_frame(timeline(1, 1_000_000, 900_000))  # 900 ms, 20 s before "now"
+    stats.add_frame(timeline(2, 20_000_000, 30_000))
+    stats.add_frame(timeline(3, 21_000_000, 40_000))
+    snap = json.loads(json.dumps(stats.snapshot(now_us=21_000_000)))
+    assert (snap["frame_size"], snap["quality"], snap["fps_cap"]) == ("vga", 20, 15)
+    assert snap["recent_latency_ms"]["count"] == 2 and snap["recent_latency_ms"]["max"] == 40.0
+    assert snap["latency_ms"]["max"] == 900.0
