@@ -13,6 +13,10 @@ GHASH with a kept table needs pycryptodome's internal `_GHASH` (Crypto.Cipher._m
 pin in pyproject.toml keeps it to the versions tested, tests/protocol/test_aesgcm.py tests the
 internal directly, and an import-time self-check against the public path falls back to
 `AES.new(MODE_GCM)` per message whenever the internal is missing or disagrees.
+
+`decrypt_view` has the cipher write the plaintext into a buffer of its own (`output=`) and
+returns a read-only view of it: no copy is made, here or in pycryptodome, which returns outputs
+under 64 KB through a zeroed buffer and a copy. A receiver keeps a frame as a slice of it.
 """
 
 from __future__ import annotations
@@ -77,24 +81,30 @@ class AesGcm:
     def decrypt(self, nonce: bytes, ad: bytes, sealed: bytes | memoryview) -> bytes:
         """The plaintext of ciphertext || tag; TagMismatch if anything was altered. The tag is
         checked before anything is decrypted."""
+        return bytes(self.decrypt_view(nonce, ad, sealed))
+
+    def decrypt_view(self, nonce: bytes, ad: bytes, sealed: bytes | memoryview) -> memoryview:
+        """`decrypt`'s plaintext as a read-only view of the new buffer the cipher wrote it into:
+        nothing else holds that buffer, so the view's bytes never change."""
         if len(sealed) < TAG_LEN:
             raise TagMismatch("shorter than the tag")
         view = memoryview(sealed)
         ciphertext, tag = view[:-TAG_LEN], view[-TAG_LEN:]
+        plaintext = bytearray(len(ciphertext))
         if self._ghash is None:
             cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_LEN)
             cipher.update(ad)
-            plaintext: bytes = cipher.decrypt(ciphertext)
+            cipher.decrypt(ciphertext, output=plaintext)
             try:
                 cipher.verify(tag)
             except ValueError:
                 raise TagMismatch("tag mismatch") from None
-            return plaintext
-        ctr = self._ctr(nonce)
-        if not hmac.compare_digest(self._tag(ctr.encrypt(_ZEROS), ad, ciphertext), tag):
-            raise TagMismatch("tag mismatch")
-        result: bytes = ctr.encrypt(ciphertext)  # CTR: decrypting is encrypting
-        return result
+        else:
+            ctr = self._ctr(nonce)
+            if not hmac.compare_digest(self._tag(ctr.encrypt(_ZEROS), ad, ciphertext), tag):
+                raise TagMismatch("tag mismatch")
+            ctr.encrypt(ciphertext, output=plaintext)  # CTR: decrypting is encrypting
+        return memoryview(plaintext).toreadonly()
 
     def _ctr(self, nonce: bytes) -> Any:
         """AES-CTR from J0 = nonce || 1: one block for the tag's mask, then the data."""

@@ -112,10 +112,17 @@ class CipherState:
     def decrypt_with_ad(self, ad: bytes, ciphertext: bytes | memoryview) -> bytes:
         if self._aead is None:
             return bytes(ciphertext)
+        return bytes(self.decrypt_view_with_ad(ad, ciphertext))
+
+    def decrypt_view_with_ad(self, ad: bytes, ciphertext: bytes | memoryview) -> memoryview:
+        """`decrypt_with_ad`'s plaintext as a read-only view of the buffer the cipher wrote it
+        into (AesGcm.decrypt_view), not a copy: what a receiver keeps of a frame."""
+        if self._aead is None:
+            return memoryview(bytes(ciphertext))
         if len(ciphertext) < TAGLEN:
             raise DecryptError("message shorter than the authentication tag")
         try:
-            plaintext = self._aead.decrypt(self._nonce(), ad, ciphertext)
+            plaintext = self._aead.decrypt_view(self._nonce(), ad, ciphertext)
         except TagMismatch:
             # Noise rev 34 §5.1: a failed decrypt leaves the nonce where it was.
             raise DecryptError("authentication tag mismatch") from None

@@ -38,7 +38,7 @@ class AssembledFrame:
     capture_us: int
     send_us: int
     first_rx_us: int
-    data: bytes
+    data: bytes | memoryview  # a single chunk's own data when it cannot change, else a copy
 
 
 class Reassembler:
@@ -102,7 +102,7 @@ class Reassembler:
             raise _sequence(
                 f"frame {chunk.seq} ended at {self._received} of {first.total_len} bytes"
             )
-        data = bytes(self._parts[0]) if len(self._parts) == 1 else b"".join(self._parts)
+        data = b"".join(self._parts) if len(self._parts) > 1 else _kept(self._parts[0])
         frame = AssembledFrame(first.seq, first.capture_us, first.send_us, self._first_rx_us, data)
         self._last_seq = first.seq
         self.abort()
@@ -130,6 +130,15 @@ class Reassembler:
             raise _sequence(f"frame {chunk.seq} starts at chunk {chunk.index}, not 0")
         if self._last_seq is not None and chunk.seq <= self._last_seq:
             raise _sequence(f"frame {chunk.seq} does not follow frame {self._last_seq}")
+
+
+def _kept(data: bytes | memoryview) -> bytes | memoryview:
+    """A single chunk's data as the frame: itself when its bytes cannot change (bytes, or a
+    read-only view: of a received message, or of the buffer the decrypt wrote and nothing else
+    holds), else a copy that outlives a buffer the caller may reuse."""
+    if isinstance(data, bytes) or data.readonly:
+        return data
+    return bytes(data)
 
 
 def _sequence(reason: str) -> ProtocolError:

@@ -211,15 +211,18 @@ class _Channel:
         )
 
     def _open(self, message: bytes) -> records.Record:
-        if self._recv is not None:
-            try:
-                message = self._recv.decrypt_with_ad(b"", message)
-            except DecryptError:
-                raise ProtocolError(
-                    CloseCode.DECRYPT_FAILED,
-                    "message failed authentication (tampered, replayed or out of order)",
-                ) from None
-        return records.parse(message)
+        """The record `message` carries. A frame chunk's data is a view into the buffer the
+        decrypt wrote (or into `message` itself in the plain suite): never a copy."""
+        if self._recv is None:
+            return records.parse(message)
+        try:
+            plaintext = self._recv.decrypt_view_with_ad(b"", message)
+        except DecryptError:
+            raise ProtocolError(
+                CloseCode.DECRYPT_FAILED,
+                "message failed authentication (tampered, replayed or out of order)",
+            ) from None
+        return records.parse(plaintext)
 
     def _common(self, record: records.Record, rx_us: int) -> list[Event] | None:
         """Handle PING, PONG and CLOSE; None for records the subclass must handle."""

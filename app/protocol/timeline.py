@@ -173,10 +173,16 @@ class FrameTimeline:
 
 @dataclass(slots=True)
 class Frame:
-    """One complete JPEG as the camera sent it, with its timeline."""
+    """One complete JPEG as the camera sent it, with its timeline.
+
+    `jpeg` is a read-only memoryview when the frame came in one chunk (a slice of the buffer
+    the decrypt wrote, or of the plain message: the frame is never copied), bytes when its
+    chunks were joined. Both are buffers with the same length, slices and equality; `bytes()`
+    where a method of bytes is needed.
+    """
 
     device: str
     seq: int
-    jpeg: bytes = field(repr=False)
+    jpeg: bytes | memoryview = field(repr=False)
     timeline: FrameTimeline
     session_id: int = 0  # unique per receiver session within this process; 0 outside one

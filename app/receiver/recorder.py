@@ -162,7 +162,7 @@ class Recorder:
             os.chmod(folder, DIR_MODE)  # mkdir's mode passes through the umask
             return folder
 
-    def _write_file(self, path: Path, data: bytes) -> None:
+    def _write_file(self, path: Path, data: bytes | memoryview) -> None:
         """Create `path` exclusively (like open 'xb'), 0600, and write all of `data` or none."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         try:

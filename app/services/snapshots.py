@@ -26,7 +26,7 @@ def default_name(device: str, when: datetime | None = None) -> str:
     return f"{device}_{when:%Y-%m-%d_%H-%M-%S}.jpg"
 
 
-def write_new(path: Path, data: bytes) -> Path:
+def write_new(path: Path, data: bytes | memoryview) -> Path:
     """Write `data` to `path`, or to `STEM-2.SUFFIX`, `-3`… if it exists; returns the path used.
 
     Never replaces a file: each candidate is created exclusively. Raises OSError.

@@ -295,7 +295,7 @@ def _frame_message(stream: Stream, frame: Frame) -> bytes:
     return struct.pack(">I", len(header)) + header + frame.jpeg
 
 
-def _mjpeg_part(jpeg: bytes) -> bytes:
+def _mjpeg_part(jpeg: bytes | memoryview) -> bytes:
     head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
     return head.encode("ascii") + jpeg + b"\r\n"
 

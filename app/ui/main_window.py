@@ -459,7 +459,7 @@ class MainWindow(QMainWindow):
         dialog.open()
         self._snapshot_dialog = dialog
 
-    def _write_snapshot(self, device: str, data: bytes, path: Path) -> None:
+    def _write_snapshot(self, device: str, data: bytes | memoryview, path: Path) -> None:
         # The dialog asked before replacing an existing file.
         try:
             path.write_bytes(data)

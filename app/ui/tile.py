@@ -227,7 +227,7 @@ class CameraTile(QWidget):
             self.selected = selected
             self.update()
 
-    def snapshot_bytes(self) -> bytes | None:
+    def snapshot_bytes(self) -> bytes | memoryview | None:
         """The original JPEG bytes of the frame on screen, exactly as the camera sent them."""
         return None if self.current is None else self.current.frame.jpeg
 

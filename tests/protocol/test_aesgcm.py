@@ -1,8 +1,11 @@
 """AES-GCM with the key's set-up kept (app/protocol/aesgcm.py): the same bytes as pycryptodome's
 public GCM and as OpenSSL, the published test vectors, tampering refused before decrypting,
-the pycryptodome internal it relies on tested directly, and the public path as the fallback."""
+the pycryptodome internal it relies on tested directly, the public path as the fallback, and
+the plaintext left in the buffer the cipher wrote it into, never copied."""
 
 from __future__ import annotations
+
+import tracemalloc
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -89,27 +92,41 @@ def test_any_change_is_refused(cached, where):
         gcm.decrypt(nonce, ad, bytes(sealed))
 
 
-def test_a_forged_message_is_refused_before_any_decryption(monkeypatch):
+class Watched:
+    """The CTR cipher, recording how many bytes it is asked for and where it writes them."""
+
+    def __init__(self, ctr):
+        self.ctr = ctr
+        self.used: list[int] = []
+        self.outputs: list[object] = []
+
+    def encrypt(self, data, **kwargs):
+        self.used.append(len(data))
+        self.outputs.append(kwargs.get("output"))
+        return self.ctr.encrypt(data, **kwargs)
+
+
+def _watch(monkeypatch) -> list[Watched]:
+    real_ctr = AesGcm._ctr
+    made: list[Watched] = []
+
+    def watched(self, nonce):
+        made.append(Watched(real_ctr(self, nonce)))
+        return made[-1]
+
+    monkeypatch.setattr(AesGcm, "_ctr", watched)
+    return made
+
+
+@pytest.mark.parametrize("method", ["decrypt", "decrypt_view"])
+def test_a_forged_message_is_refused_before_any_decryption(monkeypatch, method):
     gcm = AesGcm(CASE_16_KEY)
     sealed = bytearray(gcm.encrypt(CASE_16_NONCE, b"", b"secret" * 10))
     sealed[0] ^= 1
-    real_ctr = AesGcm._ctr
-    used: list[int] = []
-
-    class Watched:
-        """The CTR cipher, counting the bytes it is asked for: the tag's mask is 16."""
-
-        def __init__(self, ctr):
-            self.ctr = ctr
-
-        def encrypt(self, data, **kwargs):
-            used.append(len(data))
-            return self.ctr.encrypt(data, **kwargs)
-
-    monkeypatch.setattr(AesGcm, "_ctr", lambda self, nonce: Watched(real_ctr(self, nonce)))
+    ctrs = _watch(monkeypatch)
     with pytest.raises(TagMismatch):
-        gcm.decrypt(CASE_16_NONCE, b"", bytes(sealed))
-    assert used == [16]  # only the mask: no byte of the forged message was decrypted
+        getattr(gcm, method)(CASE_16_NONCE, b"", bytes(sealed))
+    assert ctrs[0].used == [16]  # only the mask: no byte of the forged message was decrypted
 
 
 def test_the_pycryptodome_internal_it_relies_on():
@@ -135,3 +152,47 @@ def test_without_the_internal_it_falls_back_to_the_public_path(monkeypatch):
     assert not gcm.cached
     sealed = gcm.encrypt(CASE_16_NONCE, CASE_16_AD, CASE_16_PLAIN)
     assert sealed == CASE_16_CIPHER + CASE_16_TAG
+
+
+# ---------------------------------------------------------------- decrypt_view
+
+VGA_FRAME = bytes(range(256)) * 154  # 39,424 bytes: a VGA frame's size, under pycryptodome's 64 KB
+
+
+@pytest.mark.parametrize("cached", [True, False])
+@settings(max_examples=60, deadline=None)
+@given(plain=messages | st.binary(min_size=3000, max_size=70_000))
+def test_decrypt_view_is_a_read_only_view_of_exactly_the_plaintext(cached, plain):
+    gcm = AesGcm(CASE_16_KEY, cached=cached)
+    sealed = gcm.encrypt(CASE_16_NONCE, CASE_16_AD, plain)
+    view = gcm.decrypt_view(CASE_16_NONCE, CASE_16_AD, memoryview(sealed))
+    assert view == plain
+    assert view.readonly
+    assert type(view.obj) is bytearray and len(view.obj) == len(plain)  # its own buffer
+
+
+def test_the_view_is_of_the_buffer_the_cipher_wrote_into(monkeypatch):
+    gcm = AesGcm(CASE_16_KEY)
+    sealed = gcm.encrypt(CASE_16_NONCE, b"", VGA_FRAME)
+    ctrs = _watch(monkeypatch)
+    view = gcm.decrypt_view(CASE_16_NONCE, b"", sealed)
+    (ctr,) = ctrs
+    assert ctr.used == [16, len(VGA_FRAME)]
+    assert view.obj is ctr.outputs[-1]  # written there by the cipher, never copied after
+    assert view == VGA_FRAME
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_vga_sized_decrypt_allocates_its_plaintext_once(cached):
+    gcm = AesGcm(CASE_16_KEY, cached=cached)
+    sealed = gcm.encrypt(CASE_16_NONCE, b"", VGA_FRAME)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        view = gcm.decrypt_view(CASE_16_NONCE, b"", sealed)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert view == VGA_FRAME
+    assert len(VGA_FRAME) <= peak < 1.5 * len(VGA_FRAME)  # a copy would double it

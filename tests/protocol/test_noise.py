@@ -147,6 +147,27 @@ def test_a_failed_decrypt_does_not_consume_the_nonce():
     assert recv.n == 1
 
 
+def test_decrypt_view_with_ad_opens_messages_in_order_as_read_only_views():
+    (send, _), (_, recv) = _established()
+    first, second = send.encrypt_with_ad(b"", b"one"), send.encrypt_with_ad(b"", b"two")
+    views = [recv.decrypt_view_with_ad(b"", first), recv.decrypt_view_with_ad(b"", second)]
+    assert views == [b"one", b"two"]
+    assert all(isinstance(view, memoryview) and view.readonly for view in views)
+    assert recv.n == 2
+
+
+def test_a_failed_decrypt_view_does_not_consume_the_nonce():
+    (send, _), (_, recv) = _established()
+    first = send.encrypt_with_ad(b"", b"one")
+    forged = bytearray(first)
+    forged[-1] ^= 0x01
+    for bad in (bytes(forged), first[:15]):
+        with pytest.raises(DecryptError):
+            recv.decrypt_view_with_ad(b"", bad)
+    assert recv.n == 0
+    assert recv.decrypt_view_with_ad(b"", first) == b"one"
+
+
 def test_transport_rejects_a_message_shorter_than_the_tag():
     (_, _), (_, recv) = _established()
     with pytest.raises(DecryptError):

@@ -128,7 +128,8 @@ def test_reassembler_rebuilds_the_frame_bit_exact(size, chunk_data, count):
     frame = results[-1]
     assert isinstance(frame, AssembledFrame)
     assert frame.data == jpeg
-    assert isinstance(frame.data, bytes)
+    # One chunk: its view into the (immutable) record, not a copy; several: joined.
+    assert isinstance(frame.data, memoryview if count == 1 else bytes)
     assert (frame.seq, frame.capture_us, frame.send_us) == (5, 1234, 5678)
     assert not reassembler.in_progress
 
@@ -169,6 +170,34 @@ def test_reassembled_frame_survives_reuse_of_the_chunk_buffers():
     frame = reassembler.add(_chunk(total=10, index=1, count=2, data=memoryview(buffers[1])), 0)
     buffers[0][:] = b"XXXXX"
     assert frame is not None
+    assert frame.data == b"abcdefghij"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"0123456789", memoryview(b"0123456789"), memoryview(bytearray(b"0123456789")).toreadonly()],
+    ids=["bytes", "view-of-bytes", "read-only-view"],
+)
+def test_a_single_chunk_that_cannot_change_is_the_frame_itself_not_a_copy(data):
+    frame = Reassembler(BIG, 64).add(_chunk(data=data), 0)
+    assert frame is not None
+    assert frame.data is data
+
+
+def test_a_single_chunk_over_a_writable_buffer_is_copied_so_the_frame_outlives_it():
+    buffer = bytearray(b"0123456789")
+    frame = Reassembler(BIG, 64).add(_chunk(data=memoryview(buffer)), 0)
+    buffer[:] = b"XXXXXXXXXX"
+    assert frame is not None
+    assert frame.data == b"0123456789"
+
+
+def test_read_only_chunks_of_one_frame_are_joined_into_one_new_bytes_object():
+    record = memoryview(b"abcdefghij").toreadonly()
+    parts = [record[0:4], record[4:8], record[8:]]
+    chunks = [_chunk(total=10, index=i, count=3, data=part) for i, part in enumerate(parts)]
+    (frame,) = _feed(Reassembler(BIG, 64), chunks)
+    assert type(frame.data) is bytes
     assert frame.data == b"abcdefghij"
 
 

@@ -1,10 +1,12 @@
 """ReceiverSession and CameraSession driven against each other with deterministic clocks."""
 
 import random
+import tracemalloc
 
 import pytest
 
 from app.protocol import records
+from app.protocol.aesgcm import AesGcm
 from app.protocol.errors import CloseCode, InvalidState, ProtocolError
 from app.protocol.hello import Suite
 from app.protocol.limits import Limits
@@ -197,6 +199,76 @@ def test_frames_arrive_bit_exact_with_their_timeline(size, chunk_data, chunks):
     assert timeline.sent_us == 2_000_000 - 999_900
     assert timeline.latency_ms(timeline.decrypted_us) == (last_rx + 7 - 990_100) / 1000
     assert pair.receiver.frames_rejected == 0
+
+
+VGA_SIZE = 39_400  # a VGA frame: one chunk
+
+
+def test_an_encrypted_single_chunk_frame_is_a_view_of_the_buffer_its_decrypt_wrote(monkeypatch):
+    outputs: list[object] = []
+    real_ctr = AesGcm._ctr
+
+    class Recording:
+        def __init__(self, ctr):
+            self.ctr = ctr
+
+        def encrypt(self, data, **kwargs):
+            outputs.append(kwargs.get("output"))
+            return self.ctr.encrypt(data, **kwargs)
+
+    monkeypatch.setattr(AesGcm, "_ctr", lambda self, nonce: Recording(real_ctr(self, nonce)))
+    pair = Pair()
+    pair.handshake()
+    jpeg = _jpeg(VGA_SIZE)
+    pair.camera.send_frame(jpeg, 1, capture_us=0)
+    (message,) = pair.camera_output()
+    (event,) = pair.receiver.receive(message)
+    frame = event.frame.jpeg
+    assert frame == jpeg
+    assert isinstance(frame, memoryview) and frame.readonly
+    assert frame.obj is outputs[-1]  # the cipher's own output buffer: not a copy of it
+
+
+@pytest.mark.parametrize(
+    ("suite", "allocated"),
+    [(Suite.NOISE, (1.0, 1.5)), (Suite.PLAIN, (0.0, 0.5))],
+    ids=["noise-written-once", "plain-never"],
+)
+def test_receiving_a_vga_frame_allocates_its_bytes_once_to_decrypt_and_never_to_copy(
+    suite, allocated
+):
+    """Peak memory taken by `receive`, in frames: the decrypt's output, and no copy of it (a
+    copy would add one); the plain suite's frame stays in its message."""
+    pair = Pair(suite, allow_plain=True, camera_psk=PSK if suite is Suite.NOISE else None)
+    pair.handshake()
+    jpeg = _jpeg(VGA_SIZE)
+    pair.camera.send_frame(jpeg, 1, capture_us=0)
+    (message,) = pair.camera_output()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        (event,) = pair.receiver.receive(message)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert event.frame.jpeg == jpeg
+    low, high = allocated
+    assert low * VGA_SIZE <= peak < high * VGA_SIZE
+
+
+def test_an_encrypted_frame_of_several_chunks_arrives_whole_at_its_last_chunk():
+    pair = Pair()
+    pair.handshake()
+    jpeg = _jpeg(2 * MAX_CHUNK_DATA + 100)
+    pair.camera.send_frame(jpeg, 1, capture_us=0)
+    messages = pair.camera_output()
+    assert len(messages) == 3
+    assert pair.receiver.receive(messages[0]) == []
+    assert pair.receiver.receive(messages[1]) == []
+    (event,) = pair.receiver.receive(messages[2])
+    assert type(event.frame.jpeg) is bytes
+    assert event.frame.jpeg == jpeg
 
 
 def test_without_rx_time_the_receiver_stamps_arrival_with_its_own_clock():

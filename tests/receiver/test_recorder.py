@@ -245,7 +245,7 @@ async def test_two_sessions_through_the_receiver_are_all_on_disk(receiver, tmp_p
     written = files(tmp_path / "rec")
     assert recorder.frames_written == len(written) == 24
     assert len({p.parent for p in written}) == 2
-    assert sorted(p.read_bytes() for p in written) == sorted(f.jpeg for f in arrived)
+    assert sorted(p.read_bytes() for p in written) == sorted(bytes(f.jpeg) for f in arrived)
 
 
 async def test_a_full_disk_stops_recording_while_the_camera_keeps_streaming(

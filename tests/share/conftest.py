@@ -173,7 +173,7 @@ class ShareRig:
         if isinstance(event, FrameArrived):
             camera = event.frame.device
             self.accepted_count[camera] += 1
-            self.accepted[camera].append((self.accepted_count[camera], event.frame.jpeg))
+            self.accepted[camera].append((self.accepted_count[camera], bytes(event.frame.jpeg)))
 
     # -- the server --------------------------------------------------------------------------
 

@@ -190,7 +190,7 @@ class _Attribution:
         for owner, attr, name in (
             (qasync._SimpleTimer, "timerEvent", "asyncio callbacks (qasync timerEvent)"),
             (Receiver, "_handle_events", "  receiver: one message (decrypt, stats, submit)"),
-            (CipherState, "decrypt_with_ad", "    decrypt (CipherState.decrypt_with_ad)"),
+            (CipherState, "decrypt_view_with_ad", "    decrypt (CipherState.decrypt_view_with_ad)"),
             (FrameDecoder, "submit", "    FrameDecoder.submit (to the decode pool)"),
             (FrameDecoder, "_finished", "  decoded frame to its tile (FrameDecoder._finished)"),
             (DevicesPanel, "update_device", "  devices panel update (deviceChanged)"),
