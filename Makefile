@@ -54,12 +54,15 @@ firmware-cross:
 # entry point runs a tiny workload). BENCH_ARGS, e.g. --quick; `python -m app.bench -h`.
 # Then hostile peers against a running `securecam serve` (ATTACK_ARGS, e.g. --repeats 1), and
 # viewers of `securecam serve --share` (SHARE_ARGS, e.g. --quick --repeats 1), and the firmware's
-# loop on the host model of an ESP32 link (BOARD_ARGS, e.g. --quick).
+# loop on the host model of an ESP32 link (BOARD_ARGS, e.g. --quick), and cameras on shaped
+# links between network namespaces with adaptive quality (SHAPED_ARGS, e.g. --quick; needs root,
+# says why it skips without).
 bench: $(STAMP)
 	$(PY) -m app.bench $(BENCH_ARGS)
 	$(PY) -m app.bench.attacks $(ATTACK_ARGS)
 	$(PY) -m app.bench.share $(SHARE_ARGS)
 	$(PY) -m app.bench.board $(BOARD_ARGS)
+	$(PY) -m app.bench.shaped $(SHAPED_ARGS)
 
 # The benchmark report's own tests: short runs of every section (pytest -m bench).
 bench-test: $(STAMP)

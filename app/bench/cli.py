@@ -15,6 +15,7 @@ from app.bench.core import CoreSettings, run_core
 from app.bench.gui import DEFAULT_CAMERAS as GUI_CAMERAS
 from app.bench.gui import PIN_MODES, GuiSettings, run_gui
 from app.bench.host import plan_cpus
+from app.bench.link import WIFI_30, ShapedLink, unavailable_reason
 from app.bench.paper import LABEL as PAPER_LABEL
 from app.bench.paper import PaperSettings, run_paper
 from app.bench.report import load_average, machine, render, targets
@@ -154,9 +155,18 @@ def main(argv: list[str] | None = None) -> int:
             paper = PaperSettings.quick() if args.quick else PaperSettings()
             if args.paper_repeats is not None:
                 paper = PaperSettings(repeats=max(1, args.paper_repeats))
-            # On loopback; the shaped 30 Mbit/s link (app/bench/link.py) goes in here as
-            # run_paper's transport, with link= and on_paper_link=True, when it can be built.
-            report.paper = asyncio.run(run_paper(paper, progress=progress))
+            reason = unavailable_reason()
+            if reason is None:  # the first design's 30 Mbit/s Wi-Fi, shaped
+                with ShapedLink(WIFI_30) as link:
+                    described = f"shaped: {WIFI_30.describe()} (app/bench/link.py)"
+                    report.paper = asyncio.run(
+                        run_paper(
+                            paper, link, link=described, on_paper_link=True, progress=progress
+                        )
+                    )
+            else:
+                progress(f"Table 1 on loopback, not on its 30 Mbit/s link: {reason}")
+                report.paper = asyncio.run(run_paper(paper, progress=progress))
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2

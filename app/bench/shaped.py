@@ -9,11 +9,16 @@ app/bench/link.py, plain and encrypted, one camera, latencies capture → decryp
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+import statistics
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from app.bench.link import (
     RECEIVER_IP,
@@ -113,10 +118,29 @@ class ScenarioResult:
     scenario: str
     link: str
     suite: str
-    seconds: float
+    adapt: bool
+    repeat: int
     figures: dict[str, object]
-    changes: list[str] = field(default_factory=list)  # adaptation, "t=3.2 s down to ..."
+    changes: list[str] = field(default_factory=list)  # "t=3.2 s down to QVGA q30 25 fps"
     camera_dropped: int = 0
+
+
+@dataclass
+class AdaptResult:
+    """The adaptive-quality goals of issue 12 §3, measured once."""
+
+    repeat: int
+    converge_s: float | None  # connected -> last change on 2 Mbit/s
+    low: str | None  # the settings it converged to
+    low_p95_ms: float | None  # capture -> decrypted, the last 8 s on 2 Mbit/s
+    low_dropped: int  # frames the camera dropped in those 8 s
+    climb_s: float | None  # the link back at 30 Mbit/s -> last change
+    high: str | None
+    high_p95_ms: float | None
+    vga_changes: int  # changes made to a VGA camera in 20 s on 30 Mbit/s
+
+
+Schedule = tuple[tuple[float, int], ...]
 
 
 async def run_scenario(
@@ -125,14 +149,15 @@ async def run_scenario(
     *,
     seconds: float = 10.0,
     warmup: float = 3.0,
-    schedule: tuple[tuple[float, int], ...] = (),
-    size: FrameSize = FrameSize.VGA,
+    schedule: Schedule = (),
+    adapt: bool = True,
+    repeat: int = 1,
 ) -> ScenarioResult:
-    """One camera on `spec` for `seconds` after `warmup`; `schedule` changes the rate
+    """One VGA camera on `spec` for `seconds` after `warmup`; `schedule` changes the rate
     (seconds after the warm-up, kbit/s)."""
-    changes: list[str] = []
-    with ShapedLink(spec) as link, _noting(changes):
-        async with over_link(link, size=size, suite=suite) as run:
+    with ShapedLink(spec) as link:
+        async with over_link(link, suite=suite, adapt=adapt) as run:
+            started = _now()
             await asyncio.sleep(warmup)
             since = monotonic_us()
             dropped = run.camera.stats.frames_dropped
@@ -144,97 +169,243 @@ async def run_scenario(
             await asyncio.sleep(seconds - elapsed)
             figures = run.window(since)
             dropped = run.camera.stats.frames_dropped - dropped
+            changes = _changes(run, started) if adapt else []
     return ScenarioResult(
-        spec.name, spec.describe(), suite.name.lower(), seconds, figures, changes, dropped
+        spec.name, spec.describe(), suite.name.lower(), adapt, repeat, figures, changes, dropped
     )
 
 
-@contextlib.contextmanager
-def _noting(changes: list[str]) -> Iterator[None]:
-    """Note each adaptation made meanwhile, with its time, for the report."""
-    handler = _ChangeLog(changes, monotonic_us())
-    logger = logging.getLogger("app.receiver.adapter")
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
+async def run_adapt_goals(repeat: int, *, low_s: float = 20.0, high_s: float = 35.0) -> AdaptResult:
+    """A UXGA camera at 25 fps behind 2 Mbit/s for `low_s`, then 30 Mbit/s for `high_s`; and a
+    VGA camera on 30 Mbit/s for 20 s."""
+    with ShapedLink(WEAK_2) as link:
+        async with over_link(link, size=FrameSize.UXGA) as run:
+            await asyncio.wait_for(run.camera.connected.wait(), 30)
+            connected = _now()
+            await asyncio.sleep(low_s - 8)
+            since, dropped = monotonic_us(), run.camera.stats.frames_dropped
+            await asyncio.sleep(8)
+            low_p95 = _p95(run.window(since))
+            low_dropped = run.camera.stats.frames_dropped - dropped
+            low_last = _last_change(run, connected, _now())
+            low = _current(run)
+            link.set_rate(WIFI_30.rate_kbit)
+            recovered = _now()
+            await asyncio.sleep(high_s - 5)
+            since = monotonic_us()
+            await asyncio.sleep(5)
+            high_p95 = _p95(run.window(since))
+            high_last = _last_change(run, recovered, _now())
+            high = _current(run)
+    with ShapedLink(WIFI_30) as link:
+        async with over_link(link) as run:
+            await asyncio.sleep(20)
+            vga_changes = len(_changes(run, 0.0))
+    return AdaptResult(
+        repeat,
+        None if low_last is None else round(low_last - connected, 2),
+        low,
+        low_p95,
+        low_dropped,
+        None if high_last is None else round(high_last - recovered, 2),
+        high,
+        high_p95,
+        vga_changes,
+    )
 
 
-class _ChangeLog(logging.Handler):
-    def __init__(self, changes: list[str], started: int) -> None:
-        super().__init__(logging.INFO)
-        self.changes, self.started = changes, started
-
-    def emit(self, record: logging.LogRecord) -> None:
-        at = (monotonic_us() - self.started) / 1e6
-        self.changes.append(f"t={at:.1f} s {record.getMessage()}")
+def _now() -> float:
+    return monotonic_us() / 1e6
 
 
-async def run_matrix(progress: Callable[[str], None] = print) -> list[ScenarioResult]:
-    results = []
-    plans: list[tuple[LinkSpec, tuple[tuple[float, int], ...], float]] = [
-        *((spec, (), 10.0) for spec in SCENARIOS),
+def _changes(run: OverLink, since: float) -> list[str]:
+    assert run.adapter is not None
+    return [
+        f"t={at - since:.1f} s {d.move.value} to {d.setting.describe()} ({d.reason})"
+        for at, _, d in run.adapter.history
+        if at >= since
+    ]
+
+
+def _last_change(run: OverLink, start: float, end: float) -> float | None:
+    assert run.adapter is not None
+    times = [at for at, _, _ in run.adapter.history if start <= at <= end]
+    return times[-1] if times else None
+
+
+def _current(run: OverLink) -> str | None:
+    assert run.adapter is not None
+    current = run.adapter.controller(DEVICE).current
+    return None if current is None else current.describe()
+
+
+def _p95(figures: dict[str, object]) -> float | None:
+    latency = figures["latency_ms"]
+    assert isinstance(latency, dict)
+    value = latency["p95"]
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class ShapedSettings:
+    repeats: int = 2
+    seconds: float = 8.0
+    drop_at: float = DROP_AT_S
+    drop_for: float = DROP_FOR_S
+    after: float = 30.0  # at 30 Mbit/s again
+    adapt_repeats: int = 2
+
+    @classmethod
+    def quick(cls) -> ShapedSettings:
+        return cls(repeats=1, seconds=4.0, drop_at=4.0, drop_for=10.0, after=15.0, adapt_repeats=1)
+
+
+async def run_matrix(
+    settings: ShapedSettings, progress: Callable[[str], None]
+) -> list[ScenarioResult]:
+    """Each scenario `settings.repeats` times: plain and encrypted at fixed settings (their
+    ratio), then encrypted with adaptive quality; the falling link with adaptation only."""
+    drop = LinkSpec("drop-30-2-30", WIFI_30.rate_kbit, WIFI_30.delay_ms)
+    fixed_then_adapted = ((Suite.PLAIN, False), (Suite.NOISE, False), (Suite.NOISE, True))
+    both_adapted = ((Suite.PLAIN, True), (Suite.NOISE, True))
+    plans: list[tuple[LinkSpec, Schedule, float, int, tuple[tuple[Suite, bool], ...]]] = [
+        *((spec, (), settings.seconds, settings.repeats, fixed_then_adapted) for spec in SCENARIOS),
         (
-            LinkSpec("drop-30-2-30", WIFI_30.rate_kbit, WIFI_30.delay_ms),
-            ((DROP_AT_S, WEAK_2.rate_kbit), (DROP_AT_S + DROP_FOR_S, WIFI_30.rate_kbit)),
-            DROP_AT_S + DROP_FOR_S + 30.0,
+            drop,
+            (
+                (settings.drop_at, WEAK_2.rate_kbit),
+                (settings.drop_at + settings.drop_for, WIFI_30.rate_kbit),
+            ),
+            settings.drop_at + settings.drop_for + settings.after,
+            1,
+            both_adapted,
         ),
     ]
-    for spec, schedule, seconds in plans:
-        for suite in (Suite.PLAIN, Suite.NOISE):
-            progress(f"shaped link {spec.name} ({spec.describe()}), {suite.name.lower()}")
-            results.append(await run_scenario(spec, suite, seconds=seconds, schedule=schedule))
+    results = []
+    for spec, schedule, seconds, repeats, runs in plans:
+        for repeat in range(1, repeats + 1):
+            for suite, adapt in runs:
+                how = "adaptive" if adapt else "fixed VGA q12 25 fps"
+                progress(
+                    f"shaped link {spec.name} ({spec.describe()}), {suite.name.lower()}, {how}"
+                )
+                results.append(
+                    await run_scenario(
+                        spec, suite, seconds=seconds, schedule=schedule, adapt=adapt, repeat=repeat
+                    )
+                )
     return results
 
 
-def render(results: list[ScenarioResult]) -> list[str]:
+def render(results: list[ScenarioResult], goals: list[AdaptResult]) -> list[str]:
     lines = [
-        "Shaped links: one VGA camera at 25 fps, adaptive quality on; capture → decrypted",
-        f"{'scenario':<14} {'link':<24} {'suite':<6} {'fps':>5} {'Mbit/s':>7} "
-        f"{'p50':>7} {'p95':>7} {'p99':>7} {'drops':>5} {'changes':>7}",
+        "Shaped links (app/bench/link.py): one camera asked for VGA q12 at 25 fps, its",
+        "settings fixed or adapted; latency capture → decrypted, ms; median [min–max] of repeats",
+        f"{'scenario':<13} {'link':<23} {'suite':<5} {'adapt':<5} {'fps':>5} {'Mbit/s':>6} "
+        f"{'p50':>17} {'p95':>17} {'drops':>5} {'changes':>7}",
     ]
-    for r in results:
-        lat = r.figures["latency_ms"]
-        assert isinstance(lat, dict)
+    groups: dict[tuple[str, str, bool], list[ScenarioResult]] = {}
+    for result in results:
+        groups.setdefault((result.scenario, result.suite, result.adapt), []).append(result)
+    for (scenario, suite, adapt), group in groups.items():
         lines.append(
-            f"{r.scenario:<14} {r.link:<24} {r.suite:<6} {r.figures['fps']:>5} "
-            f"{r.figures['mbit_s']:>7} {_ms(lat['p50']):>7} {_ms(lat['p95']):>7} "
-            f"{_ms(lat['p99']):>7} {r.camera_dropped:>5} {len(r.changes):>7}"
+            f"{scenario:<13} {group[0].link:<23} {suite:<5} {'on' if adapt else 'off':<5} "
+            f"{_spread([float(str(r.figures['fps'])) for r in group], 1):>5} "
+            f"{_spread([float(str(r.figures['mbit_s'])) for r in group], 2):>6} "
+            f"{_spread([_lat(r, 'p50') for r in group]):>17} "
+            f"{_spread([_lat(r, 'p95') for r in group]):>17} "
+            f"{sum(r.camera_dropped for r in group):>5} "
+            f"{sum(len(r.changes) for r in group):>7}"
         )
-    by = {(r.scenario, r.suite): r for r in results}
+    lines.append("encrypted ÷ plain p50, same settings, each repeat's pair taken in the same run:")
     for scenario in dict.fromkeys(r.scenario for r in results):
-        plain, noise = by.get((scenario, "plain")), by.get((scenario, "noise"))
-        if plain and noise:
-            p, n = _p50(plain), _p50(noise)
-            if p and n:
-                lines.append(f"  {scenario}: encrypted/plain p50 {n / p:.2f}×")
-    for r in results:
-        for change in r.changes:
-            lines.append(f"  {r.scenario} {r.suite}: {change}")
+        adapt = (scenario, "plain", False) not in groups  # the falling link: both adaptive
+        plain = groups.get((scenario, "plain", adapt), [])
+        noise = groups.get((scenario, "noise", adapt), [])
+        pairs = zip(map(_p50, plain), map(_p50, noise), strict=False)
+        ratios: list[float | None] = [n / p for p, n in pairs if p and n]
+        if ratios:
+            lines.append(f"  {scenario:<13} {_spread(ratios, 3)}")
+    for result in results:
+        if result.scenario.startswith("drop"):
+            for change in result.changes:
+                lines.append(f"  {result.scenario} {result.suite}: {change}")
+    lines.append("")
+    lines.append("Adaptive quality goals (issue 12 §3), per repeat:")
+    for goal in goals:
+        lines.append(
+            f"  UXGA 25 fps behind 2 Mbit/s: last change {_s(goal.converge_s)} after connecting "
+            f"(goal 10 s) → {goal.low}; then p95 {_ms(goal.low_p95_ms)} ms (goal < 200), "
+            f"{goal.low_dropped} frames dropped (goal 0)"
+        )
+        lines.append(
+            f"  back to 30 Mbit/s: last change {_s(goal.climb_s)} after (goal 30 s) → "
+            f"{goal.high}; p95 {_ms(goal.high_p95_ms)} ms"
+        )
+        lines.append(f"  VGA on 30 Mbit/s for 20 s: {goal.vga_changes} changes (goal 0)")
     return lines
 
 
-def _p50(result: ScenarioResult) -> float | None:
-    lat = result.figures["latency_ms"]
-    assert isinstance(lat, dict)
-    value = lat["p50"]
+def _lat(result: ScenarioResult, key: str) -> float | None:
+    latency = result.figures["latency_ms"]
+    assert isinstance(latency, dict)
+    value = latency[key]
     return None if value is None else float(value)
+
+
+def _p50(result: ScenarioResult) -> float | None:
+    return _lat(result, "p50")
+
+
+def _spread(values: Sequence[float | None], digits: int = 1) -> str:
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return "-"
+    median = statistics.median(known)
+    if len(known) == 1:
+        return f"{median:.{digits}f}"
+    return f"{median:.{digits}f} [{known[0]:.{digits}f}–{known[-1]:.{digits}f}]"
+
+
+def _s(value: float | None) -> str:
+    return "none" if value is None else f"{value:.1f} s"
 
 
 def _ms(value: object) -> str:
     return "-" if value is None else f"{float(str(value)):.1f}"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.bench.shaped",
+        description="Cameras on shaped links: the scenario matrix and the adaptive-quality goals.",
+    )
+    parser.add_argument("--quick", action="store_true", help="one short repeat of everything")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures")
+    args = parser.parse_args(argv)
     reason = unavailable_reason()
     if reason is not None:
         print(f"shaped links skipped: {reason}")
         return 0
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("app.receiver.adapter").setLevel(logging.INFO)
-    results = asyncio.run(run_matrix())
-    print("\n".join(render(results)))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = ShapedSettings.quick() if args.quick else ShapedSettings()
+
+    def progress(message: str) -> None:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    async def everything() -> tuple[list[ScenarioResult], list[AdaptResult]]:
+        results = await run_matrix(settings, progress)
+        goals = []
+        for repeat in range(1, settings.adapt_repeats + 1):
+            progress(f"adaptive quality goals, repeat {repeat}")
+            goals.append(await run_adapt_goals(repeat))
+        return results, goals
+
+    results, goals = asyncio.run(everything())
+    print("\n".join(render(results, goals)))
+    if args.json is not None:
+        document = {"scenarios": [asdict(r) for r in results], "adapt": [asdict(g) for g in goals]}
+        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from app.protocol.session import monotonic_us
@@ -27,6 +28,7 @@ from app.tasks import spawn
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+HISTORY = 256
 Policy = Callable[[str], tuple[bool, Pins]]
 
 
@@ -51,6 +53,8 @@ class Adapter:
         self._ticker: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self.changes = 0
+        # The last changes made, (app clock in s, device, decision): for reports and tests.
+        self.history: deque[tuple[float, str, Decision]] = deque(maxlen=HISTORY)
         self._new_sessions: set[str] = set()  # connected, first STATUS not seen yet
 
     def start(self) -> None:
@@ -129,6 +133,7 @@ class Adapter:
         if decision is None:
             return
         self.changes += 1
+        self.history.append((_now_s(), device, decision))
         log.info(
             "%s: adapted %s to %s (%s)",
             device,
