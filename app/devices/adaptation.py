@@ -8,15 +8,13 @@ Adapter (app/receiver/adapter.py) may change; `adapt_policy` turns registries in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from app.devices.registry import Device, Registry, RegistryError, describe_pins
 from app.receiver.adapt import Pins
+from app.receiver.adapter import DEFAULT_POLICY
+from app.receiver.adapter import Policy as AdaptPolicy
 
 log = logging.getLogger(__name__)
-
-AdaptPolicy = Callable[[str], tuple[bool, Pins]]
-DEFAULT_POLICY: tuple[bool, Pins] = (True, Pins())  # a camera no registry knows: adapt it
 
 
 def adapt_policy(*registries: Registry) -> AdaptPolicy:

@@ -30,10 +30,11 @@ log = logging.getLogger(__name__)
 TICK_S = 0.25
 HISTORY = 256
 Policy = Callable[[str], tuple[bool, Pins]]
+DEFAULT_POLICY: tuple[bool, Pins] = (True, Pins())  # a camera no one said anything about
 
 
-def _adapt_everything(device: str) -> tuple[bool, Pins]:
-    return True, Pins()
+def adapt_everything(device: str) -> tuple[bool, Pins]:
+    return DEFAULT_POLICY
 
 
 class Adapter:
@@ -42,7 +43,7 @@ class Adapter:
         receiver: Receiver,
         *,
         enabled: bool = True,
-        policy: Policy = _adapt_everything,
+        policy: Policy = adapt_everything,
         on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.receiver = receiver

@@ -10,14 +10,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from websockets.exceptions import ConnectionClosed
 
-from app.devices.adaptation import DEFAULT_POLICY, AdaptPolicy
 from app.protocol.errors import CloseCode
 from app.protocol.limits import Limits
 from app.protocol.records import Control
 from app.protocol.session import Credentials
 from app.protocol.timeline import Frame
-from app.receiver.adapt import Pins
-from app.receiver.adapter import Adapter
+from app.receiver.adapter import Adapter, adapt_everything
+from app.receiver.adapter import Policy as AdaptPolicy
 from app.receiver.recorder import Recorder
 from app.receiver.server import (
     ConnectionRejected,
@@ -35,10 +34,6 @@ from app.services.settings import DEFAULT_HOST
 log = logging.getLogger(__name__)
 
 ADAPT_REFRESH_MS = 1000  # registry edits made outside the window (the CLI) apply this soon
-
-
-def _adapt_everything(device: str) -> tuple[bool, Pins]:
-    return DEFAULT_POLICY
 
 
 class ReceiverService(QObject):
@@ -79,7 +74,7 @@ class ReceiverService(QObject):
     ) -> None:
         super().__init__(parent)
         self._lookup = lookup
-        self._adapt_policy = adapt_policy or _adapt_everything
+        self._adapt_policy = adapt_policy or adapt_everything
         self.adapt = adapt  # adaptive quality for every camera (each one's policy permitting)
         self._adapter: Adapter | None = None
         self._adapt_timer = QTimer(self, interval=ADAPT_REFRESH_MS, timeout=self.refresh_adaptation)
