@@ -177,8 +177,9 @@ class Frame:
 
     `jpeg` is a read-only memoryview when the frame came in one chunk (a slice of the buffer
     the decrypt wrote, or of the plain message: the frame is never copied), bytes when its
-    chunks were joined. Both are buffers with the same length, slices and equality; `bytes()`
-    where a method of bytes is needed.
+    chunks were joined. Both are buffers with the same length, slices and equality; take
+    `bytes()` first where a method of bytes, a hash or an order is needed (a view of a
+    bytearray has none of these).
     """
 
     device: str
