@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also start N simulated cameras in-process (default 1)",
     )
+    parser.add_argument(
+        "--no-adapt",
+        action="store_true",
+        help="the window never changes the cameras' frame size, JPEG quality or frame rate to "
+        "fit their links (default: it does, for each camera that allows it)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from app import serve as serve_cli
     from app.devices import cli as device_cli

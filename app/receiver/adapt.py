@@ -289,13 +289,13 @@ class QualityController:
     def set_enabled(self, enabled: bool, now_s: float) -> Decision | None:
         """Turn adaptation on or off; off restores the ceiling."""
         self.enabled = enabled
-        return None if enabled else self._restore(now_s, "adaptation turned off")
+        return None if enabled else self.restore(now_s, "adaptation turned off")
 
     def set_pins(self, pins: Pins, now_s: float) -> Decision | None:
         """New pins take effect at once (the user's settings win)."""
         self.pins = pins
         self._blocked.clear()
-        return self._restore(now_s, "pinned settings changed")
+        return self.restore(now_s, "pinned settings changed")
 
     def pinned_differs(self, now_s: float) -> Decision | None:
         """On a new session: the pinned settings, if the camera streams other ones."""
@@ -404,7 +404,8 @@ class QualityController:
                 return self._ask(level, Move.UP, view.describe(), now_s)
         return None
 
-    def _restore(self, now_s: float, reason: str) -> Decision | None:
+    def restore(self, now_s: float, reason: str) -> Decision | None:
+        """Back to the ceiling (pins applied), if the camera streams anything else."""
         top = self._top()
         if top is None or top == self.current:
             return None

@@ -10,6 +10,7 @@ for views that show the settings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from app.tasks import spawn
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+RESTORE_TIMEOUT_S = 1.0
 HISTORY = 256
 Policy = Callable[[str], tuple[bool, Pins]]
 DEFAULT_POLICY: tuple[bool, Pins] = (True, Pins())  # a camera no one said anything about
@@ -63,6 +65,8 @@ class Adapter:
         self._ticker = spawn(self._tick_forever(), name="adaptive quality")
 
     async def stop(self) -> None:
+        """Stop adapting; every live camera the adapter lowered is first sent back to its own
+        settings (within RESTORE_TIMEOUT_S), so that whoever sees it next sees those."""
         if self._ticker is None:
             return
         self.receiver.remove_listener(self._on_event)
@@ -71,6 +75,16 @@ class Adapter:
             task.cancel()
         await asyncio.gather(self._ticker, *self._sending, return_exceptions=True)
         self._ticker = None
+        restoring = []
+        for device, controller in self.controllers.items():
+            decision = controller.restore(_now_s(), "adaptation stopping")
+            if decision is not None and self.receiver.is_live(device):
+                self._log(device, decision)
+                restoring.append(self.receiver.send_control(device, decision.control))
+        if restoring:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RESTORE_TIMEOUT_S):
+                    await asyncio.gather(*restoring, return_exceptions=True)
 
     def controller(self, device: str) -> QualityController:
         controller = self.controllers.get(device)
@@ -133,6 +147,12 @@ class Adapter:
     def _send(self, device: str, decision: Decision | None) -> None:
         if decision is None:
             return
+        self._log(device, decision)
+        task = spawn(self._deliver(device, decision), name=f"adapt {device}")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    def _log(self, device: str, decision: Decision) -> None:
         self.changes += 1
         self.history.append((_now_s(), device, decision))
         log.info(
@@ -142,9 +162,6 @@ class Adapter:
             decision.setting.describe(),
             decision.reason,
         )
-        task = spawn(self._deliver(device, decision), name=f"adapt {device}")
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
 
     async def _deliver(self, device: str, decision: Decision) -> None:
         if not await self.receiver.send_control(device, decision.control):

@@ -30,14 +30,20 @@ class AppServices(QObject):
     demoChanged = Signal()
 
     def __init__(
-        self, config_dir: Path, parent: QObject | None = None, *, log_dir: Path | None = None
+        self,
+        config_dir: Path,
+        parent: QObject | None = None,
+        *,
+        log_dir: Path | None = None,
+        adapt: bool = True,
     ) -> None:
+        """`adapt=False` (the window's --no-adapt): adaptive quality changes no camera."""
         super().__init__(parent)
         self.config_dir = config_dir
         self.settings = Settings(config_dir)
         self.devices = DevicesService(Registry(config_dir), self)
         self.receiver = ReceiverService(
-            self.devices.lookup, self, adapt_policy=self.devices.adapt_policy
+            self.devices.lookup, self, adapt_policy=self.devices.adapt_policy, adapt=adapt
         )
         # A camera's adaptation switched off or its pins changed apply at once.
         self.devices.devicesChanged.connect(self.receiver.refresh_adaptation)

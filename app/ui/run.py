@@ -45,7 +45,11 @@ def run_app(args: argparse.Namespace) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(asyncio_exception_handler)
-    services = AppServices(config_dir(override), log_dir=log_dir(override))
+    services = AppServices(
+        config_dir(override),
+        log_dir=log_dir(override),
+        adapt=not getattr(args, "no_adapt", False),
+    )
     window = MainWindow(services)
     install_exception_hooks(lambda: window, log_file=log_path)
     try:

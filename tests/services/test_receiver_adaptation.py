@@ -127,3 +127,36 @@ async def test_with_adapt_off_the_service_never_lowers_a_camera(qapp, registry):
     finally:
         await service.stop()
         service.close()
+
+
+def test_the_windows_no_adapt_option_turns_adaptation_off_for_its_receiver(qapp, tmp_path):
+    from app.cli import build_parser
+    from app.services.app_services import AppServices
+
+    assert build_parser().parse_args([]).no_adapt is False
+    args = build_parser().parse_args(["--no-adapt"])
+    services = AppServices(tmp_path / "home", adapt=not args.no_adapt)
+    try:
+        assert services.receiver.adapt is False
+    finally:
+        services.deleteLater()
+    assert AppServices(tmp_path / "other").receiver.adapt is True
+
+
+async def test_stopping_the_receiver_first_sends_a_lowered_camera_back_to_its_settings(
+    service, registry
+):
+    assert await service.start("127.0.0.1", 0)
+    link = SlowLink(service.port, LINK_RATE)
+    await link.start()
+    camera, task = await streaming(registry, link.url())
+    try:
+        await wait_until(lambda: service.adapted("cam"), 20, message="adapted down")
+        assert (camera.settings.frame_size, camera.settings.quality) != (FrameSize.VGA, 12)
+        await service.stop()  # the next receiver (or app) must not take these as its own
+        assert (camera.settings.frame_size, camera.settings.quality) == (FrameSize.VGA, 12)
+        assert camera.settings.fps == 25
+    finally:
+        camera.stop()
+        await task
+        await link.stop()
