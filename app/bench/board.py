@@ -14,6 +14,9 @@ in this process over loopback. Two sections:
   against the bound a 5,744-byte send buffer sets (5,744 B per round trip).
 
 Wall-clock figures include this machine's scheduling; repeats give medians and [min-max].
+`write_frames_by_setting` renders frames per frame size and JPEG quality for the model's
+--frames-by-setting, whose sensor then serves those of the settings in force
+(tests/firmware/test_board_adapt.py closes adaptive quality against the firmware with them).
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.protocol.framesize import FrameSize
+from app.protocol.framesize import FrameSize, jpeg_quality_in_force
 from app.protocol.session import Credentials
+from app.receiver.adapt import QUALITY_STEP, QUALITY_WORST, SIZES
 from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
-from app.sim.sources import PrerenderedSource
+from app.sim.camera import jpeg_quality
+from app.sim.sources import PrerenderedSource, SyntheticSource
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "firmware" / "host" / "build"
@@ -116,10 +121,47 @@ def write_frames(folder: Path, count: int = 4) -> list[bytes]:
     return list(source.frames)
 
 
-def board_args(port: int, key_file: Path, frames: Path, *extra: str) -> list[str]:
+def setting_dir(folder: Path, size: FrameSize, quality: int) -> Path:
+    """Where --frames-by-setting keeps the frames of `size` at `quality` (esp32's scale)."""
+    return folder / f"{size.width}x{size.height}" / f"q{quality}"
+
+
+def write_frames_by_setting(
+    folder: Path,
+    size: FrameSize = FrameSize.UXGA,
+    quality: int = 12,
+    count: int = 3,
+    sizes: Sequence[FrameSize] = SIZES,
+) -> dict[tuple[FrameSize, int], list[bytes]]:
+    """Real JPEGs, `count` per frame size and JPEG quality, in folder/WIDTHxHEIGHT/qQ/NNN.jpg
+    for --frames-by-setting: what an OV2640 gives at each size the adaptive ladder
+    (app/receiver/adapt.py) can ask for, at each quality it can ask for there when the camera
+    starts at `size` and `quality`: its own (raised to the buffer's floor, as STATUS reports
+    it), QUALITY_STEP and QUALITY_WORST, each as the camera applies it at that size
+    (jpeg_quality_in_force). Rendered by SyntheticSource, esp32's quality mapped to libjpeg's;
+    the same scene at every setting. Returns the frames by (size, quality)."""
+    asked = {quality, jpeg_quality_in_force(size, quality), QUALITY_STEP, QUALITY_WORST}
+    written: dict[tuple[FrameSize, int], list[bytes]] = {}
+    for frame_size in sizes:
+        for q in sorted({jpeg_quality_in_force(frame_size, a) for a in asked}):
+            source = SyntheticSource(frame_size, quality=jpeg_quality(q))
+            target = setting_dir(folder, frame_size, q)
+            target.mkdir(parents=True, exist_ok=True)
+            frames = [source.next_frame() for _ in range(count)]
+            for i, jpeg in enumerate(frames):
+                (target / f"{i:03}.jpg").write_bytes(jpeg)
+            written[frame_size, q] = frames
+    return written
+
+
+def board_args(
+    port: int, key_file: Path, frames: Path, *extra: str, by_setting: bool = False
+) -> list[str]:
+    """securecam-board's arguments; `by_setting`: frames is a write_frames_by_setting folder."""
     return [
         *("--server", "127.0.0.1", "--port", str(port), "--name", NAME),
-        *("--key-file", str(key_file), "--frames", str(frames)),
+        *("--key-file", str(key_file)),
+        *("--frames-by-setting" if by_setting else "--frames", str(frames)),
         *("--frame-size", str(FrameSize.UXGA.value), "--sensor-fps", "15"),
         *extra,
     ]

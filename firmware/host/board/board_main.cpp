@@ -2,17 +2,22 @@
  * WsClient, ws_codec and core (firmware/src, firmware/lib) stream to a real app through the
  * host model of the ESP32's TCP stack and sensor (host_model.h).
  *
- *   securecam-board --server 127.0.0.1 --port 8765 --name cam --key-file KEY --frames DIR
+ *   securecam-board --server 127.0.0.1 --port 8765 --name cam --key-file KEY
+ *                   (--frames DIR | --frames-by-setting DIR)
  *                   [--frame-size 10] [--quality 12] [--fps-cap 25] [--sensor-fps 15]
  *                   [--rate-kbit 2000] [--rtt-ms 10]
  *                   [--send-buffer 5744] [--dns-ms 20] [--dns-timeout-ms 5000]
  *                   [--wifi-join-ms 300] [--wifi-refuses 1] [--scan-slowdown 1]
  *
- * The key file holds the device key as 64 hex digits. Standard input takes one command a
- * line: "stats" (one JSON line on standard output), "stall 1" / "stall 0" (the app's side
- * stops / resumes reading), "reset" (a reset from the network), "wifi-lose" (the station
- * link drops), "scan" (the console's Wi-Fi scan; one JSON line), "rate KBIT", "quit". The
- * board's UART log goes to standard error. */
+ * The key file holds the device key as 64 hex digits. --frames DIR: the sensor serves DIR's
+ * *.jpg in name order whatever its settings. --frames-by-setting DIR: JPEGs rendered per frame
+ * size and JPEG quality, DIR/WIDTHxHEIGHT/qQUALITY/NNN.jpg (e.g. DIR/640x480/q12/000.jpg); the
+ * sensor serves those of its size at the nearest quality (esp_camera_model.cpp).
+ *
+ * Standard input takes one command a line: "stats" (one JSON line on standard output),
+ * "stall 1" / "stall 0" (the app's side stops / resumes reading), "reset" (a reset from the
+ * network), "wifi-lose" (the station link drops), "scan" (the console's Wi-Fi scan; one JSON
+ * line), "rate KBIT", "quit". The board's UART log goes to standard error. */
 #include <Arduino.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -56,26 +61,81 @@ std::vector<uint8_t> read_file(const std::string &path)
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
-void load_frames(const std::string &dir)
+bool visible(const std::string &name)
+{
+    return name[0] != '.';
+}
+
+/* The names in dir, sorted, that `keep` accepts. */
+template <typename Keep> std::vector<std::string> list_dir(const std::string &dir, Keep keep)
 {
     DIR *d = opendir(dir.c_str());
     if (d == nullptr) {
-        usage("cannot open the frames directory");
+        usage(("cannot open the frames directory " + dir).c_str());
     }
     std::vector<std::string> names;
     while (struct dirent *e = readdir(d)) {
         std::string name = e->d_name;
-        if (name.size() > 4 && name.compare(name.size() - 4, 4, ".jpg") == 0) {
+        if (keep(name)) {
             names.push_back(name);
         }
     }
     closedir(d);
     std::sort(names.begin(), names.end());
-    for (const std::string &name : names) {
-        g_sensor.frames.push_back(read_file(dir + "/" + name));
+    return names;
+}
+
+std::vector<std::vector<uint8_t>> load_jpegs(const std::string &dir)
+{
+    std::vector<std::vector<uint8_t>> frames;
+    for (const std::string &name : list_dir(dir, [](const std::string &n) {
+             return n.size() > 4 && n.compare(n.size() - 4, 4, ".jpg") == 0;
+         })) {
+        frames.push_back(read_file(dir + "/" + name));
     }
-    if (g_sensor.frames.empty()) {
-        usage("no .jpg files in the frames directory");
+    if (frames.empty()) {
+        usage(("no .jpg files in " + dir).c_str());
+    }
+    return frames;
+}
+
+/* --frames-by-setting: DIR/WIDTHxHEIGHT/qQUALITY/NNN.jpg, every size one the camera can name. */
+void load_frames_by_setting(const std::string &dir)
+{
+    for (const std::string &size : list_dir(dir, visible)) {
+        unsigned width = 0;
+        unsigned height = 0;
+        char extra = 0;
+        bool known = false;
+        if (sscanf(size.c_str(), "%ux%u%c", &width, &height, &extra) == 2) {
+            for (uint8_t code = 1; code <= 10; code++) {
+                const FrameSizeInfo *info = CameraBoard::lookup(code);
+                known = known ||
+                        (info != nullptr && info->width == width && info->height == height);
+            }
+        }
+        if (!known) {
+            usage((dir + "/" + size + " is not a frame size's WIDTHxHEIGHT, such as 640x480")
+                      .c_str());
+        }
+        std::string size_dir = dir + "/" + size;
+        for (const std::string &q : list_dir(size_dir, visible)) {
+            int quality = -1;
+            if (sscanf(q.c_str(), "q%d%c", &quality, &extra) != 1 || quality < 0 ||
+                quality > 63) {
+                usage((size_dir + "/" + q + " is not qQUALITY, a JPEG quality 0-63 such as q12")
+                          .c_str());
+            }
+            FrameSet set;
+            set.width = static_cast<uint16_t>(width);
+            set.height = static_cast<uint16_t>(height);
+            set.quality = quality;
+            set.frames = load_jpegs(size_dir + "/" + q);
+            g_sensor.by_setting.push_back(set);
+        }
+    }
+    if (g_sensor.by_setting.empty()) {
+        usage("no WIDTHxHEIGHT/qQUALITY directories in --frames-by-setting");
     }
 }
 
@@ -213,6 +273,7 @@ int main(int argc, char **argv)
     strcpy(cfg.wifi_ssid, "host-model");
     strcpy(cfg.wifi_pass, "model-password");
     std::string frames;
+    std::string frames_by_setting;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string opt = argv[i];
         const char *v = argv[i + 1];
@@ -229,6 +290,8 @@ int main(int argc, char **argv)
             cfg.has_key = sc_config_parse_key_hex(hex.c_str(), hex.size(), cfg.key);
         } else if (opt == "--frames") {
             frames = v;
+        } else if (opt == "--frames-by-setting") {
+            frames_by_setting = v;
         } else if (opt == "--frame-size") {
             cfg.frame_size = static_cast<uint8_t>(atoi(v));
         } else if (opt == "--quality") {
@@ -257,11 +320,16 @@ int main(int argc, char **argv)
             usage("unknown option");
         }
     }
-    if (frames.empty() || !cfg.has_key || cfg.device_name[0] == '\0' ||
-        cfg.server_host[0] == '\0') {
-        usage("--server, --name, --key-file (64 hex digits) and --frames are required");
+    if (frames.empty() == frames_by_setting.empty() || !cfg.has_key ||
+        cfg.device_name[0] == '\0' || cfg.server_host[0] == '\0') {
+        usage("--server, --name, --key-file (64 hex digits) and one of --frames and "
+              "--frames-by-setting are required");
     }
-    load_frames(frames);
+    if (!frames.empty()) {
+        g_sensor.frames = load_jpegs(frames);
+    } else {
+        load_frames_by_setting(frames_by_setting);
+    }
     fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL, 0) | O_NONBLOCK);
 
     /* As main.cpp's setup(): the radio now, the camera once the radio is quiet. */

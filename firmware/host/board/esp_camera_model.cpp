@@ -3,11 +3,17 @@
  * sensor finishes a frame every 1/fps s whether or not anyone takes it; esp_camera_fb_get
  * waits for a frame not yet taken and returns the newest finished one (CAMERA_GRAB_LATEST,
  * two buffers), or nullptr after the driver's 4 s; a JPEG larger than the buffer sized at init
- * (w*h/5) is dropped, as the driver drops it (FB-OVF). Frames are the given JPEG files in
- * turn, stamped with their capture time. */
+ * (w*h/5) is dropped, as the driver drops it (FB-OVF). Frames are JPEG files served in turn,
+ * stamped with their capture time: with --frames the same files whatever the settings; with
+ * --frames-by-setting, like a real OV2640, the files rendered at the frame size in force (its
+ * WIDTHxHEIGHT directory) and at the rendered JPEG quality nearest the one in force (a tie
+ * goes to the higher number, the smaller frames), as in force when the driver hands the frame
+ * out. A size with no rendered frames is refused by set_framesize (the firmware logs "could
+ * not switch" and keeps its size). */
 #include <Arduino.h>
 #include <esp_camera.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <chrono>
@@ -57,6 +63,29 @@ const FrameSizeInfo *info_for(framesize_t size)
     return nullptr;
 }
 
+/* The frames the sensor makes at `size` and `quality`; nullptr when none were rendered. */
+const std::vector<std::vector<uint8_t>> *frames_for(framesize_t size, int quality)
+{
+    if (g_sensor.by_setting.empty()) {
+        return g_sensor.frames.empty() ? nullptr : &g_sensor.frames;
+    }
+    const FrameSizeInfo *info = info_for(size);
+    const FrameSet *best = nullptr;
+    for (const FrameSet &set : g_sensor.by_setting) {
+        if (info == nullptr || set.width != info->width || set.height != info->height ||
+            set.frames.empty()) {
+            continue;
+        }
+        int distance = abs(set.quality - quality);
+        int best_distance = best == nullptr ? 0 : abs(best->quality - quality);
+        if (best == nullptr || distance < best_distance ||
+            (distance == best_distance && set.quality > best->quality)) {
+            best = &set;
+        }
+    }
+    return best == nullptr ? nullptr : &best->frames;
+}
+
 int64_t frames_finished(uint64_t now_us)
 {
     return static_cast<int64_t>(static_cast<double>(now_us - d.start_us) * g_sensor.fps / 1e6);
@@ -66,8 +95,8 @@ int set_framesize(sensor_t *sensor, framesize_t size)
 {
     (void)sensor;
     std::lock_guard<std::mutex> lock(d.mu);
-    if (info_for(size) == nullptr) {
-        return -1;
+    if (info_for(size) == nullptr || frames_for(size, d.quality) == nullptr) {
+        return -1; /* not a size this sensor knows, or none rendered for the model */
     }
     d.size = size;
     return 0;
@@ -95,12 +124,15 @@ camera_fb_t *take_newest(uint64_t now_us)
     if (free_buffer == nullptr) {
         return nullptr; /* both buffers are out: the DMA has nowhere to write */
     }
+    const std::vector<std::vector<uint8_t>> *frames = frames_for(d.size, d.quality);
+    if (frames == nullptr) {
+        return nullptr; /* the init size with none rendered: nothing until set_framesize */
+    }
     if (d.streaming && d.last_taken >= 0) {
         d.captured += static_cast<uint64_t>(newest - d.last_taken);
     }
     d.last_taken = newest;
-    const std::vector<uint8_t> &jpeg =
-        g_sensor.frames[static_cast<size_t>(newest) % g_sensor.frames.size()];
+    const std::vector<uint8_t> &jpeg = (*frames)[static_cast<size_t>(newest) % frames->size()];
     if (jpeg.size() > d.jpeg_buffer) {
         d.overflowed++; /* FB-OVF: the driver drops it and waits for the next */
         return nullptr;
@@ -149,7 +181,8 @@ esp_err_t esp_camera_init(const camera_config_t *config)
         return ESP_ERR_INVALID_STATE;
     }
     if (info == nullptr || config->pixel_format != PIXFORMAT_JPEG || config->fb_count != 2 ||
-        config->grab_mode != CAMERA_GRAB_LATEST || g_sensor.frames.empty()) {
+        config->grab_mode != CAMERA_GRAB_LATEST ||
+        (g_sensor.frames.empty() && g_sensor.by_setting.empty())) {
         return ESP_ERR_INVALID_ARG; /* the model covers the board's PSRAM configuration */
     }
     d.jpeg_buffer = static_cast<uint32_t>(info->width) * info->height / 5;

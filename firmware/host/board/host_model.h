@@ -22,9 +22,18 @@ struct LinkParams {
     uint64_t dns_timeout_us = NetLink::kResolveTimeoutMs * 1000ull; /* as on the board */
 };
 
+/* JPEGs rendered at one frame size and JPEG quality (--frames-by-setting). */
+struct FrameSet {
+    uint16_t width = 0;
+    uint16_t height = 0;
+    int quality = 0; /* esp32-camera's scale, 0 (best) .. 63 */
+    std::vector<std::vector<uint8_t>> frames;
+};
+
 /* The sensor behind esp32-camera: a frame every period into two buffers, newest kept. */
 struct SensorParams {
-    std::vector<std::vector<uint8_t>> frames; /* JPEGs, served in turn */
+    std::vector<std::vector<uint8_t>> frames; /* --frames: JPEGs served in turn, any setting */
+    std::vector<FrameSet> by_setting;         /* --frames-by-setting: chosen by the settings */
     double fps = 15;                          /* OV2640 datasheet: UXGA 15, SVGA 30 */
 };
 
