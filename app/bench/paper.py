@@ -53,6 +53,10 @@ alike; per image the report gives the median over the runs, per pipeline the p50
 sample, and encrypted / plain p50 for both designs, SecureCam plain being the plain baseline
 of both (the same photos, over the same link, without encryption).
 
+The window's comparison run (app/services/comparison.py) can add the paper scheme as a third
+curve: `measure_frames` times the frames a camera sent during the run the same way, one at a
+time over `Loopback`, on a thread and event loop of its own, never through the receiver.
+
 The link is a parameter (`Transport`): `Loopback` here, the shaped 30 Mbit/s link of
 app/bench/link.py when it is available (its `ShapedLink` has the same two methods). The goal,
 SecureCam's encrypted / plain p50 at most `RATIO_TARGET` (1.03), is for that link only.
@@ -82,6 +86,7 @@ from websockets.exceptions import ConnectionClosed
 from app.bench import BenchError
 from app.bench.host import collecting
 from app.bench.results import PaperImage, PaperPipeline, PaperResult
+from app.bench.throughput import ReceiverWarnings
 from app.protocol.endpoints import camera_url
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
@@ -247,9 +252,14 @@ class InsecurePaperServer:
         return _address(self.sock)
 
     async def start(self) -> None:
-        self._server = await serve(
-            self._handle, sock=self.sock, compression=None, ping_interval=None
-        )
+        """Serve on `sock`; a start that fails or is cancelled closes it."""
+        try:
+            self._server = await serve(
+                self._handle, sock=self.sock, compression=None, ping_interval=None
+            )
+        except BaseException:
+            self.sock.close()
+            raise
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -340,23 +350,15 @@ class RunOutcome:
     payload_bytes: int = 0  # their payload bytes (no WebSocket or TCP framing)
 
 
-class _Warnings(logging.Handler):
-    """The receiver's and websockets' warnings; SecureCam's plain-session notice is expected."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, str) and record.msg.startswith("device %s connected from"):
-            return
-        self.messages.append(f"{record.name}: {record.getMessage()}")
-
-
 Sender = Callable[[bytes], Awaitable[tuple[bytes, int, int, int]]]
 
 
-async def _timed(outcome: RunOutcome, send: Sender, jpegs: Sequence[bytes]) -> RunOutcome:
+Progress = Callable[[int, int], None]  # (photos done, photos in all)
+
+
+async def _timed(
+    outcome: RunOutcome, send: Sender, jpegs: Sequence[bytes], progress: Progress | None = None
+) -> RunOutcome:
     """Send the first photo untimed (warm-up), then each photo in turn, waiting for each."""
     await send(jpegs[0])
     for jpeg in jpegs:
@@ -365,10 +367,14 @@ async def _timed(outcome: RunOutcome, send: Sender, jpegs: Sequence[bytes]) -> R
         outcome.received.append(received)
         outcome.messages += messages
         outcome.payload_bytes += size
+        if progress is not None:
+            progress(len(outcome.times_us), len(jpegs))
     return outcome
 
 
-async def run_paper_scheme(transport: Transport, jpegs: Sequence[bytes]) -> RunOutcome:
+async def run_paper_scheme(
+    transport: Transport, jpegs: Sequence[bytes], progress: Progress | None = None
+) -> RunOutcome:
     """The photos through `InsecurePaperServer` and `InsecurePaperClient` (INSECURE)."""
     async with InsecurePaperServer(no_delay(transport.listen())) as server:
         host, port = server.address
@@ -381,7 +387,7 @@ async def run_paper_scheme(transport: Transport, jpegs: Sequence[bytes]) -> RunO
                     image = await server.images.get()
                 return image.jpeg, image.done_us - start_us, messages, size
 
-            return await _timed(RunOutcome(PAPER), send, jpegs)
+            return await _timed(RunOutcome(PAPER), send, jpegs, progress)
 
 
 class _Camera:
@@ -491,8 +497,15 @@ async def run_securecam(
         await receiver.stop()
 
 
-async def run_once(pipeline: Pipeline, transport: Transport, jpegs: Sequence[bytes]) -> RunOutcome:
+async def run_once(
+    pipeline: Pipeline,
+    transport: Transport,
+    jpegs: Sequence[bytes],
+    progress: Progress | None = None,
+) -> RunOutcome:
     """One connection of `pipeline` carrying `jpegs`; raises BenchError if one came out wrong.
+
+    `progress(done, total)` is called after each timed photo of the paper scheme.
 
     Raises:
         BenchError: if a photo arrived different from what was sent, or not within
@@ -500,7 +513,7 @@ async def run_once(pipeline: Pipeline, transport: Transport, jpegs: Sequence[byt
     """
     try:
         if pipeline is PAPER:
-            outcome = await run_paper_scheme(transport, jpegs)
+            outcome = await run_paper_scheme(transport, jpegs, progress)
         else:
             outcome = await run_securecam(pipeline, transport, jpegs)
     except (TimeoutError, ConnectionClosed, OSError) as exc:
@@ -509,6 +522,29 @@ async def run_once(pipeline: Pipeline, transport: Transport, jpegs: Sequence[byt
         if got != sent:
             raise BenchError(f"{pipeline.label}: photo {index} arrived different from the one sent")
     return outcome
+
+
+async def measure_frames(
+    jpegs: Sequence[bytes],
+    transport: Transport | None = None,
+    progress: Progress | None = None,
+) -> list[int]:
+    """Each of `jpegs` through the paper scheme (INSECURE), for the window's comparison run.
+
+    The frames a camera sent during the run (app/services/comparison.py) go one at a time,
+    after an untimed warm-up, through `InsecurePaperServer` and `InsecurePaperClient` on
+    their own sockets over `transport` (default: `Loopback`): never through the receiver, never
+    to a camera. Returns, per frame in order, the µs from the start of its sending to decrypted
+    and reassembled. Every frame is checked to come back bit for bit.
+
+    Raises:
+        BenchError: if a frame arrived different from what was sent, or not within
+            IMAGE_TIMEOUT_S, or the connection failed.
+    """
+    if not jpegs:
+        return []
+    outcome = await run_once(PAPER, transport or Loopback(), jpegs, progress)
+    return outcome.times_us
 
 
 # -- the section --------------------------------------------------------------------------------
@@ -627,7 +663,7 @@ async def run_paper(
     names = [name for name, _ in named]
     jpegs = [jpeg for _, jpeg in named]
     outcomes: list[RunOutcome] = []
-    warnings = _Warnings()
+    warnings = ReceiverWarnings()
     with collecting(warnings):
         for repeat in range(1, settings.repeats + 1):
             for pipeline in PIPELINES:

@@ -61,7 +61,7 @@ class FleetSettings:
         )
 
 
-class _Warnings(logging.Handler):
+class ReceiverWarnings(logging.Handler):
     """Collects the receiver's warnings; the expected 'PLAIN, INSECURE' notices are not news."""
 
     def __init__(self) -> None:
@@ -166,7 +166,7 @@ async def run_config(
     keys = {f"bench{i:02d}": os.urandom(32) for i in range(cameras)}
     registry = {name: Credentials(name, psk, allow_plain=True) for name, psk in keys.items()}
     receiver = Receiver(registry.get, host="127.0.0.1", port=0)
-    warnings = _Warnings()
+    warnings = ReceiverWarnings()
     consumed = 0
 
     async def consume() -> None:

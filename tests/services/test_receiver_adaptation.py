@@ -1,6 +1,8 @@
 """Adaptive quality through the receiver service: real cameras on loopback, a real registry,
 and for congestion a real narrow link (tests/slowlink.py)."""
 
+import contextlib
+
 import pytest
 
 from app.devices.adaptation import adapt_policy
@@ -51,6 +53,21 @@ async def streaming(registry, url):
     return camera, task
 
 
+@contextlib.asynccontextmanager
+async def behind_a_narrow_link(service, registry):
+    """The service listening, a VGA camera streaming to it through a SlowLink."""
+    assert await service.start("127.0.0.1", 0)
+    link = SlowLink(service.port, LINK_RATE)
+    await link.start()
+    camera, task = await streaming(registry, link.url())
+    try:
+        yield camera
+    finally:
+        camera.stop()
+        await task
+        await link.stop()
+
+
 def streams(service, device="cam"):
     stats = service.stats(device)
     return None if stats is None or stats.status is None else Setting.of(stats.status)
@@ -59,11 +76,7 @@ def streams(service, device="cam"):
 async def test_a_camera_behind_a_narrow_link_is_adapted_and_off_restores_its_settings(
     service, registry
 ):
-    assert await service.start("127.0.0.1", 0)
-    link = SlowLink(service.port, LINK_RATE)
-    await link.start()
-    camera, task = await streaming(registry, link.url())
-    try:
+    async with behind_a_narrow_link(service, registry) as camera:
         await wait_until(lambda: streams(service) == OWN, 10)
         assert not service.adapted("cam")
         await wait_until(lambda: service.adapted("cam"), 20, message="adapted down")
@@ -77,10 +90,6 @@ async def test_a_camera_behind_a_narrow_link_is_adapted_and_off_restores_its_set
         await wait_until(lambda: streams(service) == OWN, 10, message="own settings back")
         assert not service.adapted("cam")
         assert (camera.settings.frame_size, camera.settings.quality) == (FrameSize.VGA, 12)
-    finally:
-        camera.stop()
-        await task
-        await link.stop()
 
 
 async def test_pins_set_in_the_registry_reach_a_live_camera_at_once(service, registry):
@@ -146,17 +155,9 @@ def test_the_windows_no_adapt_option_turns_adaptation_off_for_its_receiver(qapp,
 async def test_stopping_the_receiver_first_sends_a_lowered_camera_back_to_its_settings(
     service, registry
 ):
-    assert await service.start("127.0.0.1", 0)
-    link = SlowLink(service.port, LINK_RATE)
-    await link.start()
-    camera, task = await streaming(registry, link.url())
-    try:
+    async with behind_a_narrow_link(service, registry) as camera:
         await wait_until(lambda: service.adapted("cam"), 20, message="adapted down")
         assert (camera.settings.frame_size, camera.settings.quality) != (FrameSize.VGA, 12)
         await service.stop()  # the next receiver (or app) must not take these as its own
         assert (camera.settings.frame_size, camera.settings.quality) == (FrameSize.VGA, 12)
         assert camera.settings.fps == 25
-    finally:
-        camera.stop()
-        await task
-        await link.stop()
