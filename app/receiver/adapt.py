@@ -54,7 +54,7 @@ BLOCK_FIRST_S = 15.0
 BLOCK_MAX_S = 120.0
 MIN_FRAMES = 4
 DROPS_HIGH = 0.05  # of the frames captured between two STATUS records
-HISTORY_S = 10.0
+KEEP_S = 2 * WINDOW_S  # samples older than this are dropped as frames arrive
 _QUALITY_SLOPE = 0.75  # docs/JPEG-BUFFER.md: JPEG bytes ∝ (12 / q) ** 0.75
 QUALITY_STEP = 20  # the quality number tried at each size before a smaller size
 QUALITY_WORST = 30  # at the smallest size only
@@ -202,12 +202,13 @@ class QualityController:
         self._asked_at = 0.0
         self._judge_from = math.inf  # frames decrypted before this are not judged
         self._calm_since: float | None = None
-        self._samples: deque[_Sample] = deque(maxlen=2048)
+        self._samples: deque[_Sample] = deque()  # the last KEEP_S of frames
         self._delay_ms = math.inf  # the session's smallest half round trip
         self._scale: float | None = None  # bytes per unit of Setting.cost() / fps
         self._dropped: int | None = None  # the camera's frames_dropped at the last STATUS
         self._new_drops = 0  # drops the camera reported beyond DROPS_HIGH, since the change
         self._status_at = 0.0
+        self._frames_since_status = 0
         self._current_since = 0.0  # when STATUS first showed the current settings
         self._last_up: tuple[float, Setting] | None = None
         self._blocked: dict[Setting, float] = {}  # level -> until
@@ -224,9 +225,6 @@ class QualityController:
 
     def levels(self) -> list[Setting]:
         return [] if self.ceiling is None else ladder(self.ceiling, self.pins)
-
-    def recent_latencies_ms(self, now_s: float, span_s: float = HISTORY_S) -> list[float]:
-        return [s.latency_ms for s in self._samples if s.at_s >= now_s - span_s]
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -252,12 +250,12 @@ class QualityController:
             judged = setting == self.current and self._status_at >= self._judge_from
             if self._dropped is not None and judged:
                 dropped = (status.frames_dropped - self._dropped) % 2**32
-                sent = sum(1 for s in self._samples if s.at_s >= self._status_at)
                 # A stray drop (a pause on either machine) is not the link's doing.
-                if dropped > DROPS_HIGH * (dropped + sent):
+                if dropped > DROPS_HIGH * (dropped + self._frames_since_status):
                     self._new_drops += dropped
             self._dropped = status.frames_dropped
         self._status_at = now_s
+        self._frames_since_status = 0
         if setting != self.current:
             self.current = setting
             self._current_since = now_s
@@ -268,6 +266,7 @@ class QualityController:
             self._target = None
 
     def frame(self, timeline: FrameTimeline, now_s: float) -> None:
+        self._frames_since_status += 1
         latency = timeline.latency_ms(timeline.decrypted_us)
         network = timeline.network_ms
         captured = timeline.capture_us
@@ -280,6 +279,8 @@ class QualityController:
         carrying = network - (0.0 if math.isinf(self._delay_ms) else self._delay_ms)
         sample = _Sample(now_s, captured / 1e6, latency, max(carrying, 0.1) / 1000, timeline.size)
         self._samples.append(sample)
+        while self._samples[0].at_s < now_s - KEEP_S:
+            self._samples.popleft()
         if self.current is not None and sample.captured_s >= self._current_since:
             weight = timeline.size / (self.current.cost() / self.current.fps)
             self._scale = weight if self._scale is None else 0.8 * self._scale + 0.2 * weight

@@ -250,3 +250,10 @@ def test_many_reported_drops_step_down_even_when_latency_looks_fine():
     run.camera.frames_dropped += 40
     run.until(12.0)
     assert [d.move for _, d in run.decisions][:1] == [Move.DOWN]
+
+
+def test_a_controller_holds_only_the_last_few_seconds_of_frames():
+    run = start(VGA_25, 30)
+    run.until(120.0)
+    assert len(run.latencies) > 2900  # 25 fps for two minutes went through it
+    assert len(run.controller._samples) <= 4 * 25 + 2  # KEEP_S at 25 fps
