@@ -59,6 +59,7 @@ class Adapter:
         # The last changes made, (app clock in s, device, decision): for reports and tests.
         self.history: deque[tuple[float, str, Decision]] = deque(maxlen=HISTORY)
         self._new_sessions: set[str] = set()  # connected, first STATUS not seen yet
+        self._held: set[str] = set()
 
     def start(self) -> None:
         self.receiver.add_listener(self._on_event)
@@ -89,28 +90,39 @@ class Adapter:
     def controller(self, device: str) -> QualityController:
         controller = self.controllers.get(device)
         if controller is None:
-            enabled, pins = self._policy(device)
-            controller = QualityController(device, pins, enabled and self.enabled)
+            enabled, pins = self._wanted(device)
+            controller = QualityController(device, pins, enabled)
             self.controllers[device] = controller
         return controller
+
+    def _wanted(self, device: str) -> tuple[bool, Pins]:
+        """(adapting, pins) for `device`: its policy, unless off for all or held."""
+        enabled, pins = self._policy(device)
+        return enabled and self.enabled and device not in self._held, pins
 
     def adapted(self, device: str) -> bool:
         controller = self.controllers.get(device)
         return controller is not None and controller.adapted
 
     def adapting(self, device: str) -> bool:
-        """Adaptation is on for `device` (globally and by its policy)."""
+        """Adaptation is on for `device` (globally, by its policy, and not held)."""
         return self.controller(device).enabled
 
-    def set_enabled(self, device: str, enabled: bool) -> None:
-        """Turn one camera's adaptation on or off (off restores its own settings)."""
-        self._send(device, self.controller(device).set_enabled(enabled, _now_s()))
+    def hold(self, device: str) -> None:
+        """Keep `device` at its own settings until `release` (a measurement that needs them
+        fixed, such as a plain-versus-encrypted comparison), whatever its policy."""
+        self._held.add(device)
+        self.refresh()
+
+    def release(self, device: str) -> None:
+        self._held.discard(device)
+        self.refresh()
 
     def refresh(self) -> None:
         """Re-read every known camera's policy (enabled, pins) and apply what changed."""
-        for device, controller in self.controllers.items():
-            enabled, pins = self._policy(device)
-            enabled = enabled and self.enabled
+        for device in {*self.controllers, *self._held}:
+            controller = self.controller(device)
+            enabled, pins = self._wanted(device)
             if pins != controller.pins:
                 self._send(device, controller.set_pins(pins, _now_s()))
             if enabled != controller.enabled:
@@ -130,9 +142,7 @@ class Adapter:
                 self._send(event.device, controller.pinned_differs(now))
         elif isinstance(event, DeviceConnected):
             controller = self.controller(event.device)
-            enabled, pins = self._policy(event.device)
-            controller.pins = pins
-            controller.enabled = enabled and self.enabled
+            controller.enabled, controller.pins = self._wanted(event.device)
             controller.session_started(now)
             self._new_sessions.add(event.device)
 

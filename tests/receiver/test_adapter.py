@@ -17,12 +17,14 @@ from app.bench.link import WEAK_2, WIFI_30, ShapedLink, unavailable_reason
 from app.bench.shaped import DEVICE, OverLink, over_link
 from app.protocol.framesize import FrameSize
 from app.protocol.session import monotonic_us
-from app.receiver.adapt import QualityController
+from app.receiver.adapt import Pins, QualityController
+from app.receiver.adapter import Adapter
+from app.receiver.server import Receiver
 from app.receiver.stats import percentile
 from tests.waiting import scaled
 
 REASON = unavailable_reason()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"{REASON}")
+needs_namespaces = pytest.mark.skipif(REASON is not None, reason=f"{REASON}")
 
 STEADY_S = 5.0  # settings, drops and latency held this long count as converged
 P95_GOAL_MS = 200.0
@@ -58,6 +60,7 @@ async def steady(run: OverLink, timeout: float) -> float:
             mark = now
 
 
+@needs_namespaces
 async def test_a_uxga_camera_behind_2_mbit_settles_without_drops_then_climbs_back_on_30():
     with ShapedLink(WEAK_2) as link:
         async with over_link(link, size=FrameSize.UXGA, fps=25) as run:
@@ -89,6 +92,7 @@ async def steady_after_climb(run: OverLink, low_cost: float, timeout: float) -> 
     return time.monotonic() - started - STEADY_S
 
 
+@needs_namespaces
 async def test_a_vga_camera_on_30_mbit_is_never_stepped_down():
     with ShapedLink(WIFI_30) as link:
         async with over_link(link, size=FrameSize.VGA, fps=25) as run:
@@ -100,3 +104,19 @@ async def test_a_vga_camera_on_30_mbit_is_never_stepped_down():
             assert controller(run).last_view is not None  # windows were judged
             assert run.adapter.changes == 0
             assert controller(run).adapted is False
+
+
+async def test_a_held_camera_is_not_adapted_whatever_its_policy_until_released():
+    async with Receiver(lambda name: None, host="127.0.0.1", port=0) as receiver:
+        adapter = Adapter(receiver, policy=lambda device: (True, Pins()))
+        adapter.start()
+        try:
+            assert adapter.adapting("cam")
+            adapter.hold("cam")
+            assert not adapter.adapting("cam")
+            adapter.refresh()  # as the window does every second: the hold stays
+            assert not adapter.adapting("cam") and adapter.adapting("other")
+            adapter.release("cam")
+            assert adapter.adapting("cam")
+        finally:
+            await adapter.stop()
