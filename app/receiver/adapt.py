@@ -34,7 +34,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from app.protocol.framesize import FrameSize
+from app.protocol.framesize import JPEG_QUALITY_MAX, JPEG_QUALITY_MIN, FrameSize
 from app.protocol.records import NO_FPS_CAP, Control, Status
 from app.protocol.timeline import FrameTimeline
 from app.receiver.stats import percentile
@@ -84,10 +84,15 @@ class Setting:
 
     @classmethod
     def of(cls, status: Status) -> Setting | None:
+        """The settings a STATUS reports; None when any is outside what a camera can be asked
+        for (a size this app cannot name, a quality outside 4..63, an fps cap of 0): such a
+        camera is left alone."""
+        if not JPEG_QUALITY_MIN <= status.quality <= JPEG_QUALITY_MAX or status.fps_cap < 1:
+            return None
         try:
             return cls(FrameSize(status.frame_size), status.quality, status.fps_cap)
         except ValueError:
-            return None  # a size this app cannot name: leave the camera alone
+            return None
 
     @property
     def fps(self) -> float:

@@ -151,8 +151,14 @@ class Adapter:
             await asyncio.sleep(TICK_S)
             now = _now_s()
             for device, controller in list(self.controllers.items()):
-                if self.receiver.is_live(device):
-                    self._send(device, controller.tick(now))
+                if self.receiver.is_live(device) and controller.enabled:
+                    try:
+                        decision = controller.tick(now)
+                    except Exception:  # one camera's surprise must not stop the others'
+                        log.exception("%s: adaptation failed; it stays off for this camera", device)
+                        controller.enabled = False
+                        continue
+                    self._send(device, decision)
 
     def _send(self, device: str, decision: Decision | None) -> None:
         if decision is None:

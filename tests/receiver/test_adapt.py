@@ -257,3 +257,19 @@ def test_a_controller_holds_only_the_last_few_seconds_of_frames():
     run.until(120.0)
     assert len(run.latencies) > 2900  # 25 fps for two minutes went through it
     assert len(run.controller._samples) <= 4 * 25 + 2  # KEEP_S at 25 fps
+
+
+@pytest.mark.parametrize(
+    "fields", [dict(quality=0), dict(quality=64), dict(fps_cap=0), dict(frame_size=99)]
+)
+def test_a_status_with_settings_no_camera_can_have_leaves_the_camera_alone(fields):
+    values = dict(frame_size=FrameSize.VGA, quality=12, fps_cap=25) | fields
+    status = Status(
+        -50, values["frame_size"], values["quality"], values["fps_cap"], 640, 480,
+        100_000, 0, 1, "odd",
+    )  # fmt: skip
+    controller = QualityController("cam")
+    controller.session_started(0.0)
+    controller.status(status, 0.0)
+    assert controller.ceiling is None and controller.current is None
+    assert controller.tick(5.0) is None
