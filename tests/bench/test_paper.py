@@ -5,6 +5,7 @@ give the same ciphertext for the same block every time, and turn a changed byte 
 wrong image. The receiver must refuse it. No test here asserts how fast anything ran.
 """
 
+import ast
 import asyncio
 import base64
 import io
@@ -158,6 +159,17 @@ async def test_a_flipped_ciphertext_byte_silently_corrupts_the_image_without_any
     assert corrupted[intact : intact + 150] != photo[intact : intact + 150]
 
 
+async def test_a_paper_server_cancelled_while_starting_closes_its_socket():
+    server = InsecurePaperServer(no_delay(Loopback().listen()))
+    starting = asyncio.create_task(server.start())
+    await asyncio.sleep(0)  # the start is under way, waiting inside the event loop's server
+    assert not starting.done()
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    assert server.sock.fileno() == -1
+
+
 def test_lenient_decoding_skips_what_is_not_base64_as_node_does():
     assert lenient_b64decode(b"aGVs\xff\x00bG8=") == b"hello"
     assert lenient_b64decode(b"aGVsbG8") == b"hello"  # unpadded
@@ -226,12 +238,30 @@ async def test_the_section_and_its_progress_label_the_scheme_insecure_on_every_l
         assert "INSECURE" in (cls.__doc__ or ""), cls
 
 
-def test_nothing_outside_the_bench_uses_the_paper_scheme():
+async def test_measure_frames_times_each_frame_once_checked_bit_exact_with_progress():
+    progress: list[tuple[int, int]] = []
+    frames = JPEGS[:3]
+    times = await paper.measure_frames(frames, progress=lambda *p: progress.append(p))
+    assert len(times) == 3 and all(t > 0 for t in times)
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    assert await paper.measure_frames([]) == []
+
+
+def test_outside_the_bench_only_the_windows_comparison_uses_the_paper_scheme_and_lazily():
     app = Path(__file__).resolve().parents[2] / "app"
     users = [
         path.relative_to(app).as_posix()
         for path in app.rglob("*.py")
         if path.parent.name != "bench"
-        and re.search(r"app\.bench\.paper|InsecurePaper", path.read_text(encoding="utf-8"))
+        and re.search(
+            r"app\.bench\.paper|from app\.bench import paper|InsecurePaper",
+            path.read_text(encoding="utf-8"),
+        )
     ]
-    assert users == []
+    assert users == ["services/comparison.py"]
+    # Imported inside a function only: the window loads the INSECURE scheme when asked to.
+    tree = ast.parse((app / users[0]).read_text(encoding="utf-8"))
+    top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    names = [alias.name for n in top for alias in n.names]
+    modules = [n.module for n in top if isinstance(n, ast.ImportFrom)]
+    assert "app.bench.paper" not in names + modules and "paper" not in names

@@ -1,18 +1,35 @@
 """Comparison runs end with a result whatever happens to the camera: never silently."""
 
 import asyncio
+import contextlib
 import logging
+import threading
 
 import pytest
 from websockets.exceptions import ConnectionClosedOK
 from websockets.frames import Close
 
+from app.bench import paper
+from app.devices.lookup import credentials_lookup
+from app.devices.registry import Registry
+from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Control
-from app.protocol.timeline import FrameTimeline
+from app.protocol.timeline import Frame, FrameTimeline, Mark
+from app.receiver.server import FrameArrived, Receiver
 from app.receiver.stats import DeviceState
-from app.services.comparison import ComparisonError, ComparisonService
+from app.services.comparison import (
+    PAPER_FRAMES,
+    PAPER_LABEL,
+    PAPER_PENDING,
+    ComparisonError,
+    ComparisonService,
+    _PaperSample,
+)
 from app.services.receiver_service import ReceiverService
+from app.sim.camera import SimulatedCamera
+from app.sim.sources import SyntheticSource
+from app.tasks import spawn
 from tests.waiting import scaled, wait_until
 
 
@@ -191,3 +208,159 @@ def test_a_receiver_that_stops_ends_the_run(qloop, receiver, monkeypatch):
 
     run(qloop, scenario())
     assert results[0].error == "the receiver stopped during the run"
+
+
+# -- the paper scheme as a third series (issue 12 §2) -----------------------------------------
+
+
+class RecordingSource:
+    """A real synthetic VGA source that remembers every JPEG it handed to the camera."""
+
+    def __init__(self) -> None:
+        self.inner = SyntheticSource(FrameSize.VGA, label="cam")
+        self.width, self.height = self.inner.width, self.inner.height
+        self.sent: list[bytes] = []
+
+    def next_frame(self) -> bytes:
+        jpeg = self.inner.next_frame()
+        self.sent.append(jpeg)
+        return jpeg
+
+
+@contextlib.asynccontextmanager
+async def streaming(directory):
+    """A listening ReceiverService and a simulated camera allowed to switch to plain, both
+    stopped on the way out (inside the test's coroutine: nothing left running on the loop)."""
+    registry = Registry(directory)
+    registry.add("cam", allow_plain=True)
+    service = ReceiverService(credentials_lookup(registry), adapt=False)
+    assert await service.start("127.0.0.1", 0)
+    source = RecordingSource()
+    url = f"ws://127.0.0.1:{service.port}/camera"
+    camera = SimulatedCamera(url, "cam", registry.get("cam").key.raw, source, fps=25)
+    task = spawn(camera.run(), name="camera")
+    try:
+        await wait_until(lambda: service.live_devices() == ["cam"], 10)
+        yield service, source
+    finally:
+        camera.stop()
+        await asyncio.wait_for(task, scaled(10))
+        await service.stop()
+        service.close()
+
+
+async def compare(service, paper_option: bool, on_paper_progress=None):
+    """One run of 8 frames per suite on "cam"; its result."""
+    comparison = ComparisonService(service)
+    results = []
+    comparison.finished.connect(results.append)
+    if on_paper_progress is not None:
+        comparison.paperProgress.connect(lambda *p: on_paper_progress(comparison, *p))
+    comparison.start("cam", 8, paper=paper_option)
+    (result,) = await wait_until(lambda: results, 60)
+    return result
+
+
+class MeasureSpy:
+    """Calls the bench's real `measure_frames`, noting what it was given and on which thread."""
+
+    def __init__(self) -> None:
+        self.real = paper.measure_frames
+        self.calls: list[tuple[list[bytes], object, threading.Thread]] = []
+
+    async def __call__(self, jpegs, transport=None, progress=None):
+        self.calls.append((list(jpegs), transport, threading.current_thread()))
+        return await self.real(jpegs, transport, progress)
+
+
+def test_the_paper_option_adds_a_third_series_measured_by_the_bench_on_the_runs_frames(
+    qloop, tmp_path, monkeypatch
+):
+    spy = MeasureSpy()
+    monkeypatch.setattr(paper, "measure_frames", spy)
+    paper_progress = []
+
+    async def scenario():
+        async with streaming(tmp_path) as (service, source):
+            stats = service.stats("cam")
+            result = await compare(service, True, lambda _, *p: paper_progress.append(p))
+            # The scheme never reached the receiver or the camera: one camera, no other peer.
+            assert service.receiver.connections_rejected == 0
+            assert list(service.all_stats()) == ["cam"] and service.stats("cam") is stats
+            return result, list(source.sent)
+
+    result, sent = run(qloop, scenario(), timeout=90)
+    assert result.error is None and result.paper_error is None
+    assert result.counts() == {Suite.PLAIN: 8, Suite.NOISE: 8}
+    # One sample per frame the run collected (16, under PAPER_FRAMES), measured by the bench
+    # code on its own thread over its own loopback sockets, from what the camera really sent.
+    ((measured, transport, thread),) = spy.calls
+    assert len(measured) == 16 and len(result.paper_ms) == 16
+    assert all(ms > 0 for ms in result.paper_ms)
+    assert result.paper_bytes == [len(jpeg) for jpeg in measured]
+    index = {jpeg: i for i, jpeg in enumerate(sent)}
+    order = [index[jpeg] for jpeg in measured]  # KeyError: a frame the camera never sent
+    assert order == sorted(order) and len(set(order)) == 16
+    assert transport is None  # measure_frames' default: Loopback
+    assert thread is not threading.main_thread()
+    assert paper_progress[0] == (0, 16) and paper_progress[-1] == (16, 16)
+    summary = result.summary(Mark.DECRYPTED)
+    assert summary.paper["count"] == 16
+    assert summary.suites[Suite.PLAIN]["count"] == summary.suites[Suite.NOISE]["count"] == 8
+
+
+def test_without_the_paper_option_a_run_has_two_series_and_never_runs_the_scheme(
+    qloop, tmp_path, monkeypatch
+):
+    spy = MeasureSpy()
+    monkeypatch.setattr(paper, "measure_frames", spy)
+
+    async def scenario():
+        async with streaming(tmp_path) as (service, _):
+            return await compare(service, False)
+
+    result = run(qloop, scenario(), timeout=90)
+    assert result.error is None and result.counts() == {Suite.PLAIN: 8, Suite.NOISE: 8}
+    assert not result.paper and result.paper_ms == [] and result.paper_error is None
+    assert result.summary(Mark.DECRYPTED).paper is None
+    assert spy.calls == []
+
+
+def test_the_paper_sample_is_bounded_and_spread_over_the_whole_run():
+    receiver = Receiver(lambda name: None)
+    total = 400
+    timelines = [
+        FrameTimeline("cam", Suite.NOISE, seq, 100, 0, 0, 1, 1, 2, 0) for seq in range(total)
+    ]
+    with _PaperSample(receiver, "cam", total) as sample:
+        for index, timeline in enumerate(timelines):
+            jpeg = b"\xff\xd8 frame %d" % index
+            receiver._emit(FrameArrived(Frame("cam", index, memoryview(jpeg), timeline)))
+            receiver._emit(FrameArrived(Frame("other", index, b"not cam", timeline)))
+            sample.collected(timeline, index)
+            assert len(sample._pending) <= PAPER_PENDING
+    assert len(sample.jpegs) == PAPER_FRAMES
+    assert sample.jpegs[0] == b"\xff\xd8 frame 0" and sample.jpegs[-1] == b"\xff\xd8 frame 392"
+    assert all(type(jpeg) is bytes for jpeg in sample.jpegs)  # copies, not views
+    assert receiver._listeners == []  # the listener leaves with the run
+
+
+def test_the_paper_label_is_the_bench_codes():
+    assert PAPER_LABEL == paper.LABEL
+
+
+def test_cancelling_during_the_paper_measurement_keeps_the_live_series_and_stops_the_thread(
+    qloop, tmp_path
+):
+    def measuring() -> bool:
+        return any(t.name == "paper scheme measurement" for t in threading.enumerate())
+
+    async def scenario():
+        async with streaming(tmp_path) as (service, _):
+            result = await compare(service, True, lambda comparison, *_: comparison.cancel())
+            await wait_until(lambda: not measuring())
+            return result
+
+    result = run(qloop, scenario(), timeout=90)
+    assert result.error is None and result.counts() == {Suite.PLAIN: 8, Suite.NOISE: 8}
+    assert result.paper_error == "cancelled" and result.paper_ms == []

@@ -1,7 +1,11 @@
 """The Comparison tab: plain-versus-encrypted runs, their CDF and their summary table.
 
 The runs themselves are `ComparisonService`'s; this tab starts and cancels them, follows their
-progress and shows their result.
+progress and shows their result. A run asked to ("Also measure the paper scheme…", off by
+default) adds a third, dashed curve and a table column: the first design's INSECURE scheme
+timed by the bench code on the run's own frames, labelled `PAPER_LABEL`. Its times are per
+frame from the start of sending to decrypted and reassembled on loopback in this app, not a
+capture → decrypted latency, and the caption says so.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -27,6 +33,9 @@ from PySide6.QtWidgets import (
 from app.protocol.hello import Suite
 from app.protocol.timeline import Mark
 from app.services.comparison import (
+    CANCELLED,
+    PAPER_FRAMES,
+    PAPER_LABEL,
     SUMMARY_KEYS,
     ComparisonError,
     ComparisonResult,
@@ -51,7 +60,33 @@ MARKS = (
     (Mark.DECRYPTED, "capture → decrypted"),
 )
 TABLE_SUITES = (Suite.PLAIN, Suite.NOISE)  # the table's first two columns
-CANCELLED = "cancelled"  # ComparisonResult.error of a run the user cancelled
+RATIO_COLUMN = len(TABLE_SUITES)
+PAPER_COLUMN = RATIO_COLUMN + 1  # shown only for a run that measured the paper scheme
+PAPER_HEADER = PAPER_LABEL.replace(" (", "\n(").replace(", ", ",\n")  # the same words, 3 lines
+
+LIVE_PROGRESS = "%v / %m frames"
+PAPER_PROGRESS = "paper scheme: %v / %m frames"
+
+PAPER_OPTION_TEXT = f"Also measure the {PAPER_LABEL}"
+PAPER_OPTION_HELP = (
+    f"After the run, up to {PAPER_FRAMES} of its frames are sent one at a time through the "
+    "first design's scheme (AES-128-CBC with a fixed key and IV, base64 in 200-character "
+    "blocks) on this computer's loopback, never to the camera or the receiver. Its times run "
+    "from the start of sending to decrypted and reassembled: not the camera's capture → "
+    "decrypted latency."
+)
+# Amber, dashed and thicker: apart from the suites' blue/green and orange/red families, on the
+# plot's white background (light or dark window); captions keep the palette's text colour.
+PAPER_COLOUR = "#c79100"
+
+
+def paper_pen(width: float = 2.5) -> QPen:
+    """The paper scheme's curve: dashed amber, never mistaken for a SecureCam suite."""
+    pen = QPen(QColor(PAPER_COLOUR))
+    pen.setWidthF(width)
+    pen.setCosmetic(True)
+    pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
 
 
 class ComparisonDialog(QDialog):
@@ -74,6 +109,12 @@ class ComparisonDialog(QDialog):
         warning = QLabel(INSECURE_TEXT)
         warning.setWordWrap(True)
         warning.setStyleSheet("color: #c62828;")
+        self.paper_check = QCheckBox(PAPER_OPTION_TEXT)
+        self.paper_check.setChecked(False)
+        self.paper_check.setToolTip(PAPER_OPTION_HELP)
+        paper_help = QLabel(PAPER_OPTION_HELP)
+        paper_help.setWordWrap(True)
+        paper_help.setStyleSheet("color: palette(placeholder-text);")
         form = QFormLayout()
         form.addRow("Camera", self.device_combo)
         form.addRow("Per suite", self.frames_spin)
@@ -95,6 +136,8 @@ class ComparisonDialog(QDialog):
             none.setWordWrap(True)
             layout.addWidget(none)
         layout.addLayout(form)
+        layout.addWidget(self.paper_check)
+        layout.addWidget(paper_help)
         layout.addWidget(warning)
         layout.addWidget(self.buttons)
 
@@ -103,6 +146,10 @@ class ComparisonDialog(QDialog):
 
     def frames(self) -> int:
         return self.frames_spin.value()
+
+    def paper(self) -> bool:
+        """Whether the run should also time the paper scheme on its frames."""
+        return self.paper_check.isChecked()
 
 
 class ComparisonTab(QWidget):
@@ -149,6 +196,9 @@ class ComparisonTab(QWidget):
         self.legend.setParentItem(self.plot.getViewBox())
         for curve in self.curves.values():
             self.legend.addItem(curve, curve.name())
+        # The third curve, in the legend only while a result has it.
+        self.paper_curve = self.plot.plot([], [], pen=paper_pen(), name=PAPER_LABEL)
+        self._paper_in_legend = False
         self.insecure_label = QLabel(INSECURE_TEXT)
         self.insecure_label.setWordWrap(True)
         self.insecure_label.setStyleSheet("color: #c62828; font-weight: bold;")
@@ -160,8 +210,15 @@ class ComparisonTab(QWidget):
         self.mark_combo.currentIndexChanged.connect(self.fill)
         self.table = summary_table(
             list(SUMMARY_KEYS),
-            [suite.label for suite in TABLE_SUITES] + ["encrypted / plain"],
+            [suite.label for suite in TABLE_SUITES] + ["encrypted / plain", PAPER_HEADER],
         )
+        paper_header = self.table.horizontalHeaderItem(PAPER_COLUMN)
+        if paper_header is not None:
+            paper_header.setToolTip(PAPER_OPTION_HELP)
+        self.table.setColumnHidden(PAPER_COLUMN, True)
+        self.paper_label = QLabel()
+        self.paper_label.setWordWrap(True)
+        self.paper_label.hide()
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #c62828;")
@@ -171,7 +228,7 @@ class ComparisonTab(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(comparison.cancel)
         self.progress_bar = QProgressBar()
-        self.progress_bar.setFormat("%v / %m frames")
+        self.progress_bar.setFormat(LIVE_PROGRESS)
         self.set_running(comparison.running)
 
         mark_row = QHBoxLayout()
@@ -186,6 +243,7 @@ class ComparisonTab(QWidget):
         side.addWidget(self.result_label)
         side.addLayout(mark_row)
         side.addWidget(self.table, 1)
+        side.addWidget(self.paper_label)
         side.addWidget(self.error_label)
         side.addLayout(buttons)
         layout = QHBoxLayout(self)
@@ -194,6 +252,7 @@ class ComparisonTab(QWidget):
         layout.addLayout(side, 2)
 
         comparison.progress.connect(self._on_progress)
+        comparison.paperProgress.connect(self._on_paper_progress)
         comparison.finished.connect(self._on_finished)
         self.fill()
 
@@ -208,18 +267,22 @@ class ComparisonTab(QWidget):
     def open_dialog(self) -> None:
         """Ask for a camera and a frame count, then start the run (non-blocking dialog)."""
         dialog = ComparisonDialog(self._candidates(), self)
-        dialog.accepted.connect(lambda: self.run(dialog.device(), dialog.frames()))
+        dialog.accepted.connect(
+            lambda: self.run(dialog.device(), dialog.frames(), paper=dialog.paper())
+        )
         dialog.open()
         self.dialog = dialog
 
-    def run(self, device: str, frames_per_suite: int) -> bool:
-        """Start a run; False (and the reason in `error_label`) if the service refused."""
+    def run(self, device: str, frames_per_suite: int, paper: bool = False) -> bool:
+        """Start a run (with `paper`, also timing the paper scheme on its frames); False (and
+        the reason in `error_label`) if the service refused."""
         try:
-            self._comparison.start(device, frames_per_suite)
+            self._comparison.start(device, frames_per_suite, paper=paper)
         except (ComparisonError, ValueError) as exc:
             self._show_error(f"Comparison not started: {exc}")
             return False
         self._show_error(None)
+        self.progress_bar.setFormat(LIVE_PROGRESS)
         self.progress_bar.setRange(0, 2 * frames_per_suite)
         self.progress_bar.setValue(0)
         self.set_running(True)
@@ -233,6 +296,14 @@ class ComparisonTab(QWidget):
 
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:
+        self.progress_bar.setFormat(LIVE_PROGRESS)
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(done)
+        self.set_running(True)
+
+    @Slot(int, int)
+    def _on_paper_progress(self, done: int, total: int) -> None:
+        self.progress_bar.setFormat(PAPER_PROGRESS)
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(done)
         self.set_running(True)
@@ -282,4 +353,38 @@ class ComparisonTab(QWidget):
                 self.table.setItem(row, column, cell(format_ms(value), value))
             ratio = None if summary is None else summary.ratio[key]
             text = "—" if ratio is None else f"{ratio:.2f}×"
-            self.table.setItem(row, len(TABLE_SUITES), cell(text, ratio))
+            self.table.setItem(row, RATIO_COLUMN, cell(text, ratio))
+            paper = None if summary is None or summary.paper is None else summary.paper[key]
+            self.table.setItem(row, PAPER_COLUMN, cell(format_ms(paper), paper))
+        self._fill_paper(result)
+
+    def _fill_paper(self, result: ComparisonResult | None) -> None:
+        """The paper scheme's curve, column and caption: shown only for a run that asked."""
+        asked = result is not None and result.paper
+        x, y = cdf([] if result is None or not asked else result.paper_ms)
+        self.paper_curve.setData(x, y)
+        if asked != self._paper_in_legend:
+            if asked:
+                self.legend.addItem(self.paper_curve, PAPER_LABEL)
+            else:
+                self.legend.removeItem(self.paper_curve)
+            self._paper_in_legend = asked
+        self.table.setColumnHidden(PAPER_COLUMN, not asked)
+        self.paper_label.setVisible(asked)
+        if result is None or not asked:
+            self.paper_label.clear()
+            return
+        # The words in the palette's text colour (readable on light and dark windows), the
+        # curve's dashes in its own colour before them.
+        title = f'<span style="color: {PAPER_COLOUR};">━ ━</span> <b>{PAPER_LABEL}</b>'
+        if result.paper_error is not None:
+            self.paper_label.setText(f"{title}: not measured ({result.paper_error}).")
+            return
+        count = len(result.paper_ms)
+        size_kb = sum(result.paper_bytes) / max(count, 1) / 1000
+        self.paper_label.setText(
+            f"{title}: {count} of this run's frames (mean {size_kb:.0f} KB), each timed (ms) "
+            "from the start of sending to decrypted and reassembled, on loopback in this app: "
+            "not the camera's capture → decrypted latency, so the Latency choice does not "
+            "change it and no ratio is taken from it."
+        )

@@ -151,9 +151,10 @@ class LatencyDock(QDockWidget):
         """Ask for a camera and a frame count, then start the run (non-blocking dialog)."""
         self.comparison_tab.open_dialog()
 
-    def run_comparison(self, device: str, frames_per_suite: int) -> bool:
-        """Start a run; False (and the reason on the Comparison tab) if the service refused."""
-        return self.comparison_tab.run(device, frames_per_suite)
+    def run_comparison(self, device: str, frames_per_suite: int, paper: bool = False) -> bool:
+        """Start a run (with `paper`, also timing the paper scheme on its frames); False (and
+        the reason on the Comparison tab) if the service refused."""
+        return self.comparison_tab.run(device, frames_per_suite, paper=paper)
 
     def _show_comparison(self) -> None:
         self.tabs.setCurrentWidget(self.comparison_tab)

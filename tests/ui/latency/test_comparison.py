@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt
 from app.protocol.hello import Suite
 from app.protocol.timeline import Mark
 from app.receiver.stats import latency_summary
+from app.services.comparison import PAPER_LABEL
+from app.ui.latency.comparison import PAPER_COLUMN
 from app.ui.latency_dock import LatencyDock
 from tests.ui.latency.timelines import NOW, comparison_result
 from tests.waiting import wait_until
@@ -106,3 +108,87 @@ def test_progress_and_cancel_follow_the_service(qloop, dock, comparison, three_c
     assert result.error == "cancelled"
     assert "cancelled" in tab.error_label.text()
     assert tab.run_button.isEnabled() and not tab.cancel_button.isVisible()
+
+
+# -- the paper scheme's series ----------------------------------------------------------------
+
+
+def with_paper(result, ms=(41.0, 39.5, 44.0, 40.25), error=None):
+    result.paper = True
+    result.paper_ms = [] if error else list(ms)
+    result.paper_bytes = [] if error else [48_000] * len(ms)
+    result.paper_error = error
+    return result
+
+
+def legend_labels(tab) -> list[str]:
+    return [label.text for _, label in tab.legend.items]
+
+
+def test_a_result_with_the_paper_scheme_shows_a_third_labelled_dashed_curve_and_column(
+    dock, comparison
+):
+    tab = dock.comparison_tab
+    comparison.finished.emit(with_paper(comparison_result()))
+
+    x, y = tab.paper_curve.getData()
+    assert list(x) == [39.5, 40.25, 41.0, 44.0] and y[-1] == 1.0
+    assert tab.paper_curve.name() == PAPER_LABEL == "paper scheme (insecure, measurement only)"
+    assert PAPER_LABEL in legend_labels(tab)
+    pen = tab.paper_curve.opts["pen"]
+    assert pen.style() == Qt.PenStyle.DashLine
+    assert all(pen.color() != tab.curves[s].opts["pen"].color() for s in Suite)
+    # The table's fourth column: the four times' summary, under the label's own words.
+    assert not tab.table.isColumnHidden(PAPER_COLUMN)
+    header = tab.table.horizontalHeaderItem(PAPER_COLUMN).text()
+    assert header.replace("\n", " ") == PAPER_LABEL
+    p50 = latency_summary([41.0, 39.5, 44.0, 40.25])["p50"]
+    assert tab.table.item(0, PAPER_COLUMN).data(Qt.ItemDataRole.UserRole) == p50
+    assert tab.table.item(0, PAPER_COLUMN).text() == f"{p50:.1f} ms"
+    # The caption says what the times are, and what they are not.
+    caption = tab.paper_label.text()
+    assert not tab.paper_label.isHidden()
+    assert PAPER_LABEL in caption and "4 of this run's frames" in caption
+    assert "start of sending to decrypted and reassembled" in caption
+    assert "not the camera's capture → decrypted latency" in caption and "(ms)" in caption
+
+    tab.set_mark(Mark.DECRYPTED)  # the paper times are not a capture → mark latency
+    assert list(tab.paper_curve.getData()[0]) == [39.5, 40.25, 41.0, 44.0]
+
+
+def test_a_result_without_the_paper_scheme_shows_two_curves_as_before(dock, comparison):
+    tab = dock.comparison_tab
+    comparison.finished.emit(with_paper(comparison_result()))
+    comparison.finished.emit(comparison_result())  # the next run did not ask
+
+    x, _ = tab.paper_curve.getData()
+    assert x is None or len(x) == 0
+    assert PAPER_LABEL not in legend_labels(tab) and len(legend_labels(tab)) == 2
+    assert tab.table.isColumnHidden(PAPER_COLUMN) and tab.paper_label.isHidden()
+
+
+def test_a_paper_measurement_that_failed_says_why_beside_the_live_result(dock, comparison):
+    tab = dock.comparison_tab
+    comparison.finished.emit(with_paper(comparison_result(), error="cancelled"))
+    assert "not measured (cancelled)" in tab.paper_label.text()
+    assert tab.error_label.isHidden()  # the live run itself completed
+    assert tab.table.item(0, PAPER_COLUMN).text() == "—"
+
+
+def test_the_dialog_offers_the_paper_scheme_off_by_default_and_passes_it_on(
+    qloop, dock, comparison, three_cameras
+):
+    tab = dock.comparison_tab
+    dock.open_comparison_dialog()
+    dialog = tab.dialog
+    assert not dialog.paper_check.isChecked() and not dialog.paper()
+    assert dialog.paper_check.text() == f"Also measure the {PAPER_LABEL}"
+    dialog.paper_check.setChecked(True)
+    dialog.accept()
+    assert comparison.running and comparison._current.paper
+
+    comparison.paperProgress.emit(3, 16)
+    assert tab.progress_bar.text() == "paper scheme: 3 / 16 frames"
+    comparison.cancel()
+    result = qloop.run_until_complete(wait_until(lambda: comparison.last))
+    assert result.error == "cancelled"
