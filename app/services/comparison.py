@@ -5,8 +5,9 @@ allows plain) by sending CONTROL suite switches, in blocks, until each suite has
 requested number of frames. Alternating blocks spreads slow drifts (CPU load, Wi-Fi) evenly
 over both suites instead of biasing whichever ran second.
 
-A run reacts to the receiver's events (a frame arrived, the device connected or went away, the
-receiver stopped) rather than polling its stats.
+Adaptive quality is held for the camera during a run (it streams at its own settings in
+both suites) and released after. A run reacts to the receiver's events (a frame arrived, the
+device connected or went away, the receiver stopped) rather than polling its stats.
 
 On request (`start(..., paper=True)`, off by default), a run also times the first design's
 scheme on the frames it collected: up to `PAPER_FRAMES` of their JPEGs, spread evenly over the
@@ -355,6 +356,10 @@ class ComparisonService(QObject):
         total = 2 * frames_per_suite
         per_block = -(-frames_per_suite // BLOCKS)
         receiver = self._receiver.receiver if result.paper else None
+        # Both suites at the camera's own settings: adaptation would change them mid-run.
+        adapter = self._receiver.adapter
+        if adapter is not None:
+            adapter.hold(device)
         with (
             _Watch(self._receiver, device) as watch,
             _PaperSample(receiver, device, total) as sample,
@@ -374,6 +379,8 @@ class ComparisonService(QObject):
                 log.warning("comparison on %s stopped: %s", device, result.error)
             finally:
                 await self._leave_encrypted(watch, device)  # whatever happened
+                if adapter is not None:
+                    adapter.release(device)
         if result.paper:
             if result.error == CANCELLED:
                 result.paper_error = CANCELLED

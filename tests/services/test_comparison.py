@@ -228,12 +228,12 @@ class RecordingSource:
 
 
 @contextlib.asynccontextmanager
-async def streaming(directory):
+async def streaming(directory, adapt=False):
     """A listening ReceiverService and a simulated camera allowed to switch to plain, both
     stopped on the way out (inside the test's coroutine: nothing left running on the loop)."""
     registry = Registry(directory)
     registry.add("cam", allow_plain=True)
-    service = ReceiverService(credentials_lookup(registry), adapt=False)
+    service = ReceiverService(credentials_lookup(registry), adapt=adapt)
     assert await service.start("127.0.0.1", 0)
     source = RecordingSource()
     url = f"ws://127.0.0.1:{service.port}/camera"
@@ -364,3 +364,23 @@ def test_cancelling_during_the_paper_measurement_keeps_the_live_series_and_stops
     result = run(qloop, scenario(), timeout=90)
     assert result.error is None and result.counts() == {Suite.PLAIN: 8, Suite.NOISE: 8}
     assert result.paper_error == "cancelled" and result.paper_ms == []
+
+
+def test_a_run_holds_the_cameras_adaptation_and_releases_it_after(qloop, tmp_path):
+    async def scenario():
+        async with streaming(tmp_path, adapt=True) as (service, _):
+            adapter = service.adapter
+            assert adapter.adapting("cam")
+            comparison = ComparisonService(service)
+            results = []
+            comparison.finished.connect(results.append)
+            comparison.start("cam", 8)
+            await wait_until(lambda: comparison.running and not adapter.adapting("cam"), 10)
+            service.refresh_adaptation()  # the window's timer: the hold stays
+            assert not adapter.adapting("cam")
+            (result,) = await wait_until(lambda: results, 60)
+            assert adapter.adapting("cam")
+            return result
+
+    result = run(qloop, scenario(), timeout=90)
+    assert result.error is None and result.counts() == {Suite.PLAIN: 8, Suite.NOISE: 8}
