@@ -40,6 +40,9 @@ def adapt_everything(device: str) -> tuple[bool, Pins]:
 
 
 class Adapter:
+    """A QualityController per camera of `receiver`, created when the camera is first seen;
+    `start()` on the receiver's event loop, `await stop()` before the receiver stops."""
+
     def __init__(
         self,
         receiver: Receiver,
