@@ -40,6 +40,7 @@ class AppServices(QObject):
         """`adapt=False` (the window's --no-adapt): adaptive quality changes no camera."""
         super().__init__(parent)
         self.config_dir = config_dir
+        self.log_dir = log_dir if log_dir is not None else config_dir / "logs"
         self.settings = Settings(config_dir)
         self.devices = DevicesService(Registry(config_dir), self)
         self.receiver = ReceiverService(
@@ -50,7 +51,7 @@ class AppServices(QObject):
         self.comparison = ComparisonService(self.receiver, self)
         self.share = ShareService(
             config_dir,
-            log_dir if log_dir is not None else config_dir / "logs",
+            self.log_dir,
             self.settings,
             self.devices,
             self.receiver,

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -30,6 +30,7 @@ from app.services.setup_service import SetupService
 from app.services.share_service import ShareState
 from app.services.snapshots import default_folder, default_name, write_new
 from app.tasks import spawn
+from app.ui.about import AboutDialog, ShortcutsDialog
 from app.ui.add_device import AddDeviceDialog
 from app.ui.devices_panel import DevicesPanel
 from app.ui.errors import show_message
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self._announced_problem: str | None = None
         self.record_dialog: QFileDialog | None = None
         self.recording_message: QMessageBox | None = None
+        self._maximized_before_full_screen = False
         self.setWindowTitle("SecureCam")
         self.resize(1280, 860)
 
@@ -158,10 +160,21 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         for dock in (self.devices_panel, self.latency_dock, self.log_dock, self.share_panel):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        self.full_screen_action = self._action(
+            view_menu, "&Full screen", self.toggle_full_screen, "F11"
+        )
+        self.full_screen_action.setCheckable(True)
 
         tools = self.menuBar().addMenu("&Tools")
         self.demo_action = self._action(tools, "Start &demo camera", self.toggle_demo)
         self._action(tools, "Run &comparison…", self.latency_dock.open_comparison_dialog)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts…", self.show_shortcuts, "F1")
+        self._action(help_menu, "Open &log folder", self.open_log_folder)
+        help_menu.addSeparator()
+        self._action(help_menu, "&About SecureCam…", self.show_about)
 
     def _action(
         self,
@@ -372,6 +385,44 @@ class MainWindow(QMainWindow):
         wizard.finished.connect(lambda *_: setattr(self, "_setup_wizard", None))
         wizard.open()
         self._setup_wizard = wizard
+
+    def toggle_full_screen(self) -> None:
+        """F11: the window over the whole screen, or back as it was."""
+        if self.isFullScreen():
+            self.showNormal()
+            if self._maximized_before_full_screen:
+                self.showMaximized()
+        else:
+            self._maximized_before_full_screen = self.isMaximized()
+            self.showFullScreen()
+        self.full_screen_action.setChecked(self.isFullScreen())
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.services.log_dir, self)
+        dialog.open()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        actions = [
+            a for menu in self.menuBar().actions() if menu.menu() for a in menu.menu().actions()
+        ]
+        dialog = ShortcutsDialog(actions, self)
+        dialog.open()
+        return dialog
+
+    def open_log_folder(self) -> bool:
+        """Show the log folder in the system's file manager; say where it is if none opens."""
+        folder = self.services.log_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            return True
+        show_message(
+            self,
+            "Log folder",
+            f"No file manager could be opened here. The log is in {folder}",
+            icon=QMessageBox.Icon.Information,
+        )
+        return False
 
     def open_settings(self) -> None:
         """The receiver settings (non-blocking); accepting saves them and restarts the receiver."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDialog, QGridLayout, QVBoxLayout, QWidget
 
 from app.services.decoder import DecodedFrame
@@ -136,3 +137,18 @@ class LargeView(QDialog):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tile)
         self.resize(960, 720)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """F11 toggles full screen; Esc leaves full screen before it closes the view."""
+        if event.key() == Qt.Key.Key_F11:
+            self.toggle_full_screen()
+        elif event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.showNormal()
+        else:
+            super().keyPressEvent(event)
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
