@@ -15,6 +15,10 @@ _INTRO_NO_REGISTRY = (
 )
 
 
+ROUTE_WIDTH = 320
+HINT_WIDTH = 440
+
+
 class WelcomePanel(QWidget):
     """Shown while no device is listed and no demo runs.
 
@@ -85,11 +89,17 @@ class WelcomePanel(QWidget):
     def _route(layout: QVBoxLayout, text: str, hint: str) -> QPushButton:
         button = QPushButton(text)
         button.setMinimumHeight(44)
-        button.setMaximumWidth(420)
+        button.setFixedWidth(ROUTE_WIDTH)  # three routes of one width read as one list
         layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
         label = QLabel(hint)
         label.setWordWrap(True)
-        label.setFixedWidth(420)  # a fixed width gives wrapped text its height
-        label.setStyleSheet("color: palette(mid); margin-bottom: 12px;")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setFixedWidth(HINT_WIDTH)  # a fixed width gives wrapped text its height
+        # Secondary by size, not by a pale grey: `palette(mid)` was barely readable on the
+        # window's grey, and the text colour stays legible in light and dark themes.
+        label.setStyleSheet("color: palette(window-text); margin-bottom: 14px;")
+        font = label.font()
+        font.setPointSizeF(font.pointSizeF() * 0.92)
+        label.setFont(font)
         layout.addWidget(label, 0, Qt.AlignmentFlag.AlignHCenter)
         return button
