@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -34,6 +35,7 @@ WARNING = QColor("#ffb74d")
 SELECTED = QColor("#42a5f5")
 WATCHED = QColor("#90caf9")
 ADAPTED = QColor("#80deea")
+STALE_VEIL = QColor(0, 0, 0, 110)  # over an offline camera's last frame, already grey
 ADAPT_ACTION = "Adapt quality to the link"
 ADAPTED_TIP = (
     "adapted: SecureCam lowered its settings because the link could not carry them "
@@ -100,6 +102,7 @@ class TileInfo:
     settings: str | None = None  # what it streams, from its STATUS (settings_text)
     adapted: bool = False  # the app lowered its settings to suit the link
     adapt: bool = True  # the app may adapt its settings (the context menu's check)
+    last_seen_s: float | None = None  # seconds since its newest frame arrived, if any did
 
     @classmethod
     def from_stats(
@@ -122,6 +125,7 @@ class TileInfo:
         if stats is None:
             return cls(demo=demo, viewers=viewers, adapt=adapt)
         latest = stats.timelines[-1] if stats.timelines else None
+        seen = None if latest is None else max(0.0, (now_us - latest.decrypted_us) / 1e6)
         status = stats.status
         return cls(
             state=stats.state,
@@ -136,6 +140,7 @@ class TileInfo:
             settings=None if status is None else settings_text(status),
             adapted=adapted and stats.connected,
             adapt=adapt,
+            last_seen_s=seen,
         )
 
     def placeholder(self) -> str:
@@ -146,8 +151,17 @@ class TileInfo:
         if self.state is DeviceState.CONNECTING:
             return f"{label}…"
         if self.state is DeviceState.REJECTED:
-            return f"{label}: {self.reason or 'unknown reason'}"
-        return f"{label} ({self.reason})" if self.reason else label
+            text = f"{label}: {self.reason or 'unknown reason'}"
+        else:
+            text = f"{label} ({self.reason})" if self.reason else label
+        return text if self.last_seen_s is None else f"{text}\n{self.last_seen()}"
+
+    def last_seen(self) -> str:
+        """'last frame 14:03:12, 2 min ago' (local time), or '' when none arrived."""
+        if self.last_seen_s is None:
+            return ""
+        when = datetime.now() - timedelta(seconds=self.last_seen_s)
+        return f"last frame {when:%H:%M:%S}, {_ago(self.last_seen_s)}"
 
 
 class CameraTile(QWidget):
@@ -171,6 +185,7 @@ class CameraTile(QWidget):
         self.device = device
         self.info = TileInfo()
         self.current: DecodedFrame | None = None
+        self._stale: tuple[DecodedFrame, QImage] | None = None  # current, in grey
         self._fresh = False
         self.painted = 0
         self.unpainted = 0
@@ -237,7 +252,15 @@ class CameraTile(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#111"))
         if self.current is not None:
-            painter.drawImage(self._picture_rect(self.current.image), self.current.image)
+            image = self.current.image
+            live = self.info.state is DeviceState.LIVE
+            if not live:
+                # Not a live-looking picture: the last frame, grey and dimmed, under the state.
+                image = self._stale_image()
+            rect = self._picture_rect(image)
+            painter.drawImage(rect, image)
+            if not live:
+                painter.fillRect(rect, STALE_VEIL)
         self._paint_overlay(painter)
         painter.end()
         if self._fresh and self.current is not None:
@@ -287,6 +310,14 @@ class CameraTile(QWidget):
         self.sizeChanged.emit(self.device, event.size())
 
     # -- drawing ----------------------------------------------------------------------------
+
+    def _stale_image(self) -> QImage:
+        """The current frame in grey, converted once per frame (not per paint)."""
+        assert self.current is not None
+        if self._stale is None or self._stale[0] is not self.current:
+            grey = self.current.image.convertToFormat(QImage.Format.Format_Grayscale8)
+            self._stale = (self.current, grey)
+        return self._stale[1]
 
     def _picture_rect(self, image: QImage) -> QRectF:
         area = QRectF(self.rect())
@@ -389,15 +420,20 @@ class CameraTile(QWidget):
             painter.setPen(QColor("white"))
             painter.drawText(bottom, Qt.AlignmentFlag.AlignVCenter, "   ".join(parts))
 
-        # state, when there is no live picture
+        # state, when there is no live picture: on a plate, readable over the last frame
         if not live or self.current is None:
             rejected = info.state is DeviceState.REJECTED
-            painter.setPen(REJECTED.lighter(150) if rejected else QColor("#bbb"))
-            painter.drawText(
-                QRectF(10, line, width - 20, self.height() - 2 * line),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                info.placeholder(),
-            )
+            area = QRectF(10, line, width - 20, self.height() - 2 * line)
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            text = info.placeholder()
+            if self.current is not None:
+                bounds = painter.fontMetrics().boundingRect(area.toRect(), int(flags), text)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(BAR)
+                painter.drawRoundedRect(QRectF(bounds).adjusted(-12, -8, 12, 8), 6, 6)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(REJECTED.lighter(150) if rejected else QColor("#ddd"))
+            painter.drawText(area, flags, text)
 
 
 def _draw_lock(painter: QPainter, box: QRectF, colour: QColor, *, locked: bool) -> None:
@@ -421,3 +457,13 @@ def _draw_lock(painter: QPainter, box: QRectF, colour: QColor, *, locked: bool) 
     painter.setBrush(Qt.BrushStyle.NoBrush)
     painter.drawPath(shackle)
     painter.restore()
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 86400:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
