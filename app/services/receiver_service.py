@@ -201,9 +201,12 @@ class ReceiverService(QObject):
         if self._receiver is not None:
             await self._receiver.revalidate()
 
-    async def disconnect(self, device: str, reason: str) -> None:
+    async def disconnect(
+        self, device: str, reason: str, code: CloseCode = CloseCode.DEVICE_REMOVED
+    ) -> None:
+        """Close the device's live session with `code` and `reason` (nothing if not live)."""
         if self._receiver is not None:
-            await self._receiver.disconnect(device, CloseCode.DEVICE_REMOVED, reason)
+            await self._receiver.disconnect(device, code, reason)
 
     def set_display_size(self, device: str, width: int, height: int) -> None:
         self.decoder.set_target_size(device, width, height)

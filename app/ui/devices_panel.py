@@ -305,6 +305,11 @@ class DevicesPanel(QDockWidget):
         self.select(new)
         self.deviceRenamed.emit(entry.name, new)
 
+    def set_allow_plain_selected(self, allow: bool) -> None:
+        """Allow (after the warning) or forbid plain streams for the selected device."""
+        self.plain_check.setChecked(allow)
+        self._plain_clicked(allow)
+
     def _plain_clicked(self, checked: bool) -> None:
         entry = self._entries.get(self.selected_name() or "")
         if entry is None:

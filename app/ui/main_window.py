@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.devices.registry import RegistryError
+from app.protocol.errors import CloseCode
 from app.protocol.session import monotonic_us
 from app.receiver.server import ConnectionRejected
 from app.services.app_services import AppServices
@@ -32,6 +33,7 @@ from app.services.snapshots import default_folder, default_name, write_new
 from app.tasks import spawn
 from app.ui.about import AboutDialog, ShortcutsDialog
 from app.ui.add_device import AddDeviceDialog
+from app.ui.details import DetailsDialog
 from app.ui.devices_panel import DevicesPanel
 from app.ui.errors import show_message
 from app.ui.latency.dock import LatencyDock
@@ -39,7 +41,7 @@ from app.ui.log_dock import LogDock
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup_wizard import SetupWizard
 from app.ui.share_panel import SharePanel
-from app.ui.tile import TileInfo
+from app.ui.tile import TileAction, TileInfo
 from app.ui.wall import CameraWall
 from app.ui.welcome import WelcomePanel
 
@@ -213,6 +215,7 @@ class MainWindow(QMainWindow):
         self.wall.tileSelected.connect(self._tile_selected)
         self.wall.snapshotRequested.connect(self.save_snapshot_dialog)
         self.wall.adaptToggled.connect(self.set_adapt)
+        self.wall.actionRequested.connect(self.tile_action)
         self.wall.displaySizeChanged.connect(self._display_size)
         self.welcome.demoRequested.connect(self.start_demo)
         self.welcome.addRequested.connect(self.open_add_device)
@@ -260,6 +263,7 @@ class MainWindow(QMainWindow):
         share = self.services.share
         devices = self.services.devices
         now = monotonic_us()
+        allow_plain = {entry.name for entry in devices.entries() if entry.allow_plain}
         for name in self.wall.tiles:
             adapt, _ = devices.adapt_policy(name)
             info = TileInfo.from_stats(
@@ -269,6 +273,7 @@ class MainWindow(QMainWindow):
                 viewers=share.viewer_count(name),
                 adapted=receiver.adapted(name),
                 adapt=adapt,
+                allow_plain=name in allow_plain,
             )
             self.wall.set_info(name, info)
         self._update_snapshot_action()
@@ -385,6 +390,36 @@ class MainWindow(QMainWindow):
         wizard.finished.connect(lambda *_: setattr(self, "_setup_wizard", None))
         wizard.open()
         self._setup_wizard = wizard
+
+    def tile_action(self, device: str, action: TileAction) -> None:
+        """What a tile's menu asked: through the devices panel and services, as the sidebar
+        would do it (the same confirmations and errors)."""
+        if action is TileAction.DETAILS:
+            self.show_details(device)
+            return
+        if action is TileAction.DISCONNECT:
+            self._spawn(
+                self.services.receiver.disconnect(
+                    device, "disconnected from the window", CloseCode.GOING_AWAY
+                ),
+                f"disconnect {device}",
+            )
+            return
+        if not self.devices_panel.select(device):
+            return
+        if action is TileAction.RENAME:
+            self.devices_panel.rename_selected()
+        elif action is TileAction.ALLOW_PLAIN:
+            entry = next((e for e in self.services.devices.entries() if e.name == device), None)
+            if entry is not None:
+                self.devices_panel.set_allow_plain_selected(not entry.allow_plain)
+        self.refresh_tiles()
+
+    def show_details(self, device: str) -> DetailsDialog:
+        entry = next((e for e in self.services.devices.entries() if e.name == device), None)
+        dialog = DetailsDialog(device, entry, self.services.receiver.stats(device), self)
+        dialog.open()
+        return dialog
 
     def toggle_full_screen(self) -> None:
         """F11: the window over the whole screen, or back as it was."""

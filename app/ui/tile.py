@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QContextMenuEvent,
     QFont,
@@ -82,6 +84,15 @@ def failed_attempts_text(count: int) -> str | None:
     return f"{count} failed attempt" + ("" if count == 1 else "s")
 
 
+class TileAction(Enum):
+    """What a tile's menu asks the window to do (beyond snapshot, large view, adaptation)."""
+
+    ALLOW_PLAIN = "Allow plain (insecure)"
+    RENAME = "Rename…"
+    DETAILS = "Details…"
+    DISCONNECT = "Disconnect"
+
+
 @dataclass
 class TileInfo:
     """What the tile's overlay shows; refreshed a few times a second, not per frame.
@@ -103,6 +114,7 @@ class TileInfo:
     adapted: bool = False  # the app lowered its settings to suit the link
     adapt: bool = True  # the app may adapt its settings (the context menu's check)
     last_seen_s: float | None = None  # seconds since its newest frame arrived, if any did
+    allow_plain: bool = False  # its registry entry lets it stream unencrypted
 
     @classmethod
     def from_stats(
@@ -114,6 +126,7 @@ class TileInfo:
         viewers: int = 0,
         adapted: bool = False,
         adapt: bool = True,
+        allow_plain: bool = False,
     ) -> TileInfo:
         """What a tile shows for a device with these receiver stats (None: not seen yet).
 
@@ -123,7 +136,7 @@ class TileInfo:
         whether the app changed its settings (ReceiverService.adapted), `adapt` whether it may.
         """
         if stats is None:
-            return cls(demo=demo, viewers=viewers, adapt=adapt)
+            return cls(demo=demo, viewers=viewers, adapt=adapt, allow_plain=allow_plain)
         latest = stats.timelines[-1] if stats.timelines else None
         seen = None if latest is None else max(0.0, (now_us - latest.decrypted_us) / 1e6)
         status = stats.status
@@ -141,6 +154,7 @@ class TileInfo:
             adapted=adapted and stats.connected,
             adapt=adapt,
             last_seen_s=seen,
+            allow_plain=allow_plain,
         )
 
     def placeholder(self) -> str:
@@ -178,6 +192,7 @@ class CameraTile(QWidget):
     clicked = Signal(str)
     snapshotRequested = Signal(str)
     adaptToggled = Signal(str, bool)  # device, adaptation wanted on
+    actionRequested = Signal(str, object)  # device, TileAction (the window asks and acts)
     sizeChanged = Signal(str, QSize)
 
     def __init__(self, device: str, parent: QWidget | None = None) -> None:
@@ -301,9 +316,25 @@ class CameraTile(QWidget):
             "carry them, and raise them again when it can. Off: the camera keeps its own."
         )
         adapt.toggled.connect(lambda on: self.adaptToggled.emit(self.device, on))
+        plain = self._menu_action(menu, TileAction.ALLOW_PLAIN)
+        plain.setCheckable(True)
+        plain.setChecked(self.info.allow_plain)
+        plain.setToolTip("Unencrypted streams, only to measure what encryption costs")
+        menu.addSeparator()
+        rename = self._menu_action(menu, TileAction.RENAME)
+        rename.setEnabled(not self.info.demo)
+        self._menu_action(menu, TileAction.DETAILS)
+        drop = self._menu_action(menu, TileAction.DISCONNECT)
+        drop.setEnabled(self.info.state is DeviceState.LIVE)
+        drop.setToolTip("Close its connection now; the camera reconnects by itself")
         menu.setToolTipsVisible(True)
         self.context_menu = menu
         return menu
+
+    def _menu_action(self, menu: QMenu, action: TileAction) -> QAction:
+        item = menu.addAction(action.value)
+        item.triggered.connect(lambda: self.actionRequested.emit(self.device, action))
+        return item
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

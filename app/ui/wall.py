@@ -24,6 +24,7 @@ class CameraWall(QWidget):
     tileSelected = Signal(str)
     snapshotRequested = Signal(str)
     adaptToggled = Signal(str, bool)
+    actionRequested = Signal(str, object)  # device, TileAction: from a tile's menu
     displaySizeChanged = Signal(str, QSize)  # the largest size a device is shown at
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -49,6 +50,7 @@ class CameraWall(QWidget):
                 tile.clicked.connect(self.select)
                 tile.snapshotRequested.connect(self.snapshotRequested)
                 tile.adaptToggled.connect(self.adaptToggled)
+                tile.actionRequested.connect(self.actionRequested)
                 tile.sizeChanged.connect(self._tile_resized)
                 self.tiles[name] = tile
         self._reflow(names)
@@ -88,6 +90,7 @@ class CameraWall(QWidget):
             view.tile.sizeChanged.connect(self._tile_resized)
             view.tile.snapshotRequested.connect(self.snapshotRequested)
             view.tile.adaptToggled.connect(self.adaptToggled)
+            view.tile.actionRequested.connect(self.actionRequested)
             view.finished.connect(lambda _=0, d=device: self._large_closed(d))
             self._large[device] = view
             tile = self.tiles.get(device)

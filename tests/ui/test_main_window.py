@@ -423,3 +423,59 @@ def test_the_welcome_panel_opens_the_setup_wizard_once(qloop, services, window):
         await wait_until(lambda: window._setup_wizard is None, 5)
 
     run(qloop, scenario())
+
+
+def test_a_tiles_menu_shows_details_and_disconnects_a_live_camera(qloop, services, window):
+    from app.ui.tile import TileAction
+
+    async def scenario():
+        await services.start()
+        window.welcome.demo_button.click()
+        tile = await wait_until(lambda: window.wall.tiles.get("demo-1"), 5)
+        await wait_until(lambda: tile.painted > 0, 5)
+        window.refresh_tiles()
+        texts = [a.text() for a in tile.build_context_menu().actions() if not a.isSeparator()]
+        assert texts == [
+            "Save snapshot…",
+            "Open large view",
+            "Adapt quality to the link",
+            "Allow plain (insecure)",
+            "Rename…",
+            "Details…",
+            "Disconnect",
+        ]
+        details = window.show_details("demo-1")
+        values = {label: shown.text() for label, shown in details.values.items()}
+        assert values["State"] == "live" and values["Firmware"].startswith("securecam-sim/")
+        assert values["Resolution"].startswith("640×480, VGA")
+        assert values["Address"].startswith("127.0.0.1:")
+        entry = next(e for e in services.devices.entries() if e.name == "demo-1")
+        assert values["Key fingerprint"] == entry.fingerprint
+        details.close()
+
+        stats = services.receiver.stats("demo-1")
+        sessions = stats.sessions
+        window.tile_action("demo-1", TileAction.DISCONNECT)
+        # Closed, and back by itself after its back-off: a new session.
+        await wait_until(lambda: stats.sessions > sessions and stats.connected, 20)
+        await services.shutdown()
+
+    run(qloop, scenario())
+
+
+def test_a_tiles_menu_renames_and_allows_plain_through_the_sidebars_own_steps(
+    qloop, services, window, tmp_path
+):
+    from app.ui.tile import TileAction
+
+    services.devices.add("porch")  # as the Add dialog does: the sidebar lists it
+    registry = Registry(services.config_dir)
+    panel = window.devices_panel
+    asked = []
+    panel._confirm = lambda title, text, **_: asked.append(title) or True
+    window.tile_action("porch", TileAction.ALLOW_PLAIN)
+    assert asked == ["Allow plain streams?"]  # the same warning as the sidebar's switch
+    assert registry.get("porch").allow_plain
+    panel._ask_name = lambda current: "front-door"
+    window.tile_action("porch", TileAction.RENAME)
+    assert [d.name for d in registry.list()] == ["front-door"]
