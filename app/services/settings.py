@@ -119,6 +119,21 @@ class Settings:
             state if isinstance(state, QByteArray) else None,
         )
 
+    def wall(self) -> tuple[str | None, list[str]]:
+        """The camera wall's layout (a WallLayout value, None if never chosen) and the
+        order the user dragged the cameras into."""
+        layout = self._qt.value("window/wall_layout")
+        order = self._qt.value("window/wall_order")
+        return (
+            layout if isinstance(layout, str) else None,
+            [n for n in order if isinstance(n, str)] if isinstance(order, list) else [],
+        )
+
+    def save_wall(self, layout: str, order: list[str]) -> None:
+        self._qt.setValue("window/wall_layout", layout)
+        self._qt.setValue("window/wall_order", order)
+        self._qt.sync()
+
     def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
         self._qt.setValue("window/geometry", geometry)
         self._qt.setValue("window/state", state)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -42,7 +42,7 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup_wizard import SetupWizard
 from app.ui.share_panel import SharePanel
 from app.ui.tile import TileAction, TileInfo
-from app.ui.wall import CameraWall
+from app.ui.wall import CameraWall, WallLayout
 from app.ui.welcome import WelcomePanel
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,17 @@ class MainWindow(QMainWindow):
         for dock in (self.devices_panel, self.latency_dock, self.log_dock, self.share_panel):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
+        layouts = view_menu.addMenu("Camera &layout")
+        group = QActionGroup(self)
+        self.layout_actions: dict[WallLayout, QAction] = {}
+        for mode in WallLayout:
+            action = self._action(
+                layouts, mode.value, lambda _=False, m=mode: self.set_wall_layout(m)
+            )
+            action.setCheckable(True)
+            action.setChecked(mode is self.wall.layout_mode)
+            group.addAction(action)
+            self.layout_actions[mode] = action
         self.full_screen_action = self._action(
             view_menu, "&Full screen", self.toggle_full_screen, "F11"
         )
@@ -216,6 +227,7 @@ class MainWindow(QMainWindow):
         self.wall.snapshotRequested.connect(self.save_snapshot_dialog)
         self.wall.adaptToggled.connect(self.set_adapt)
         self.wall.actionRequested.connect(self.tile_action)
+        self.wall.arrangementChanged.connect(self._save_wall)
         self.wall.displaySizeChanged.connect(self._display_size)
         self.welcome.demoRequested.connect(self.start_demo)
         self.welcome.addRequested.connect(self.open_add_device)
@@ -226,6 +238,7 @@ class MainWindow(QMainWindow):
         self.devices_panel.deviceActivated.connect(self.wall.open_large)
 
     def _restore_layout(self) -> None:
+        self._restore_wall()
         geometry, state = self.services.settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -420,6 +433,21 @@ class MainWindow(QMainWindow):
         dialog = DetailsDialog(device, entry, self.services.receiver.stats(device), self)
         dialog.open()
         return dialog
+
+    def set_wall_layout(self, mode: WallLayout) -> None:
+        self.wall.set_layout(mode)
+        self.layout_actions[mode].setChecked(True)
+
+    def _save_wall(self) -> None:
+        self.services.settings.save_wall(self.wall.layout_mode.value, self.wall.order)
+
+    def _restore_wall(self) -> None:
+        layout, order = self.services.settings.wall()
+        self.wall.set_order(order)
+        try:
+            self.set_wall_layout(WallLayout(layout) if layout else WallLayout.AUTO)
+        except ValueError:
+            log.warning("unknown camera layout %r in the settings: the automatic grid", layout)
 
     def toggle_full_screen(self) -> None:
         """F11: the window over the whole screen, or back as it was."""

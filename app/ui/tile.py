@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
     QContextMenuEvent,
+    QDrag,
     QFont,
     QImage,
     QMouseEvent,
@@ -20,7 +21,7 @@ from PySide6.QtGui import (
     QPen,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QSizePolicy, QWidget
 
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
@@ -37,6 +38,7 @@ WARNING = QColor("#ffb74d")
 SELECTED = QColor("#42a5f5")
 WATCHED = QColor("#90caf9")
 ADAPTED = QColor("#80deea")
+TILE_MIME = "application/x-securecam-tile"  # a dragged tile: its device name, UTF-8
 STALE_VEIL = QColor(0, 0, 0, 110)  # over an offline camera's last frame, already grey
 ADAPT_ACTION = "Adapt quality to the link"
 ADAPTED_TIP = (
@@ -201,6 +203,7 @@ class CameraTile(QWidget):
         self.info = TileInfo()
         self.current: DecodedFrame | None = None
         self._stale: tuple[DecodedFrame, QImage] | None = None  # current, in grey
+        self._press: QPoint | None = None  # where a press began: a drag starts from it
         self._fresh = False
         self.painted = 0
         self.unpainted = 0
@@ -285,7 +288,28 @@ class CameraTile(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.clicked.emit(self.device)
+        self._press = event.position().toPoint()
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Dragged far enough with the left button: carry this tile's name to another tile."""
+        start = self._press
+        if start is None or not event.buttons() & Qt.MouseButton.LeftButton:
+            return
+        if (event.position().toPoint() - start).manhattanLength() < (
+            QApplication.startDragDistance()
+        ):
+            return
+        self._press = None
+        drag = QDrag(self)
+        data = QMimeData()
+        data.setData(TILE_MIME, self.device.encode())
+        drag.setMimeData(data)
+        drag.exec(Qt.DropAction.MoveAction)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._press = None
+        super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         self.activated.emit(self.device)

@@ -1,15 +1,49 @@
-"""The camera wall: one tile per camera in a grid that re-flows as cameras come and go."""
+"""The camera wall: one tile per camera, in the layout the user chose (an automatic grid, one
+large camera and the others around it, or a fixed number of columns) and the order they
+dragged the tiles into; it re-flows as cameras come and go."""
 
 from __future__ import annotations
 
 import math
+from enum import Enum
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QDialog, QGridLayout, QVBoxLayout, QWidget
 
 from app.services.decoder import DecodedFrame
-from app.ui.tile import CameraTile, TileInfo
+from app.ui.tile import TILE_MIME, CameraTile, TileInfo
+
+
+class WallLayout(Enum):
+    """How the wall places its tiles (the value is what settings store and menus show)."""
+
+    AUTO = "Automatic grid"
+    ONE_PLUS_N = "One large, the others around it"
+    COLUMNS_2 = "2 columns"
+    COLUMNS_3 = "3 columns"
+    COLUMNS_4 = "4 columns"
+
+
+def placements(layout: WallLayout, count: int) -> list[tuple[int, int, int, int]]:
+    """(row, column, row span, column span) of each of `count` tiles, in order."""
+    if count == 0:
+        return []
+    if layout is WallLayout.ONE_PLUS_N and count > 1:
+        columns = 3 if count <= 6 else max(4, math.ceil(math.sqrt(count + 3)))
+        cells = [
+            (row, column)
+            for row in range(count + 2)
+            for column in range(columns)
+            if not (row < 2 and column < 2)  # the large tile's four cells
+        ]
+        return [(0, 0, 2, 2)] + [(row, column, 1, 1) for row, column in cells[: count - 1]]
+    columns = {
+        WallLayout.COLUMNS_2: 2,
+        WallLayout.COLUMNS_3: 3,
+        WallLayout.COLUMNS_4: 4,
+    }.get(layout, max(1, math.ceil(math.sqrt(count))))
+    return [(index // columns, index % columns, 1, 1) for index in range(count)]
 
 
 class CameraWall(QWidget):
@@ -26,6 +60,7 @@ class CameraWall(QWidget):
     adaptToggled = Signal(str, bool)
     actionRequested = Signal(str, object)  # device, TileAction: from a tile's menu
     displaySizeChanged = Signal(str, QSize)  # the largest size a device is shown at
+    arrangementChanged = Signal()  # the layout or the order changed: worth remembering
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +70,49 @@ class CameraWall(QWidget):
         self.tiles: dict[str, CameraTile] = {}
         self.selected: str | None = None
         self._large: dict[str, LargeView] = {}
+        self.layout_mode = WallLayout.AUTO
+        self.order: list[str] = []  # the user's order (dragged); unknown names go last
+        self.setAcceptDrops(True)
+
+    def set_layout(self, layout: WallLayout) -> None:
+        if layout is not self.layout_mode:
+            self.layout_mode = layout
+            self._reflow(list(self.tiles))
+            self.arrangementChanged.emit()
+
+    def set_order(self, order: list[str]) -> None:
+        """The order tiles are placed in (a remembered one, or after a drag)."""
+        self.order = list(dict.fromkeys(order))
+        self._reflow(list(self.tiles))
+
+    def move_tile(self, device: str, before: str) -> None:
+        """Place `device` where `before` is (a tile dropped on another)."""
+        names = self.shown_order()
+        if device not in names or before not in names or device == before:
+            return
+        names.remove(device)
+        names.insert(names.index(before), device)
+        known = [n for n in self.order if n not in names]
+        self.set_order(names + known)
+        self.arrangementChanged.emit()
+
+    def shown_order(self) -> list[str]:
+        """The tiles' names in the order they are placed."""
+        ranked = {name: index for index, name in enumerate(self.order)}
+        return sorted(self.tiles, key=lambda n: (ranked.get(n, len(ranked)), n not in ranked))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(TILE_MIME):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        device = bytes(event.mimeData().data(TILE_MIME).data()).decode()
+        target = self.childAt(event.position().toPoint())
+        while target is not None and not isinstance(target, CameraTile):
+            target = target.parentWidget()
+        if isinstance(target, CameraTile):
+            self.move_tile(device, target.device)
+            event.acceptProposedAction()
 
     def set_devices(self, names: list[str]) -> None:
         """Show exactly these devices, in this order."""
@@ -113,14 +191,16 @@ class CameraWall(QWidget):
     def _reflow(self, names: list[str]) -> None:
         for tile in self.tiles.values():
             self._grid.removeWidget(tile)
-        columns = max(1, math.ceil(math.sqrt(len(names))))
-        for index, name in enumerate(names):
-            self._grid.addWidget(self.tiles[name], index // columns, index % columns)
+        ordered = [name for name in self.shown_order() if name in names]
+        cells = placements(self.layout_mode, len(ordered))
+        for name, (row, column, rows, columns) in zip(ordered, cells, strict=True):
+            self._grid.addWidget(self.tiles[name], row, column, rows, columns)
+        used_rows = max((r + rs for r, _, rs, _ in cells), default=1)
+        used_columns = max((c + cs for _, c, _, cs in cells), default=1)
         for column in range(self._grid.columnCount()):
-            self._grid.setColumnStretch(column, 1 if column < columns else 0)
-        rows = max(1, math.ceil(len(names) / columns))
+            self._grid.setColumnStretch(column, 1 if column < used_columns else 0)
         for row in range(self._grid.rowCount()):
-            self._grid.setRowStretch(row, 1 if row < rows else 0)
+            self._grid.setRowStretch(row, 1 if row < used_rows else 0)
 
     def _tile_resized(self, device: str, size: QSize) -> None:
         large = self._large.get(device)
