@@ -56,13 +56,14 @@ firmware-cross:
 # viewers of `securecam serve --share` (SHARE_ARGS, e.g. --quick --repeats 1), and the firmware's
 # loop on the host model of an ESP32 link (BOARD_ARGS, e.g. --quick), and cameras on shaped
 # links between network namespaces with adaptive quality (SHAPED_ARGS, e.g. --quick; needs root,
-# says why it skips without).
+# says why it skips without), and the window's start-up against an empty PySide6 window.
 bench: $(STAMP)
 	$(PY) -m app.bench $(BENCH_ARGS)
 	$(PY) -m app.bench.attacks $(ATTACK_ARGS)
 	$(PY) -m app.bench.share $(SHARE_ARGS)
 	$(PY) -m app.bench.board $(BOARD_ARGS)
 	$(PY) -m app.bench.shaped $(SHAPED_ARGS)
+	$(PY) -m app.bench.startup
 
 # The benchmark report's own tests: short runs of every section (pytest -m bench).
 bench-test: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -29,6 +30,8 @@ from app.protocol.records import NO_FPS_CAP, Status
 from app.protocol.session import monotonic_us
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.decoder import DecodedFrame
+
+log = logging.getLogger(__name__)
 
 ENCRYPTED = QColor("#2e7d32")
 PLAIN = QColor("#e65100")
@@ -285,6 +288,8 @@ class CameraTile(QWidget):
             self._fresh = False
             self.painted += 1
             self.current.frame.timeline.painted_us = monotonic_us()
+            if self.painted == 1:  # a user's (and `make bench`'s) sign the picture is up
+                log.info("%s: first frame painted", self.device)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.clicked.emit(self.device)
