@@ -119,6 +119,15 @@ class Settings:
             state if isinstance(state, QByteArray) else None,
         )
 
+    def theme(self) -> str | None:
+        """The window's theme (an app.ui.theme.Theme value), None if never chosen."""
+        value = self._qt.value("window/theme")
+        return value if isinstance(value, str) else None
+
+    def save_theme(self, theme: str) -> None:
+        self._qt.setValue("window/theme", theme)
+        self._qt.sync()
+
     def wall(self) -> tuple[str | None, list[str]]:
         """The camera wall's layout (a WallLayout value, None if never chosen) and the
         order the user dragged the cameras into."""

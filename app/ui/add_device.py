@@ -24,14 +24,13 @@ from app.devices.registry import Device, RegistryError
 from app.protocol.hello import validate_device_id
 from app.services.devices_service import DevicesService
 from app.services.network import camera_url_note, camera_urls
+from app.ui.theme import Meaning, meaning_style
 
 log = logging.getLogger(__name__)
 
 NAME_PAGE = 0
 RESULT_PAGE = 1
 _HINT_STYLE = "color: palette(placeholder-text);"
-_ERROR_STYLE = "color: #c62828;"
-_NOTICE_STYLE = "color: #b35c00; font-weight: bold;"
 _COPIED_MS = 1500
 
 
@@ -98,7 +97,7 @@ class AddDeviceDialog(QDialog):
         layout.addWidget(self.name_status)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(_ERROR_STYLE)
+        self.error_label.setStyleSheet(meaning_style(Meaning.BAD))
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.hide()
         layout.addWidget(self.error_label)
@@ -150,7 +149,7 @@ class AddDeviceDialog(QDialog):
         else:
             self.name_status.setText(problem)
             empty = not self.name_edit.text().strip()
-            self.name_status.setStyleSheet(_HINT_STYLE if empty else _ERROR_STYLE)
+            self.name_status.setStyleSheet(_HINT_STYLE if empty else meaning_style(Meaning.BAD))
 
     def _create(self) -> None:
         if self.created is not None or not self.create_button.isEnabled():
@@ -223,7 +222,7 @@ class AddDeviceDialog(QDialog):
             "there and keep it secret, since anyone who has it can stream as this camera."
         )
         self.key_notice.setWordWrap(True)
-        self.key_notice.setStyleSheet(_NOTICE_STYLE)
+        self.key_notice.setStyleSheet(meaning_style(Meaning.WARNING) + " font-weight: bold;")
         grid.addWidget(self.key_notice, row, 1, 1, 2)
         row += 1
         recovery = QLabel(
@@ -260,7 +259,7 @@ class AddDeviceDialog(QDialog):
                 "receiver settings; the address appears in the status bar once it listens."
             )
             stopped.setWordWrap(True)
-            stopped.setStyleSheet(_ERROR_STYLE)
+            stopped.setStyleSheet(meaning_style(Meaning.BAD))
             grid.addWidget(stopped, row, 1, 1, 2)
         else:
             urls = camera_urls(self.port, self.host)
@@ -281,7 +280,7 @@ class AddDeviceDialog(QDialog):
                 if note_text is not None:
                     note = QLabel(note_text)
                     note.setWordWrap(True)
-                    note.setStyleSheet(_NOTICE_STYLE)
+                    note.setStyleSheet(meaning_style(Meaning.WARNING) + " font-weight: bold;")
                     grid.addWidget(note, row, 1, 1, 2)
                     self.url_notes.append(note)
                     row += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,15 +28,14 @@ from app.protocol.hello import validate_device_id
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
+from app.ui.theme import Meaning, mark
+from app.ui.theme import colour as theme_colour
 from app.ui.tile import failed_attempts_text, state_label
 
 log = logging.getLogger(__name__)
 
 NAME_COLUMN, STATE_COLUMN, SUITE_COLUMN = range(3)
 _NAME_ROLE = Qt.ItemDataRole.UserRole
-_LIVE_COLOUR = QColor("#2e7d32")
-_BAD_COLOUR = QColor("#c62828")
-_WARN_COLOUR = QColor("#b35c00")
 
 PLAIN_WARNING = (
     "Plain streams are neither encrypted nor authenticated: anyone on the network can watch "
@@ -97,7 +96,7 @@ class DevicesPanel(QDockWidget):
         layout = QVBoxLayout(body)
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet(f"color: {_BAD_COLOUR.name()};")
+        mark(self.problem_label, Meaning.BAD)
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem_label.hide()
         layout.addWidget(self.problem_label)
@@ -212,14 +211,16 @@ class DevicesPanel(QDockWidget):
         item.setToolTip(STATE_COLUMN, state if attempts is None else f"{state}\n{attempts}")
         colour = None
         if stats is not None and stats.state is DeviceState.LIVE:
-            colour = _LIVE_COLOUR
+            colour = theme_colour(Meaning.GOOD)
         elif stats is not None and stats.state is DeviceState.REJECTED:
-            colour = _BAD_COLOUR
+            colour = theme_colour(Meaning.BAD)
         item.setForeground(STATE_COLUMN, QBrush(colour) if colour is not None else QBrush())
         suite = suite_text(entry, stats)
         item.setText(SUITE_COLUMN, suite)
         insecure = "insecure" in suite.lower()
-        item.setForeground(SUITE_COLUMN, QBrush(_WARN_COLOUR) if insecure else QBrush())
+        item.setForeground(
+            SUITE_COLUMN, QBrush(theme_colour(Meaning.WARNING)) if insecure else QBrush()
+        )
 
     def _item(self, name: str) -> QTreeWidgetItem | None:
         for i in range(self.tree.topLevelItemCount()):

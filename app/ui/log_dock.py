@@ -9,18 +9,17 @@ from PySide6.QtGui import QColor, QFontDatabase, QTextBlockFormat, QTextCharForm
 from PySide6.QtWidgets import QDockWidget, QPlainTextEdit, QWidget
 
 from app.logs import APP_LOGGER, CONSOLE_FORMAT, add_handler, remove_handler
+from app.ui.theme import Meaning, colour
 
 MAX_BLOCKS = 5000
-WARNING_COLOUR = QColor("#b35c00")
-ERROR_COLOUR = QColor("#c62828")
 
 
 def level_colour(levelno: int) -> QColor | None:
     """The text colour for a record's level: None (the palette's) below WARNING."""
     if levelno >= logging.ERROR:
-        return ERROR_COLOUR
+        return colour(Meaning.BAD)
     if levelno >= logging.WARNING:
-        return WARNING_COLOUR
+        return colour(Meaning.WARNING)
     return None
 
 

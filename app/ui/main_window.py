@@ -41,6 +41,7 @@ from app.ui.log_dock import LogDock
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup_wizard import SetupWizard
 from app.ui.share_panel import SharePanel
+from app.ui.theme import Theme, apply_theme, current_theme
 from app.ui.tile import TileAction, TileInfo
 from app.ui.wall import CameraWall, WallLayout
 from app.ui.welcome import WelcomePanel
@@ -136,6 +137,14 @@ class MainWindow(QMainWindow):
             self.share_label,
         ):
             bar.addPermanentWidget(label)
+        # Numbers that change every second get room for their widest value, so the bar
+        # neither jumps nor cuts them while the layout catches up.
+        for label, widest in (
+            (self.cameras_label, "  cameras live 888/888"),
+            (self.rate_label, "  8888.8 Mbit/s"),
+            (self.lag_label, "  UI loop lag 8888 ms"),
+        ):
+            label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 8)
         self.recording_label = QLabel()  # shown only while recording
         bar.addPermanentWidget(self.recording_label)
         self.recording_label.hide()
@@ -174,6 +183,15 @@ class MainWindow(QMainWindow):
             action.setChecked(mode is self.wall.layout_mode)
             group.addAction(action)
             self.layout_actions[mode] = action
+        themes = view_menu.addMenu("&Theme")
+        theme_group = QActionGroup(self)
+        self.theme_actions: dict[Theme, QAction] = {}
+        for theme in Theme:
+            action = self._action(themes, theme.value, lambda _=False, t=theme: self.set_theme(t))
+            action.setCheckable(True)
+            action.setChecked(theme is current_theme())
+            theme_group.addAction(action)
+            self.theme_actions[theme] = action
         self.full_screen_action = self._action(
             view_menu, "&Full screen", self.toggle_full_screen, "F11"
         )
@@ -433,6 +451,13 @@ class MainWindow(QMainWindow):
         dialog = DetailsDialog(device, entry, self.services.receiver.stats(device), self)
         dialog.open()
         return dialog
+
+    def set_theme(self, theme: Theme) -> None:
+        """Light, dark, or the system's, at once; remembered for the next start."""
+        apply_theme(theme)
+        self.theme_actions[theme].setChecked(True)
+        self.services.settings.save_theme(theme.value)
+        self.refresh_devices()  # the sidebar's state colours are set when it is filled
 
     def set_wall_layout(self, mode: WallLayout) -> None:
         self.wall.set_layout(mode)

@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import sys
+from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QObject, QTimer
@@ -18,6 +19,7 @@ from app.paths import config_dir, log_dir
 from app.services.app_services import AppServices
 from app.ui.errors import asyncio_exception_handler, install_exception_hooks
 from app.ui.main_window import MainWindow
+from app.ui.theme import Theme, apply_theme, follow_system
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ def run_app(args: argparse.Namespace) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(asyncio_exception_handler)
+    theme = _saved_theme(config_dir(override))
+    apply_theme(theme)
+    follow_system()
     services = AppServices(
         config_dir(override),
         log_dir=log_dir(override),
@@ -99,3 +104,13 @@ async def _session(services: AppServices, window: MainWindow, demo: int | None) 
     await closed.wait()
     collector.stop()
     await services.shutdown()
+
+
+def _saved_theme(config: Path) -> Theme:
+    """The theme saved in the settings; the system's when none is, or it is unknown."""
+    from app.services.settings import Settings
+
+    try:
+        return Theme(Settings(config).theme() or Theme.SYSTEM.value)
+    except ValueError:
+        return Theme.SYSTEM

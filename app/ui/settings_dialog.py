@@ -23,6 +23,7 @@ from app.protocol.limits import Limits
 from app.protocol.records import MAX_CHUNK_DATA
 from app.services.network import lan_addresses
 from app.services.settings import DEFAULT_HOST, ReceiverSettings
+from app.ui.theme import Meaning, meaning_style
 
 PORT_RANGE = (1, 65535)
 MAX_CONNECTIONS_RANGE = (1, 4096)
@@ -31,13 +32,13 @@ MAX_FRAME_MIB_RANGE = (
     0.06,
     math.floor(MAX_CHUNK_DATA * Limits().max_chunks_per_frame / (1024 * 1024) * 100) / 100,
 )
+
 HANDSHAKE_TIMEOUT_RANGE = (0.5, 60.0)
 # Above the receiver's ping interval, or a quiet but healthy camera would be dropped.
 IDLE_TIMEOUT_RANGE = (max(2.0, 2 * Limits().ping_interval_s), 600.0)
 DEMO_COUNT_RANGE = (1, 16)
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
-_ERROR_STYLE = "color: #c62828;"
 _HINT_STYLE = "color: palette(placeholder-text);"
 # What each of the WILDCARD_HOSTS listens on.
 _WILDCARD_HINTS = {
@@ -132,7 +133,7 @@ class SettingsDialog(QDialog):
 
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet(_ERROR_STYLE)
+        self.problem_label.setStyleSheet(meaning_style(Meaning.BAD))
         layout.addWidget(self.problem_label)
         note = QLabel("The receiver restarts with the new settings; connected cameras reconnect.")
         note.setWordWrap(True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFontDatabase, QGuiApplication
+from PySide6.QtGui import QBrush, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QBoxLayout,
@@ -60,6 +60,7 @@ from app.services.share_service import (
 from app.tasks import spawn
 from app.ui.errors import show_message
 from app.ui.settings_dialog import host_problem
+from app.ui.theme import Meaning, colour, meaning_style
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,12 @@ FINGERPRINT_HINT = (
     "Browsers warn about this self-made certificate: viewers should go on only if the "
     "SHA-256 fingerprint their browser shows for it is this one."
 )
+
 _HINT_STYLE = "color: palette(placeholder-text);"
-_ERROR_STYLE = "color: #c62828;"
-_ON_STYLE = "color: #2e7d32;"
-_NOTICE_STYLE = "color: #b35c00; font-weight: bold;"
 _SWITCH_STYLE = (
     "QPushButton { padding: 4px 14px; font-weight: bold; }"
     "QPushButton:checked { background-color: #2e7d32; color: white; border-radius: 3px; }"
 )
-_EXPIRED = QColor("#c62828")
 _COPIED_MS = 1500
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _LISTEN_HINTS = {
@@ -266,7 +264,7 @@ class AddViewerDialog(QDialog):
         self.add_button.setEnabled(problem is None)
         empty = not self.name_edit.text().strip()
         self.status_label.setText(problem or "")
-        self.status_label.setStyleSheet(_HINT_STYLE if empty else _ERROR_STYLE)
+        self.status_label.setStyleSheet(_HINT_STYLE if empty else meaning_style(Meaning.BAD))
 
     def submit(self) -> None:
         """Add the viewer as entered (the Add button and Enter)."""
@@ -300,7 +298,7 @@ class AddViewerDialog(QDialog):
         log.warning("could not add viewer: %s", problem)
         self._set_busy(False)
         self.add_button.setEnabled(True)
-        self.status_label.setStyleSheet(_ERROR_STYLE)
+        self.status_label.setStyleSheet(meaning_style(Meaning.BAD))
         self.status_label.setText(f"Could not add the viewer: {problem}")
 
     def _set_busy(self, busy: bool) -> None:
@@ -338,7 +336,7 @@ class CamerasDialog(QDialog):
         self.chooser = CameraChooser(cameras, viewer.cameras)
         layout.addWidget(self.chooser)
         self.problem_label = QLabel()
-        self.problem_label.setStyleSheet(_ERROR_STYLE)
+        self.problem_label.setStyleSheet(meaning_style(Meaning.BAD))
         layout.addWidget(self.problem_label)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -396,7 +394,7 @@ class SecretDialog(QDialog):
         layout.addLayout(grid)
         self.notice_label = QLabel(notice)
         self.notice_label.setWordWrap(True)
-        self.notice_label.setStyleSheet(_NOTICE_STYLE)
+        self.notice_label.setStyleSheet(meaning_style(Meaning.WARNING) + " font-weight: bold;")
         layout.addWidget(self.notice_label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.done_button = buttons.button(QDialogButtonBox.StandardButton.Close)
@@ -538,7 +536,7 @@ class SharePanel(QDockWidget):
         layout = QVBoxLayout(box)
         self.viewers_problem_label = QLabel()
         self.viewers_problem_label.setWordWrap(True)
-        self.viewers_problem_label.setStyleSheet(_ERROR_STYLE)
+        self.viewers_problem_label.setStyleSheet(meaning_style(Meaning.BAD))
         self.viewers_problem_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
         )
@@ -602,14 +600,14 @@ class SharePanel(QDockWidget):
             host = service.host
             where = _LISTEN_HINTS.get(host, host)
             text = f"On: port {service.port}, {where}."
-            style = _ON_STYLE
+            style = meaning_style(Meaning.GOOD)
         elif state is ShareState.STARTING:
             text = "Starting…"
         elif state is ShareState.STOPPING:
             text = "Stopping: ending every viewer's stream…"
         elif state is ShareState.ERROR:
             text = f"Not sharing: {service.error}."
-            style = _ERROR_STYLE
+            style = meaning_style(Meaning.BAD)
         else:
             text = "Off: nobody can watch from outside this window."
         self.state_label.setText(text)
@@ -644,7 +642,7 @@ class SharePanel(QDockWidget):
             if problem is not None:
                 self.render_state()
                 self.state_label.setText(problem)
-                self.state_label.setStyleSheet(_ERROR_STYLE)
+                self.state_label.setStyleSheet(meaning_style(Meaning.BAD))
                 return
             self.service.configure(host, self.port_spin.value())
             self._spawn(self.service.start(), "start sharing")
@@ -701,7 +699,7 @@ class SharePanel(QDockWidget):
                     item.setToolTip(text)
                     table.setItem(row, column, item)
                     if column == 2 and viewer.is_expired(now):
-                        item.setForeground(QBrush(_EXPIRED))
+                        item.setForeground(QBrush(colour(Meaning.BAD)))
         finally:
             table.blockSignals(False)
         if selected is None or not self.select_viewer(selected.name):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from app.ui.theme import Meaning, mark
+
 _INTRO = (
     "Live video from ESP32-CAM modules, encrypted and authenticated end to end.<br>"
     "No camera is registered yet. Pick one way to start:"
@@ -48,7 +50,8 @@ class WelcomePanel(QWidget):
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
         self.problem_label.setFixedWidth(560)  # a fixed width gives wrapped text its height
-        self.problem_label.setStyleSheet("color: #c62828; font-weight: bold;")
+        self.problem_label.setStyleSheet("font-weight: bold;")
+        mark(self.problem_label, Meaning.BAD)
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem_label.hide()
         layout.addWidget(self.problem_label, 0, Qt.AlignmentFlag.AlignHCenter)

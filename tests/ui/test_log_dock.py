@@ -9,11 +9,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from app.ui.log_dock import (
-    ERROR_COLOUR,
     MAX_BLOCKS,
-    WARNING_COLOUR,
     LogDock,
 )
+from app.ui.theme import Meaning, colour
 from tests.waiting import scaled_ms
 
 log = logging.getLogger("app.test")
@@ -64,8 +63,8 @@ def test_warnings_and_errors_are_coloured(qtbot, dock):
     log.error("an error")
     qtbot.waitUntil(lambda: shown(dock, "an error"), timeout=scaled_ms(2000))
     assert block_colour(dock, "plain info") is None
-    assert block_colour(dock, "a warning") == WARNING_COLOUR
-    assert block_colour(dock, "an error") == ERROR_COLOUR
+    assert block_colour(dock, "a warning") == colour(Meaning.WARNING)
+    assert block_colour(dock, "an error") == colour(Meaning.BAD)
 
 
 def test_tracebacks_are_shown_whole(qtbot, dock):
@@ -75,7 +74,7 @@ def test_tracebacks_are_shown_whole(qtbot, dock):
         log.exception("it failed")
     qtbot.waitUntil(lambda: shown(dock, "RuntimeError: boom"), timeout=scaled_ms(2000))
     assert "Traceback (most recent call last)" in dock.plain_text()
-    assert block_colour(dock, "RuntimeError: boom") == ERROR_COLOUR
+    assert block_colour(dock, "RuntimeError: boom") == colour(Meaning.BAD)
 
 
 def test_records_from_other_threads_arrive_in_the_gui_thread(qtbot, dock):
@@ -102,7 +101,7 @@ def test_old_blocks_are_dropped(dock):
     assert document.blockCount() == 20
     assert document.firstBlock().text() == "line 10"
     assert document.lastBlock().text() == "line 29"
-    assert block_colour(dock, "line 29") == WARNING_COLOUR
+    assert block_colour(dock, "line 29") == colour(Meaning.WARNING)
 
 
 def test_detach_removes_the_handler_and_restores_the_level(qtbot, monkeypatch):

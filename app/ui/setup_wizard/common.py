@@ -9,10 +9,18 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from app.ui.theme import Meaning, meaning_style
+
 # The checkout, where the wizard looks for a firmware build (firmware/.pio/build/esp32cam).
 ROOT = Path(__file__).resolve().parents[3]
-ERROR_STYLE = "color: #c62828;"
-OK_STYLE = "color: #2e7d32; font-weight: bold;"
+
+
+def error_style() -> str:
+    return meaning_style(Meaning.BAD)
+
+
+def ok_style() -> str:
+    return meaning_style(Meaning.GOOD) + " font-weight: bold;"
 
 
 class Page(IntEnum):

@@ -27,7 +27,7 @@ from app.services.app_services import AppServices
 from app.services.network import lan_addresses
 from app.services.setup_service import SetupService
 from app.ui.setup_wizard.camera_fields import CameraFields
-from app.ui.setup_wizard.common import ERROR_STYLE, OK_STYLE, label
+from app.ui.setup_wizard.common import error_style, label, ok_style
 
 
 class ConfigurePage(QWizardPage):
@@ -167,7 +167,7 @@ class ConfigurePage(QWizardPage):
             f"Wi-Fi scan failed: {message}. Type the network name instead."
             + (f"\n{guidance}" if guidance else "")
         )
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setStyleSheet(error_style())
 
     def ssid_value(self) -> str:
         """The chosen network's SSID (the item's, not its label), or what was typed."""
@@ -209,14 +209,14 @@ class ConfigurePage(QWizardPage):
             f"Camera {result.device_name!r} is set up: it streams to {result.server_url}."
             f" Key fingerprint {result.fingerprint}."
         )
-        self.status.setStyleSheet(OK_STYLE)
+        self.status.setStyleSheet(ok_style())
 
     def _failed(self, message: str, guidance: str = "") -> None:
         self.status.setText(
             f"Not provisioned: {message}. Nothing was registered."
             + (f"\n{guidance}" if guidance else "")
         )
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setStyleSheet(error_style())
 
     def _follow(self, *_: object) -> None:
         idle = not self.setup.busy

@@ -25,7 +25,7 @@ from app.errors import UserError
 from app.serial.link import RUNS_FIRMWARE, LinkState
 from app.services.firmware_build_service import BUILD_ENV, Kind, Outcome
 from app.services.setup_service import FLASH_BAUDS, Identity, SetupService
-from app.ui.setup_wizard.common import ERROR_STYLE, OK_STYLE, ROOT, label
+from app.ui.setup_wizard.common import ROOT, error_style, label, ok_style
 
 
 class FlashPage(QWizardPage):
@@ -69,7 +69,7 @@ class FlashPage(QWizardPage):
         self.log_view.setMaximumBlockCount(2000)
         self.log_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.status = label()
-        self.guidance = label(style=ERROR_STYLE)
+        self.guidance = label(style=error_style())
         self.skip = QCheckBox("S&kip flashing (the camera already runs SecureCam firmware)")
         source = QHBoxLayout()
         source.addWidget(self.path, 1)
@@ -177,7 +177,7 @@ class FlashPage(QWizardPage):
                 if outcome.build is not None
                 else f"{outcome.message} {outcome.guidance}"
             )
-            self.status.setStyleSheet(OK_STYLE)
+            self.status.setStyleSheet(ok_style())
             self.guidance.hide()
             if outcome.build is not None:
                 self.path.setText(str(outcome.build))
@@ -248,11 +248,11 @@ class FlashPage(QWizardPage):
             f"Flashed and verified ({identity.chip}, {identity.mac}). If the board is wired"
             " for download mode, remove the IO0 jumper and press RESET now."
         )
-        self.status.setStyleSheet(OK_STYLE)
+        self.status.setStyleSheet(ok_style())
 
     def _failed(self, message: str, guidance: str) -> None:
         self.status.setText(message)
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setStyleSheet(error_style())
         self.guidance.setText(guidance)
         self.guidance.setVisible(bool(guidance))
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout
 from app.resources import BOOT_MODE_DIAGRAM, read_resource
 from app.serial.flasher import DEFAULT_BAUD, FALLBACK_BAUD, GUIDANCE_BOOT_MODE, Identity
 from app.services.setup_service import SetupService
-from app.ui.setup_wizard.common import ERROR_STYLE, OK_STYLE, label
+from app.ui.setup_wizard.common import error_style, label, ok_style
 
 
 class IdentifyPage(QWizardPage):
@@ -36,7 +36,7 @@ class IdentifyPage(QWizardPage):
         self.chip = label()
         self.mac = label()
         self.flash_size = label()
-        self.guidance = label(style=ERROR_STYLE)
+        self.guidance = label(style=error_style())
         self.diagram = QSvgWidget()
         self.diagram.load(read_resource(BOOT_MODE_DIAGRAM))  # package data, not a checkout path
         renderer = self.diagram.renderer()
@@ -96,11 +96,11 @@ class IdentifyPage(QWizardPage):
 
     def _identified(self, identity: Identity) -> None:
         self.status.setText("Found the board.")
-        self.status.setStyleSheet(OK_STYLE)
+        self.status.setStyleSheet(ok_style())
 
     def _failed(self, message: str, guidance: str) -> None:
         self.status.setText(message)
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setStyleSheet(error_style())
         self.guidance.setText(guidance)
         self._show_error(True, boot_mode=guidance == GUIDANCE_BOOT_MODE)
 

@@ -10,7 +10,7 @@ from app.receiver.stats import DeviceState
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
 from app.services.setup_service import SetupService
-from app.ui.setup_wizard.common import ERROR_STYLE, OK_STYLE, label
+from app.ui.setup_wizard.common import error_style, label, ok_style
 from app.ui.tile import CameraTile, TileInfo, state_label
 
 VERIFY_HELP = (
@@ -43,7 +43,7 @@ class VerifyPage(QWizardPage):
         self.tile.setMinimumSize(320, 240)
         self.status = label()
         self.stats = label()
-        self.help = label(style=ERROR_STYLE)
+        self.help = label(style=error_style())
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.tile, 1)
@@ -93,7 +93,7 @@ class VerifyPage(QWizardPage):
             self._timeout.stop()
             self.help.hide()
             self.status.setText(f"{device!r} is streaming, encrypted. All done.")
-            self.status.setStyleSheet(OK_STYLE)
+            self.status.setStyleSheet(ok_style())
             self.refresh()
 
     def _changed(self, device: str) -> None:
@@ -131,6 +131,6 @@ class VerifyPage(QWizardPage):
         result = self.setup.result
         host = result.config.server_host if result else "?"
         self.status.setText(f"{self.device!r} did not connect within {self.timeout_s:g} s.")
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setStyleSheet(error_style())
         self.help.setText(VERIFY_HELP.format(port=self.services.receiver.port, host=host))
         self.help.show()
