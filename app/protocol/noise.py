@@ -15,11 +15,11 @@ from Crypto.Protocol import DH
 
 from app.errors import SecureCamError
 from app.protocol.aesgcm import AesGcm, TagMismatch
+from app.protocol.sizes import MAX_MESSAGE as MAX_MESSAGE
+from app.protocol.sizes import TAGLEN as TAGLEN
 
 DHLEN = 32
 HASHLEN = 32
-TAGLEN = 16
-MAX_MESSAGE = 65535
 _MAX_NONCE = 2**64 - 1  # reserved by the spec: never used to encrypt
 
 

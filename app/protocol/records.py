@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from app.protocol.errors import CloseCode, ProtocolError
-from app.protocol.noise import MAX_MESSAGE, TAGLEN
+from app.protocol.sizes import MAX_MESSAGE, TAGLEN  # not noise: no pycryptodome to load
 
 MAX_RECORD = MAX_MESSAGE - TAGLEN  # the same bound in the plain suite keeps one code path
 MAX_TEXT = 123  # fits a WebSocket close reason
