@@ -15,8 +15,11 @@ import socket
 import stat
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
+
+from app.protocol.framesize import FrameSize
 
 USAGE_ERROR = 2  # argparse's exit code for a bad command line; used for bad input files too
 
@@ -31,12 +34,22 @@ class CommandLineParser(argparse.ArgumentParser):
 
 
 def common_options() -> argparse.ArgumentParser:
+    """`--config-dir` and `-v`, accepted before the sub-command and after it."""
     parent = argparse.ArgumentParser(add_help=False)
     # SUPPRESS keeps a value given before the sub-command from being reset to None.
     parent.add_argument(
         "--config-dir",
         default=argparse.SUPPRESS,
-        help="registry and settings directory (or $SECURECAM_HOME)",
+        metavar="DIR",
+        help="registry and settings directory (default: $SECURECAM_HOME if set, else the "
+        "platform's, such as ~/.config/securecam)",
+    )
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also log progress and debug messages on stderr",
     )
     return parent
 
@@ -54,7 +67,10 @@ def print_table(rows: Sequence[Sequence[str]]) -> None:
 
 
 Handler = Callable[[argparse.Namespace], int]
-ErrorRule = tuple[type[Exception] | tuple[type[Exception], ...], int]
+# Exception classes, or "module:Class" names of classes in modules too slow to import before
+# the command needs them (a class whose module was never imported cannot have been raised).
+ErrorClasses = type[Exception] | str | tuple[type[Exception] | str, ...]
+ErrorRule = tuple[ErrorClasses, int]
 
 
 def add_action(
@@ -66,7 +82,10 @@ def add_action(
 
 def reports_errors(*rules: ErrorRule) -> Callable[[Handler], Handler]:
     """Wrap an action so each (exceptions, exit code) rule, in order, becomes one
-    `securecam: error: ...` line and that exit code; anything else propagates."""
+    `securecam: error: ...` line and that exit code; anything else propagates.
+
+    A rule's exceptions are classes or "module:Class" names (see `ErrorClasses`).
+    """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -75,7 +94,7 @@ def reports_errors(*rules: ErrorRule) -> Callable[[Handler], Handler]:
                 return handler(args)
             except Exception as exc:
                 for errors, code in rules:
-                    if isinstance(exc, errors):
+                    if isinstance(exc, _classes(errors)):
                         print(f"securecam: error: {exc}", file=sys.stderr)
                         return code
                 raise
@@ -83,6 +102,20 @@ def reports_errors(*rules: ErrorRule) -> Callable[[Handler], Handler]:
         return wrapper
 
     return decorate
+
+
+def _classes(errors: ErrorClasses) -> tuple[type[Exception], ...]:
+    """The classes `errors` names, leaving out those of modules not imported (yet)."""
+    found: list[type[Exception]] = []
+    for item in errors if isinstance(errors, tuple) else (errors,):
+        if isinstance(item, str):
+            module, _, name = item.partition(":")
+            loaded = sys.modules.get(module)
+            if loaded is not None:
+                found.append(getattr(loaded, name))
+        else:
+            found.append(item)
+    return tuple(found)
 
 
 def tcp_port(text: str) -> int:
@@ -169,6 +202,52 @@ def ws_url(text: str) -> str:
     return text.strip()
 
 
+# -- frame sizes --------------------------------------------------------------------------
+
+
+def frame_size_names() -> str:
+    """Every frame size a command accepts, as typed: "qqvga, qvga, ..., uxga"."""
+    return ", ".join(size.name.lower() for size in FrameSize)
+
+
+def frame_size(text: str) -> FrameSize:
+    """A frame size by name, in any case (`vga`, `UXGA`): `FrameSize.parse`, with the valid
+    names in the error."""
+    try:
+        return FrameSize.parse(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a frame size: choose one of {frame_size_names()}"
+        ) from None
+
+
+# -- the window's settings ----------------------------------------------------------------
+
+SETTINGS_FILE = "settings.ini"  # app.services.settings.Settings: Qt's INI format
+
+
+def saved_receiver_port(directory: Path) -> int | None:
+    """The receiver port saved in the window's Settings (`[receiver] port` of
+    DIRECTORY/settings.ini), or None if none is saved or it is not a port 1-65535.
+
+    Read without Qt: the file is a plain INI file, and loading Qt would cost a command more
+    than the rest of its start-up. A file that cannot be read counts as none saved, as the
+    window itself falls back to its defaults.
+    """
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(directory / SETTINGS_FILE, encoding="utf-8")
+        text = parser.get("receiver", "port", fallback="")
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        return None
+    text = text.strip().strip('"')
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        return None
+    return int(text)
+
+
 # -- serial ports -------------------------------------------------------------------------
 
 
@@ -190,6 +269,21 @@ def serial_port(text: str) -> str:
     if not stat.S_ISCHR(mode):
         raise argparse.ArgumentTypeError(f"{text!r} is not a serial port (not a device)")
     return text
+
+
+def detect_board_port() -> str | None:
+    """The one likely ESP32 adapter's port, for `flash` or `provision` given no --port; else
+    None, once stderr says why: no adapter (what to check, then ``securecam: error: no ESP32
+    serial adapter found; pass --port``) or several (the error line names them)."""
+    from app.serial.ports import NoBoardPort, list_ports, pick_port  # pyserial: only now
+
+    try:
+        return pick_port(list_ports())
+    except NoBoardPort as exc:
+        if exc.guidance:
+            print(exc.guidance, file=sys.stderr)
+        print(f"securecam: error: {exc.message}", file=sys.stderr)
+        return None
 
 
 def _adapters_found() -> str:

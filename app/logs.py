@@ -8,8 +8,10 @@ sets levels; widgets that show records (the log dock) attach theirs with `add_ha
 
 What is collected: the "app" tree at INFO (DEBUG with `--verbose`) and the `websockets`
 library's loggers at WARNING (it logs every connection opened and closed at INFO; ours say
-what matters). Nothing is configured on the root logger: other libraries' warnings and
-errors reach stderr only through logging's last resort, without a timestamp.
+what matters). A quick command (`quiet`) shows only warnings and errors on the console: its
+answer is on stdout, and the INFO lines would repeat it. Nothing is configured on the root
+logger: other libraries' warnings and errors reach stderr only through logging's last resort,
+without a timestamp.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def setup_logging(
     *,
     verbose: bool = False,
     console: bool = True,
+    quiet: bool = False,
     log_dir: str | os.PathLike[str] | None = None,
     max_bytes: int = LOG_FILE_BYTES,
     backups: int = LOG_FILE_BACKUPS,
@@ -86,6 +89,8 @@ def setup_logging(
     Args:
         verbose: log the app's DEBUG records too (the file still gets INFO and above).
         console: write records to stderr.
+        quiet: write only WARNING and above to stderr, unless `verbose` (the loggers stay at
+            INFO, so handlers added with `add_handler` and the file still get INFO).
         log_dir: also write INFO and above to `log_dir/securecam.log`, rotated at `max_bytes`
             with `backups` old files kept. The directory is created private (0700).
 
@@ -97,7 +102,7 @@ def setup_logging(
     logging.getLogger(APP_LOGGER).setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger(WEBSOCKETS_LOGGER).setLevel(logging.WARNING)
     if console:
-        handler = _ConsoleHandler()
+        handler = _ConsoleHandler(logging.WARNING if quiet and not verbose else logging.NOTSET)
         handler.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         add_handler(handler)
     if log_dir is None:

@@ -18,29 +18,27 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from app.cli_common import common_options, listen_host, listen_port
-from app.devices.adaptation import adapt_policy
-from app.devices.lookup import credentials_lookup, first_known
-from app.devices.registry import Registry, RegistryError
-from app.paths import config_dir, log_dir
+from app.cli_common import common_options, listen_host, listen_port, saved_receiver_port
+from app.paths import config_dir
 from app.protocol.endpoints import DEFAULT_PORT, camera_url, local_camera_url
 from app.protocol.limits import Limits
-from app.protocol.session import monotonic_us
-from app.receiver.adapter import Adapter
-from app.receiver.recorder import Recorder
-from app.receiver.server import Receiver
-from app.share.certs import CertificateError
-from app.share.server import DEFAULT_SHARE_PORT
-from app.share.sharing import Sharing
-from app.sim.demo import DemoFleet
+
+if TYPE_CHECKING:  # what the receiver runs on is imported by `run`, not to parse a command line
+    from app.devices.registry import Registry
+    from app.receiver.adapter import Adapter
+    from app.receiver.server import Receiver
+    from app.share.sharing import Sharing
+    from app.sim.demo import DemoFleet
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 1.0
+# The viewer server's (app.share.server.DEFAULT_SHARE_PORT; not imported: it pulls in aiohttp).
+DEFAULT_SHARE_PORT = 8443
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         parents=[common_options()],
@@ -48,13 +46,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Receive, authenticate and decrypt camera streams without a window.",
     )
     parser.add_argument(
-        "--host", type=listen_host, default="0.0.0.0", help="address to listen on (default all)"
+        "--host",
+        type=listen_host,
+        default="0.0.0.0",
+        help="address to listen on (default %(default)s: every IPv4 address)",
     )
     parser.add_argument(
         "--port",
         type=listen_port,
-        default=DEFAULT_PORT,
-        help=f"TCP port (default {DEFAULT_PORT}; 0: any)",
+        help="TCP port; 0: any free one (default: the port saved in the window's Settings, "
+        f"else {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--stats-json",
@@ -74,7 +75,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also run N simulated cameras in-process (a throwaway demo registry)",
+        help="also run N simulated cameras in-process, with a throwaway registry "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--share",
@@ -86,11 +88,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--share-host",
         type=listen_host,
         default="0.0.0.0",
-        help="address the viewer server listens on (default all)",
+        metavar="HOST",
+        help="address the viewer server listens on (default %(default)s: every IPv4 address)",
     )
     parser.add_argument(
         "--share-port",
         type=listen_port,
+        metavar="PORT",
         default=DEFAULT_SHARE_PORT,
         help=f"viewer server's TCP port (default {DEFAULT_SHARE_PORT}; 0: any)",
     )
@@ -100,15 +104,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="never change the cameras' frame size, JPEG quality or frame rate to fit the link "
         "(default: adapt each camera unless `securecam device set NAME --no-adapt`)",
     )
-    parser.add_argument("--max-connections", type=int, default=Limits().max_connections)
     parser.add_argument(
-        "--max-frame-bytes", type=int, default=Limits().max_frame_bytes, help="largest frame"
+        "--max-connections",
+        type=int,
+        default=Limits().max_connections,
+        metavar="N",
+        help="connections that have not proved a device's key yet; each registered camera "
+        "also keeps its own (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=Limits().max_frame_bytes,
+        metavar="BYTES",
+        help="largest frame a camera may send; a larger one closes its connection "
+        "(default %(default)s)",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    registry = Registry(config_dir(getattr(args, "config_dir", None)))
+    from app.devices.adaptation import adapt_policy
+    from app.devices.lookup import credentials_lookup, first_known
+    from app.devices.registry import Registry, RegistryError
+    from app.paths import log_dir
+    from app.receiver.adapter import Adapter
+    from app.receiver.server import Receiver
+    from app.share.certs import CertificateError
+    from app.share.sharing import Sharing
+    from app.sim.demo import DemoFleet
+
+    directory = config_dir(getattr(args, "config_dir", None))
+    if args.port is None:
+        saved = saved_receiver_port(directory)
+        args.port = DEFAULT_PORT if saved is None else saved
+        if saved is not None:
+            log.info("port %d, saved in the window's Settings (--port overrides it)", saved)
+    registry = Registry(directory)
     try:
         names = [device.name for device in registry.list()]
     except RegistryError as exc:
@@ -194,6 +226,8 @@ async def serve(
     adapter: Adapter | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM (or `stop`), then shut down and write the final stats."""
+    from app.receiver.recorder import Recorder
+
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -280,6 +314,8 @@ async def _start_sharing(sharing: Sharing, receiver: Receiver) -> None:
 
 
 def _known(registry: Registry) -> list[str]:
+    from app.devices.registry import RegistryError
+
     try:
         return [device.name for device in registry.list()]
     except RegistryError:
@@ -296,6 +332,8 @@ def stats_document(
 ) -> dict[str, object]:
     """One stats line: every registered or seen device, connected or not; `adapting` says
     whether adaptive quality is on for it, `adapted` whether it changed its settings."""
+    from app.protocol.session import monotonic_us
+
     now_us = monotonic_us()
     names = sorted(set(registered) | set(receiver.stats))
     devices = []

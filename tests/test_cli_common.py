@@ -1,8 +1,10 @@
-"""Bad ports, hosts and serial ports on the command line: one line naming the value, exit 2."""
+"""Bad ports, hosts, serial ports and frame sizes on the command line: one line naming the value,
+exit 2; the window's saved receiver port; error rules."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -12,13 +14,18 @@ import pytest
 from app.cli import main
 from app.cli_common import (
     CommandLineParser,
+    frame_size,
+    frame_size_names,
     host_port,
     listen_host,
     listen_port,
+    reports_errors,
+    saved_receiver_port,
     serial_port,
     tcp_port,
     ws_url,
 )
+from app.protocol.framesize import FrameSize
 from tests.waiting import scaled
 
 UNRESOLVABLE = "nosuch.invalid"  # RFC 6761: .invalid never resolves
@@ -143,3 +150,57 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
         line for line in naming if line.startswith("securecam serve: error: argument --host:")
     ]
     assert len(naming) == 1
+
+
+def test_frame_sizes_by_any_case_name_and_a_bad_one_lists_every_name():
+    assert frame_size("vga") is FrameSize.VGA
+    assert frame_size(" UXGA ") is FrameSize.UXGA
+    assert frame_size_names() == "qqvga, qvga, cif, hvga, vga, svga, xga, hd, sxga, uxga"
+    assert type_error(frame_size, "huge") == (
+        f"'huge' is not a frame size: choose one of {frame_size_names()}"
+    )
+    assert "is not a frame size" in type_error(frame_size, "5")  # names, not wire codes
+
+
+def test_the_receiver_port_saved_by_the_window_is_read_without_qt(tmp_path):
+    from app.services.settings import ReceiverSettings, Settings  # the window's own writer
+
+    assert saved_receiver_port(tmp_path) is None  # nothing saved yet
+    Settings(tmp_path).save_receiver(ReceiverSettings(host="192.168.1.5", port=9123))
+    assert saved_receiver_port(tmp_path) == 9123
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[receiver]\nport=0\n",  # "any free port": no camera can be sent there
+        "[receiver]\nport=70000\n",
+        "[receiver]\nport=abc\n",
+        "[receiver]\nhost=0.0.0.0\n",
+        "[share]\nport=9000\n",
+        "port=9000\n",  # no section header: not an INI file
+        "\xff\xfe",
+    ],
+)
+def test_no_port_is_read_from_a_settings_file_without_a_valid_one(tmp_path, text):
+    (tmp_path / "settings.ini").write_bytes(text.encode("latin-1"))
+    assert saved_receiver_port(tmp_path) is None
+
+
+def test_a_quoted_saved_port_is_read(tmp_path):
+    (tmp_path / "settings.ini").write_text('[receiver]\nport="9000"\n')
+    assert saved_receiver_port(tmp_path) == 9000
+
+
+def test_error_rules_may_name_classes_of_modules_loaded_later(capsys):
+    def fail(_args):
+        raise json.JSONDecodeError("bad document", "", 0)
+
+    def other(_args):
+        raise KeyError("not named")
+
+    handler = reports_errors(("json.decoder:JSONDecodeError", 3), ("no.such.module:Error", 4))
+    assert handler(fail)(argparse.Namespace()) == 3
+    assert capsys.readouterr().err.startswith("securecam: error: bad document")
+    with pytest.raises(KeyError):  # a module never imported cannot have raised it
+        handler(other)(argparse.Namespace())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.logs import setup_logging, teardown_logging
+from app.logs import add_handler, remove_handler, setup_logging, teardown_logging
 
 log = logging.getLogger("app.test")
 
@@ -37,6 +37,37 @@ def test_verbose_adds_the_app_debug_lines(capsys):
     err = capsys.readouterr().err
     assert "DEBUG app.test: a debug line" in err
     assert "a frame" not in err
+
+
+def test_quiet_console_shows_warnings_but_not_info_while_other_handlers_get_info(capsys):
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    keep = Keep()
+    setup_logging(quiet=True)
+    add_handler(keep)
+    try:
+        log.info("device cam1 added")
+        log.warning("the registry looks hand-edited")
+    finally:
+        remove_handler(keep)
+    err = capsys.readouterr().err
+    assert "WARNING app.test: the registry looks hand-edited" in err
+    assert "device cam1 added" not in err
+    assert keep.messages == ["device cam1 added", "the registry looks hand-edited"]
+
+
+def test_verbose_wins_over_quiet(capsys):
+    setup_logging(quiet=True, verbose=True)
+    log.info("an info line")
+    log.debug("a debug line")
+    err = capsys.readouterr().err
+    assert "INFO app.test: an info line" in err and "DEBUG app.test: a debug line" in err
 
 
 def test_a_new_module_needs_no_setup_of_its_own(capsys):

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import pytest
 
 from app.cli import main
+from app.serve import DEFAULT_SHARE_PORT
+from app.services.settings import ReceiverSettings, Settings
+from app.share import server as share_server
 from app.sim.sources import write_sample_frames
 from tests.waiting import scaled, wait_until_sync
 
@@ -239,6 +242,33 @@ def test_serve_share_prints_where_viewers_go_and_the_fingerprint(home):
     assert f"viewers open https://127.0.0.1:{share_port}/" in served.err
     assert re.search(r"fingerprint \(SHA-256\): ([0-9A-F]{2}:){31}[0-9A-F]{2}", served.err)
     assert "no viewers yet: add one with `securecam viewer add NAME`" in served.err
+
+
+def test_serve_listens_on_the_port_saved_in_the_windows_settings(home):
+    port = free_port()
+    Settings(home).save_receiver(ReceiverSettings(port=port))  # as the window saves it
+    process = securecam("serve", "--host", "127.0.0.1", "--config-dir", str(home))
+    try:
+        wait_listening(port)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=scaled(20))
+    assert process.returncode == 0, err
+    assert f"INFO app.serve: port {port}, saved in the window's Settings (--port overrides it)" in (
+        err
+    )
+
+
+def test_a_port_given_to_serve_wins_over_the_saved_one(home):
+    Settings(home).save_receiver(ReceiverSettings(port=free_port()))
+    with serving(home) as served:  # --port: another free port, which it listens on
+        pass
+    assert served.returncode == 0, served.err
+    assert "saved in the window's Settings" not in served.err
+
+
+def test_the_share_port_default_is_the_share_servers():
+    assert DEFAULT_SHARE_PORT == share_server.DEFAULT_SHARE_PORT
 
 
 def test_sim_for_an_unregistered_device_fails_before_connecting(home, capsys):

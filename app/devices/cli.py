@@ -10,7 +10,13 @@ import argparse
 import sys
 
 from app.cli_common import add_action as _action
-from app.cli_common import common_options, print_table, reports_errors
+from app.cli_common import (
+    common_options,
+    frame_size,
+    frame_size_names,
+    print_table,
+    reports_errors,
+)
 from app.devices.registry import (
     FPS_CAP_MAX,
     FPS_CAP_MIN,
@@ -36,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     actions = parser.add_subparsers(dest="device_command", metavar="ACTION", required=True)
 
-    add = _action(actions, "add", "register a camera and print its new key (once)")
+    add = _action(actions, "add", "register a camera and print its new key")
     add.add_argument("name", help="the camera's device name (as configured in its firmware)")
     add.add_argument(
         "--allow-plain",
@@ -49,17 +55,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listing.set_defaults(handler=_list)
 
     show = _action(actions, "show", "show one camera's details")
-    show.add_argument("name")
+    show.add_argument("name", help="the camera's device name")
     show.add_argument("--key", action="store_true", help="also print the secret key")
     show.set_defaults(handler=_show)
 
     remove = _action(actions, "remove", "unregister a camera (its key stops working)")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the camera's device name")
     remove.set_defaults(handler=_remove)
 
     rename = _action(actions, "rename", "rename a camera, keeping its key")
-    rename.add_argument("old")
-    rename.add_argument("new")
+    rename.add_argument("old", help="the camera's device name now")
+    rename.add_argument("new", help="its new name")
     rename.set_defaults(handler=_rename)
 
     set_ = _action(
@@ -68,7 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "change a camera's suite policy, quality adaptation or pinned settings "
         "(what is not given stays as it is)",
     )
-    set_.add_argument("name")
+    set_.add_argument("name", help="the camera's device name")
     policy = set_.add_mutually_exclusive_group()
     policy.add_argument(
         "--allow-plain",
@@ -104,21 +110,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="SIZE|auto",
         type=pin_size,
         help="fix the frame size, which adaptation then never changes: one of "
-        f"{_size_names()}; auto lets adaptation choose (default: auto)",
+        f"{frame_size_names()}; auto lets adaptation choose (default: keep it as it is; a new "
+        "camera has auto)",
     )
     set_.add_argument(
         "--pin-quality",
         metavar="Q|auto",
         type=pin_quality,
         help=f"fix the JPEG quality, {JPEG_QUALITY_MIN} (best, largest) to {JPEG_QUALITY_MAX}"
-        " (smallest); auto lets adaptation choose (default: auto)",
+        " (smallest); auto lets adaptation choose (default: keep it as it is; a new camera has "
+        "auto)",
     )
     set_.add_argument(
         "--pin-fps",
         metavar="N|auto",
         type=pin_fps,
         help=f"fix the frame-rate cap, {FPS_CAP_MIN} to {FPS_CAP_MAX} frames per second; "
-        "auto lets adaptation choose (default: auto)",
+        "auto lets adaptation choose (default: keep it as it is; a new camera has "
+        "auto)",
     )
     set_.set_defaults(
         handler=_set,
@@ -136,24 +145,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 AUTO = "auto"
 
 
-def _size_names() -> str:
-    return ", ".join(size.name.lower() for size in FrameSize)
-
-
 def _is_auto(text: str) -> bool:
     return text.strip().lower() == AUTO
 
 
 def pin_size(text: str) -> FrameSize | None:
-    """A frame-size name in any case (`vga`), or `auto` (None)."""
+    """A frame-size name in any case (`vga`, as `securecam sim --size` takes), or `auto`
+    (None)."""
     if _is_auto(text):
         return None
     try:
-        return FrameSize.parse(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"unknown frame size {text!r}: choose one of {_size_names()}, or auto"
-        ) from None
+        return frame_size(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or auto") from None
 
 
 def pin_quality(text: str) -> int | None:
@@ -216,7 +220,10 @@ def _add(args: argparse.Namespace) -> int:
     device = _registry(args).add(args.name, allow_plain=args.allow_plain)
     print(f"Registered device {device.name!r} ({_policy(device)}).")
     print()
-    print("Device key - printed only this once (`device list` and `device show` hide it).")
+    print(
+        "Device key - `device list` and `device show` hide it; "
+        f"`securecam device show {device.name} --key` prints it again."
+    )
     print("Paste it into the camera's configuration and keep it safe:")
     print()
     print(f"    {device.key.to_text()}")

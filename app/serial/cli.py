@@ -7,6 +7,8 @@ missing build ("build it first: cd firmware && pio run -e esp32cam"), a serial p
 that does not exist; once connected, a board with another chip or less flash than the
 images need, before anything is erased. A failure while flashing gets the message and what
 to do about it, exit code 1.
+
+esptool is imported by `run`, so parsing a command line does not load it.
 """
 
 from __future__ import annotations
@@ -14,21 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.cli_common import USAGE_ERROR, common_options, serial_port
-from app.serial.flasher import (
-    BUILD_ENV,
-    DEFAULT_BAUD,
-    Flasher,
-    FlashError,
-    FlashInputError,
-    load_images,
-    missing_optional,
-)
-from app.serial.ports import NO_PORT_HELP, list_ports
+from app.cli_common import USAGE_ERROR, common_options, detect_board_port, serial_port
+
+if TYPE_CHECKING:
+    from app.serial.flasher import FlashInputError
 
 # The checkout this module is part of; `securecam flash` without IMAGE flashes its build.
 CHECKOUT = Path(__file__).resolve().parents[2]
+# app.serial.flasher.DEFAULT_BAUD (not imported here: it loads esptool); a test holds them equal.
+DEFAULT_BAUD = 460800
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,19 +41,38 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             " checkout; build it first: cd firmware && pio run -e esp32cam)."
         ),
     )
-    parser.add_argument("image", type=Path, nargs="?", metavar="IMAGE|BUILD_DIR")
-    parser.add_argument("--port", help="serial port (default: the only likely ESP32 adapter)")
-    parser.add_argument("--baud", type=_baud, default=DEFAULT_BAUD, help="default %(default)s")
-    parser.add_argument("--offset", type=_offset, default=0, help="flash offset for a .bin (0x0)")
+    parser.add_argument(
+        "image",
+        type=Path,
+        nargs="?",
+        metavar="IMAGE|BUILD_DIR",
+        help="a merged .bin or a PlatformIO build directory (default: this checkout's build)",
+    )
+    parser.add_argument(
+        "--port", help="serial port (default: the only likely ESP32 adapter connected)"
+    )
+    parser.add_argument(
+        "--baud", type=_baud, default=DEFAULT_BAUD, help="baud rate (default %(default)s)"
+    )
+    parser.add_argument(
+        "--offset",
+        type=_offset,
+        default=0,
+        help="flash offset for a .bin, such as 0x10000 (default %(default)s)",
+    )
     parser.add_argument("--no-stub", action="store_true", help="talk to the ROM loader only")
     parser.add_argument(
         "--before",
         default="default-reset",
         choices=["default-reset", "usb-reset", "no-reset"],
-        help="reset into the bootloader (no-reset: IO0 jumpered and reset by hand)",
+        help="how to reset into the bootloader; no-reset: IO0 jumpered and reset by hand "
+        "(default %(default)s)",
     )
     parser.add_argument(
-        "--after", default="hard-reset", choices=["hard-reset", "no-reset"], help="%(default)s"
+        "--after",
+        default="hard-reset",
+        choices=["hard-reset", "no-reset"],
+        help="what to do after flashing (default %(default)s)",
     )
     parser.set_defaults(handler=run)
 
@@ -95,6 +112,15 @@ def run(args: argparse.Namespace) -> int:
 
     Exit code 2 with one line for bad input (nothing was sent), 1 with guidance on failure.
     """
+    from app.serial.flasher import (
+        BUILD_ENV,
+        Flasher,
+        FlashError,
+        FlashInputError,
+        load_images,
+        missing_optional,
+    )
+
     if args.image is None:
         firmware = CHECKOUT / "firmware"
         if not (firmware / "platformio.ini").is_file():
@@ -115,14 +141,9 @@ def run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as exc:
             return _error(f"argument --port: {exc}", USAGE_ERROR)
     else:
-        likely = [p for p in list_ports() if p.likely]
-        if len(likely) != 1:
-            if not likely:
-                print(NO_PORT_HELP, file=sys.stderr)
-                return _error("no ESP32 serial adapter found; pass --port")
-            names = ", ".join(p.device for p in likely)
-            return _error(f"several adapters found ({names}); pick one with --port")
-        port = likely[0].device
+        port = detect_board_port()
+        if port is None:
+            return 1
     for name in missing_optional(args.image):
         print(f"note: {name} not found in the build; flashing without it.", file=sys.stderr)
 

@@ -1,4 +1,5 @@
-"""Serial port discovery for the setup wizard: likely ESP32 adapters first, hot-plug diffs."""
+"""Serial port discovery for the setup wizard and the command line: likely ESP32 adapters
+first, hot-plug diffs, and the one board `securecam flash` and `provision` use without --port."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from serial.tools import list_ports as _list_ports
+
+from app.errors import UserError
 
 # USB VID:PID of adapters found on ESP32-CAM boards and their programmers.
 KNOWN_ADAPTERS: dict[tuple[int, int], str] = {
@@ -68,6 +71,27 @@ def list_ports() -> list[PortInfo]:
     return sort_ports(
         port_info(p.device, p.description, p.vid, p.pid) for p in _list_ports.comports()
     )
+
+
+class NoBoardPort(UserError):
+    """No port to pick without asking: no likely ESP32 adapter (`guidance` is
+    `NO_PORT_HELP`), or several (`guidance` is empty: the message names them)."""
+
+
+def pick_port(ports: Iterable[PortInfo]) -> str:
+    """The device of the one likely ESP32 adapter among `ports` (other serial ports, such as
+    a PC's built-in /dev/ttyS0, do not count).
+
+    Raises:
+        NoBoardPort: none is likely ("no ESP32 serial adapter found; pass --port"), or
+            several are ("several adapters found (A, B); pick one with --port").
+    """
+    likely = [port.device for port in ports if port.likely]
+    if not likely:
+        raise NoBoardPort("no ESP32 serial adapter found; pass --port", NO_PORT_HELP)
+    if len(likely) > 1:
+        raise NoBoardPort(f"several adapters found ({', '.join(likely)}); pick one with --port")
+    return likely[0]
 
 
 class PortWatcher:

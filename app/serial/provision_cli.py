@@ -2,6 +2,11 @@
 
 The key goes from the registry to the camera and is never printed; the camera's copy is
 checked by fingerprint. On any failure nothing stays registered (app/serial/provisioner.py).
+
+Without --port it uses the one likely ESP32 adapter connected, as `securecam flash` does;
+without a port in --server, the receiver port saved in the window's Settings (else 8888),
+so the camera streams to where the window, or `securecam serve`, listens. The provisioning
+itself (the registry, the serial console) is imported by `run`.
 """
 
 from __future__ import annotations
@@ -11,22 +16,26 @@ import getpass
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from app.cli_common import common_options, host_port, serial_port
-from app.devices.registry import Registry
+from app.cli_common import (
+    common_options,
+    detect_board_port,
+    host_port,
+    saved_receiver_port,
+    serial_port,
+)
 from app.paths import config_dir
 from app.protocol.endpoints import DEFAULT_PORT
 from app.serial import camera_settings
 from app.serial.camera_settings import CameraSettings, Setting
-from app.serial.provisioner import (
-    DEFAULT_TIMEOUTS,
-    NameTaken,
-    ProvisionError,
-    ProvisionRequest,
-    ProvisionTimeouts,
-    Step,
-    provision,
-)
+
+if TYPE_CHECKING:
+    from app.serial.provisioner import Step
+
+# app.serial.provisioner.DEFAULT_TIMEOUTS.console (not imported to parse a command line; a
+# test holds them equal).
+CONSOLE_TIMEOUT_S = 10.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     parser.add_argument(
-        "--port", type=serial_port, required=True, help="the camera's serial port (/dev/ttyUSB0)"
+        "--port",
+        type=serial_port,
+        help="the camera's serial port, such as /dev/ttyUSB0 (default: the only likely ESP32 "
+        "adapter connected)",
     )
     parser.add_argument("--name", required=True, help="the device name to register it under")
     parser.add_argument("--wifi-ssid", required=True, metavar="SSID", help="a 2.4 GHz network")
@@ -55,8 +67,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--server",
         type=host_port,
         metavar="HOST[:PORT]",
-        help="where the camera streams to (default: this computer's first LAN address, "
-        f"port {DEFAULT_PORT})",
+        help="where the camera streams to (default: this computer's first LAN address; the "
+        f"port defaults to the one saved in the window's Settings, else {DEFAULT_PORT})",
     )
     defaults = CameraSettings()
     for name, setting in camera_settings.described():  # one option per camera setting
@@ -66,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             dest=name,
             type=_parser(setting),
             default=default,
-            help=f"{setting.describe()} ({setting.show(default)})",
+            help=f"{setting.describe()} (default {setting.show(default)})",
         )
     parser.add_argument(
         "--replace",
@@ -76,9 +88,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--timeout",
         type=float,
-        default=DEFAULT_TIMEOUTS.console,
+        default=CONSOLE_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"how long to wait for the camera's console ({DEFAULT_TIMEOUTS.console:g})",
+        help="how long to wait for the camera's console (default %(default)g)",
     )
     parser.add_argument(
         "--no-reboot", dest="reboot", action="store_false", help="do not restart the camera"
@@ -93,8 +105,9 @@ def _parser(setting: Setting) -> Callable[[str], object]:
         try:
             return setting.parse(text)
         except ValueError:
+            choose = "choose one of " if setting.choices is not None else ""
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not a {setting.label} ({setting.range_text()})"
+                f"{text!r} is not a {setting.label}: {choose}{setting.range_text()}"
             ) from None
 
     return parse
@@ -105,9 +118,9 @@ def camera(args: argparse.Namespace) -> CameraSettings:
     return CameraSettings(**{name: getattr(args, name) for name, _ in camera_settings.described()})
 
 
-def parse_server(text: str | None) -> tuple[str, int]:
-    """HOST[:PORT] (default: DEFAULT_PORT); None means this computer's first IPv4 LAN
-    address."""
+def parse_server(text: str | None, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """HOST[:PORT] (PORT: `default_port` if not given); None means this computer's first
+    IPv4 LAN address."""
     if text is None:
         from app.services.network import lan_addresses  # Qt networking: load only if needed
 
@@ -116,10 +129,10 @@ def parse_server(text: str | None) -> tuple[str, int]:
             raise ValueError(
                 "this computer has no LAN address the camera could reach: give --server HOST"
             )
-        return ipv4[0], DEFAULT_PORT
+        return ipv4[0], default_port
     host, sep, port_text = text.strip().rpartition(":")
     if not sep:
-        return text.strip(), DEFAULT_PORT
+        return text.strip(), default_port
     if not host or ":" in host:
         raise ValueError("--server: HOST[:PORT] with a DNS name or IPv4 address (no IPv6)")
     try:
@@ -151,24 +164,46 @@ def read_password(path: str | None, ssid: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `securecam provision`; 0 on success, 1 with `securecam: error: ...`."""
+    from app.devices.registry import Registry
+    from app.serial.provisioner import (
+        NameTaken,
+        ProvisionError,
+        ProvisionRequest,
+        ProvisionTimeouts,
+        provision,
+    )
+
+    directory = config_dir(getattr(args, "config_dir", None))
+    saved_port = saved_receiver_port(directory)
     try:
-        server_host, server_port = parse_server(args.server)
+        server_host, server_port = parse_server(
+            args.server, DEFAULT_PORT if saved_port is None else saved_port
+        )
+    except ValueError as exc:
+        return _error(str(exc))
+    port = args.port
+    if port is None:
+        port = detect_board_port()
+        if port is None:
+            return 1
+    try:
         password = read_password(args.wifi_password_file, args.wifi_ssid)
     except ValueError as exc:
         return _error(str(exc))
-    registry = Registry(config_dir(getattr(args, "config_dir", None)))
+    registry = Registry(directory)
 
     def show(step: Step, message: str) -> None:
         print(f"  {message}", flush=True)
 
-    print(f"Provisioning camera {args.name!r} on {args.port}:")
+    found = "" if args.port is not None else " (the only ESP32 adapter found)"
+    print(f"Provisioning camera {args.name!r} on {port}{found}:")
     settings = camera(args)
     note = settings.quality_note()
     if note is not None:
         print(f"  Note: {note}.")
     try:
         result = provision(
-            args.port,
+            port,
             ProvisionRequest(
                 name=args.name,
                 ssid=args.wifi_ssid,

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from app.cli_common import add_action as _action
 from app.cli_common import common_options, reports_errors
 from app.paths import config_dir
-from app.share import certs
 
-_reports_errors = reports_errors((certs.CertificateError, 1))
+if TYPE_CHECKING:  # the actions import it: `cryptography` is slow to load for `--help`
+    from app.share import certs
+
+_reports_errors = reports_errors(("app.share.certs:CertificateError", 1))
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,6 +58,8 @@ def _directory(args: argparse.Namespace) -> str:
 
 @_reports_errors
 def _info(args: argparse.Namespace) -> int:
+    from app.share import certs
+
     cert = certs.load_or_create(_directory(args))
     if cert.created:
         print("Made a new self-signed certificate (first use).")
@@ -64,6 +69,8 @@ def _info(args: argparse.Namespace) -> int:
 
 @_reports_errors
 def _install(args: argparse.Namespace) -> int:
+    from app.share import certs
+
     cert = certs.install(_directory(args), args.cert, args.key)
     print("Installed your certificate; the Share server presents it from its next start.")
     _print(cert)
@@ -72,6 +79,8 @@ def _install(args: argparse.Namespace) -> int:
 
 @_reports_errors
 def _renew(args: argparse.Namespace) -> int:
+    from app.share import certs
+
     directory = _directory(args)
     current = certs.load(directory)
     if current is not None and not current.generated and not args.force:
@@ -88,6 +97,8 @@ def _renew(args: argparse.Namespace) -> int:
 
 
 def _print(cert: certs.ShareCertificate) -> None:
+    from app.share import certs
+
     left = (cert.not_after - certs.utc_now()).days
     state = "EXPIRED" if left < 0 else f"{left} days left"
     kind = "self-signed, made by SecureCam" if cert.generated else "installed by you"
@@ -114,4 +125,6 @@ def _print(cert: certs.ShareCertificate) -> None:
 
 
 def _day(cert: certs.ShareCertificate) -> str:
+    from app.share import certs
+
     return f"{certs.format_time(cert.not_before)} to {certs.format_time(cert.not_after)}"

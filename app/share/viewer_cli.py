@@ -148,7 +148,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = parser.add_subparsers(dest="viewer_command", metavar="ACTION", required=True)
 
     add = _action(actions, "add", "add a viewer and print its password (once, if generated)")
-    add.add_argument("name", type=viewer_name)
+    add.add_argument("name", type=viewer_name, help="the new viewer's name")
     _grant_options(add, required=False)
     add.add_argument(
         "--expires",
@@ -163,20 +163,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listing.set_defaults(handler=_list)
 
     remove = _action(actions, "remove", "remove a viewer (its sessions and token stop working)")
-    remove.add_argument("name", type=viewer_name)
+    remove.add_argument("name", type=viewer_name, help="the viewer's name")
     remove.set_defaults(handler=_remove)
 
     passwd = _action(actions, "passwd", "set a new password (its sessions and token end)")
-    passwd.add_argument("name", type=viewer_name)
+    passwd.add_argument("name", type=viewer_name, help="the viewer's name")
     _password_option(passwd)
     passwd.set_defaults(handler=_passwd)
 
     token = _action(actions, "token", "print a new player token (once); replaces the old one")
-    token.add_argument("name", type=viewer_name)
+    token.add_argument("name", type=viewer_name, help="the viewer's name")
     token.set_defaults(handler=_token)
 
     cameras = _action(actions, "cameras", "change which cameras a viewer may watch")
-    cameras.add_argument("name", type=viewer_name)
+    cameras.add_argument("name", type=viewer_name, help="the viewer's name")
     _grant_options(cameras, required=True)
     cameras.set_defaults(handler=_cameras)
 

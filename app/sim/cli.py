@@ -1,4 +1,8 @@
-"""`securecam sim`: run a simulated ESP32-CAM against a receiver."""
+"""`securecam sim`: run a simulated ESP32-CAM against a receiver.
+
+The camera (websockets, pycryptodome) and its picture source (numpy) are imported by `run`:
+parsing a command line needs neither.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,19 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.cli_common import common_options, ws_url
-from app.devices.registry import DeviceKey, Registry, RegistryError
+from app.cli_common import common_options, frame_size, frame_size_names, ws_url
 from app.paths import config_dir
 from app.protocol.endpoints import DEFAULT_PORT, camera_url
 from app.protocol.framesize import FrameSize
-from app.protocol.hello import Suite
-from app.sim.camera import CameraStats, SimulatedCamera
-from app.sim.sources import SourceError, open_source
+
+if TYPE_CHECKING:
+    from app.devices.registry import DeviceKey
+    from app.sim.camera import CameraStats, SimulatedCamera
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sim",
         parents=[common_options()],
@@ -30,20 +35,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--url", type=ws_url, default=camera_url("127.0.0.1", DEFAULT_PORT), help="receiver URL"
+        "--url",
+        type=ws_url,
+        default=camera_url("127.0.0.1", DEFAULT_PORT),
+        help="the receiver's camera URL (default %(default)s)",
     )
     parser.add_argument("--device", required=True, help="registered device name")
-    parser.add_argument("--key-file", type=Path, help="file holding the 64-hex-digit device key")
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the 64-hex-digit device key (default: the registry's)",
+    )
     parser.add_argument(
         "--plain", action="store_true", help="send unencrypted (INSECURE; for latency comparison)"
     )
-    parser.add_argument("--fps", type=float, default=25.0, help="frame rate cap (default 25)")
-    parser.add_argument("--frames", type=int, help="stop after this many frames")
     parser.add_argument(
-        "--size", type=FrameSize.parse, default=FrameSize.VGA, help="qvga, vga, svga or uxga"
+        "--fps", type=float, default=25.0, help="frame rate cap (default %(default)g)"
     )
     parser.add_argument(
-        "--source", default="synthetic", help="'synthetic' or a directory of .jpg files"
+        "--frames", type=int, metavar="N", help="stop after N frames (default: run until stopped)"
+    )
+    parser.add_argument(
+        "--size",
+        type=frame_size,
+        default=FrameSize.VGA,
+        metavar="SIZE",
+        help=f"frame size: {frame_size_names()} (default {FrameSize.VGA.name.lower()})",
+    )
+    parser.add_argument(
+        "--source",
+        default="synthetic",
+        help="'synthetic' or a directory of .jpg files (default %(default)s)",
     )
     parser.add_argument(
         "--retry-rejected",
@@ -54,6 +77,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.devices.registry import RegistryError
+    from app.protocol.hello import Suite
+    from app.sim.camera import SimulatedCamera
+    from app.sim.sources import SourceError, open_source
+
     try:
         key = _device_key(args)
         source = open_source(args.source, args.size, label=args.device)
@@ -98,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _device_key(args: argparse.Namespace) -> DeviceKey | None:
+    from app.devices.registry import DeviceKey, Registry
+
     if args.key_file is not None:
         return DeviceKey.from_text(args.key_file.read_text())
     if args.plain:

@@ -47,7 +47,7 @@ def added_key(out):
     return keys[0]
 
 
-def test_add_prints_the_key_once_with_fingerprint_and_next_step(capsys, cfg):
+def test_add_prints_the_key_with_fingerprint_and_next_step(capsys, cfg):
     code, out, err = run(capsys, "--config-dir", cfg, "device", "add", "cam1")
     assert code == 0
     key = added_key(out)
@@ -57,12 +57,26 @@ def test_add_prints_the_key_once_with_fingerprint_and_next_step(capsys, cfg):
     assert stored.key.to_text() == key
     assert stored.allow_plain is False
     assert "cam1" in out
-    assert "once" in out
+    assert "once" not in out  # `device show --key` prints it again: saying otherwise was false
     assert "camera's configuration" in out
     assert "keep it safe" in out
     assert stored.key.fingerprint in out
     assert "securecam sim --device cam1" in out
     assert "encrypted only" in out
+
+
+def test_add_names_the_command_that_prints_the_key_again_and_that_command_does(capsys, cfg):
+    code, out, _ = run(capsys, "--config-dir", cfg, "device", "add", "cam1")
+    assert code == 0
+    key = added_key(out)
+    (command,) = re.findall(r"`(securecam device [^`]*--key)`", out)
+    assert command == "securecam device show cam1 --key"
+    assert "`device list` and `device show` hide it" in out
+    code, shown, _ = run(capsys, "--config-dir", cfg, *command.split()[1:])
+    assert code == 0 and f"Key:           {key}" in shown
+    code, listed, _ = run(capsys, "--config-dir", cfg, "device", "list")
+    code, hidden, _ = run(capsys, "--config-dir", cfg, "device", "show", "cam1")
+    assert key not in listed and key not in hidden
 
 
 def test_add_never_logs_the_key(capsys, caplog, cfg):
@@ -245,7 +259,8 @@ def test_set_help_shows_each_adaptation_options_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option in ("--pin-size SIZE|auto", "--pin-quality Q|auto", "--pin-fps N|auto"):
         start = text.rindex(option)  # in the options, after the usage line
-        assert "(default: auto)" in text[start : start + 260], option
+        # `set` changes only what it is given; auto is what a new camera starts with
+        assert "(default: keep it as it is; a new camera has auto)" in text[start:][:300], option
     assert "--adapt let the app lower" in text
     assert "(the default for a new camera)" in text[text.index("--adapt let") :][:250]
 

@@ -14,13 +14,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from app.devices.registry import DeviceKey, Registry
 from app.paths import config_dir
 from app.protocol.framesize import FrameSize
-from app.serial import provision_cli
+from app.serial import ports, provision_cli
 from app.serial.camera_settings import CameraSettings
 from app.serial.improv import open_port
 from app.serial.improv_codec import Network, State
@@ -31,6 +32,7 @@ from app.serial.provisioner import (
     provision,
     scan_networks,
 )
+from app.services.settings import ReceiverSettings, Settings
 from tests.firmware.console_host import PASSWORD, SSID, HostConsole
 from tests.waiting import scaled
 
@@ -150,6 +152,35 @@ def test_cli_provisions_console(console, password_file, capsys, caplog):
 
     assert_secret_absent(device.key, out, err, caplog.text, console.stop().decode())
     assert PASSWORD not in out + err + caplog.text
+
+
+def test_cli_without_port_provisions_the_only_adapter_to_the_port_the_window_saved(
+    console, password_file, capsys, monkeypatch
+):
+    # pyserial lists the console's pty as a CP210x adapter beside a PC's own serial port, as a
+    # machine with one ESP32-CAM-MB plugged in does; the window saved its receiver port.
+    found = [
+        SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None, description="n/a"),
+        SimpleNamespace(device=console.path, vid=0x10C4, pid=0xEA60, description="CP2102"),
+    ]
+    monkeypatch.setattr(ports._list_ports, "comports", lambda: found)
+    Settings(config_dir()).save_receiver(ReceiverSettings(port=9123))
+    rc = run_cli(
+        "--name",
+        "cam-lab1",
+        "--wifi-ssid",
+        SSID,
+        "--wifi-password-file",
+        str(password_file),
+        "--server",
+        "192.168.1.50",
+    )
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert f"on {console.path} (the only ESP32 adapter found)" in out
+    assert "ws://192.168.1.50:9123/camera" in out
+    assert console.stored()["server_port"] == (9123).to_bytes(2, "big")
+    assert registry().get("cam-lab1").key.raw == console.stored()["psk"]
 
 
 def test_wrong_wifi_password_leaves_registry_unchanged(console, tmp_path, capsys, caplog):

@@ -75,15 +75,18 @@ def test_provision_options_are_derived_from_the_settings(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     for _, setting in camera_settings.described():
         assert setting.option in help_text and setting.describe() in help_text
-    assert "JPEG quality 4-63, lower is better (12)" in help_text
-    assert "frame-rate cap 1-254, 255 for none (25)" in help_text
+    assert "JPEG quality 4-63, lower is better (default 12)" in help_text
+    assert "frame-rate cap 1-254, 255 for none (default 25)" in help_text
+    assert "frame size: qqvga, qvga, cif, hvga, vga, svga, xga, hd, sxga, uxga (default vga)" in (
+        help_text
+    )
 
 
 def test_a_bad_option_value_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         parser().parse_args([*REQUIRED, "--frame-size", "huge"])
     assert info.value.code == 2
-    assert "'huge' is not a frame size (qqvga, qvga" in capsys.readouterr().err
+    assert "'huge' is not a frame size: choose one of qqvga, qvga" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,20 @@
-"""Port discovery: adapter table, ordering, hot-plug diffs."""
+"""Port discovery: adapter table, ordering, hot-plug diffs, the one board to use without --port."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from app.serial import ports
-from app.serial.ports import NO_PORT_HELP, PortInfo, PortWatcher, port_info
+from app.serial.ports import (
+    NO_PORT_HELP,
+    NoBoardPort,
+    PortInfo,
+    PortWatcher,
+    pick_port,
+    port_info,
+)
 
 
 def _fake(device, vid=None, pid=None, description="n/a"):
@@ -61,3 +70,27 @@ def test_help_mentions_drivers_and_wiring():
 
 def test_real_listing_does_not_crash():
     assert isinstance(ports.list_ports(), list)
+
+
+def _port(device, likely):
+    return port_info(device, "", 0x10C4, 0xEA60) if likely else port_info(device, "", None, None)
+
+
+def test_pick_port_takes_the_one_likely_adapter_beside_other_ports():
+    listed = [_port("/dev/ttyS0", False), _port("/dev/ttyUSB0", True), _port("/dev/ttyS1", False)]
+    assert pick_port(listed) == "/dev/ttyUSB0"
+
+
+def test_pick_port_without_a_likely_adapter_says_what_to_check():
+    with pytest.raises(NoBoardPort) as info:
+        pick_port([_port("/dev/ttyS0", False)])
+    assert info.value.message == "no ESP32 serial adapter found; pass --port"
+    assert info.value.guidance == NO_PORT_HELP
+
+
+def test_pick_port_with_several_likely_adapters_names_them_and_guesses_none():
+    with pytest.raises(NoBoardPort) as info:
+        pick_port([_port("/dev/ttyUSB0", True), _port("/dev/ttyACM0", True)])
+    assert str(info.value) == (
+        "several adapters found (/dev/ttyUSB0, /dev/ttyACM0); pick one with --port"
+    )
