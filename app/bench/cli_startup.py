@@ -66,9 +66,11 @@ def securecam_command(python: str = sys.executable, checkout: Path | None = None
     return [found] if found else [python, "-m", "app"]
 
 
-def _wall(argv: Sequence[str], env: dict[str, str]) -> float:
+def _wall(argv: Sequence[str], env: dict[str, str], cwd: Path | None) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     return time.perf_counter() - started
 
 
@@ -78,9 +80,11 @@ def measure(
     """The floor and each command, `rounds` times interleaved; the floor first in the list.
 
     `checkout`: time the `app` package of another checkout (e.g. an older commit unpacked
-    with `git archive`) instead of the installed one.
+    with `git archive`) instead of the installed one; every process then runs in it, since
+    `python -m` looks in the working directory first.
     """
     command = securecam_command(python, checkout)
+    cwd = None if checkout is None else checkout.resolve()
     with tempfile.TemporaryDirectory(prefix="securecam-startup-") as home:
         env = {**os.environ, "SECURECAM_HOME": home}
         if checkout is not None:
@@ -90,15 +94,16 @@ def measure(
         subprocess.run(
             [*command, "device", "add", "bench-cam"],
             env=env,
+            cwd=cwd,
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         runs: dict[str, list[float]] = {FLOOR: [], **{label: [] for label in COMMANDS}}
         for _ in range(rounds + 1):  # the first round warms the disk cache and is dropped
-            runs[FLOOR].append(_wall([python, "-c", "import argparse, asyncio"], env))
+            runs[FLOOR].append(_wall([python, "-c", "import argparse, asyncio"], env, cwd))
             for label, args in COMMANDS.items():
-                runs[label].append(_wall([*command, *args], env))
+                runs[label].append(_wall([*command, *args], env, cwd))
     floor = runs[FLOOR][1:]
     timings = [Timing(FLOOR, tuple(floor), None)]
     for label in COMMANDS:
