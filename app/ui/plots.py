@@ -9,20 +9,25 @@ The figures in a row come from `FrameTimeline` (the one home of the latency arit
 
 from __future__ import annotations
 
+import html
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import islice
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+import shiboken6
+from PySide6.QtCore import QObject, QPointF, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
+    QToolTip,
     QWidget,
 )
 
@@ -45,9 +50,12 @@ STAGES = (
 )
 
 # Columns of a track's rows (float64; NaN where not known): capture and last-byte times (µs,
-# app clock), the suite's value, each stage's duration (ms), capture → decrypted and → painted.
-CAPTURE, RX, SUITE, DEVICE, NETWORK, DECRYPT, DECODE, PAINT, TO_DECRYPTED, TO_PAINTED = range(10)
-COLUMNS = 10
+# app clock), the suite's value, each stage's duration (ms), capture → decrypted and → painted,
+# and the frame's sequence number.
+CAPTURE, RX, SUITE, DEVICE, NETWORK, DECRYPT, DECODE, PAINT, TO_DECRYPTED, TO_PAINTED, SEQ = range(
+    11
+)
+COLUMNS = 11
 STAGE_COLUMNS = dict(zip(Stage, (DEVICE, NETWORK, DECRYPT, DECODE, PAINT), strict=True))
 
 SETTLE_US = 2_000_000  # a frame not painted this long after decryption never will be
@@ -85,6 +93,7 @@ def _row(t: FrameTimeline) -> tuple[float | None, ...]:
         t.paint_ms,
         t.to_decrypted_ms,
         t.to_painted_ms,
+        float(t.seq),
     )
 
 
@@ -250,18 +259,91 @@ def _sample(sample: QPen | QColor, size: QSize) -> QPixmap:
     return pixmap
 
 
-def make_plot(left: str, bottom: str) -> tuple[QWidget, pg.PlotItem, LegendList]:
-    """A white plot with dark axes, and a legend list to its right (hidden until filled)."""
+class AxisLabels:
+    """Each axis of a plot shows the longest of its labels that fits along it; never a cut one.
+
+    `set(name, full, *shorter)` gives an axis ("left", "bottom") its labels, longest first; the
+    full one is also the axis' tooltip. They are refitted whenever the axis changes size.
+    """
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self._plot = plot
+        self._labels: dict[str, tuple[str, ...]] = {}
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.geometryChanged.connect(lambda name=name: self._fit(name))
+
+    def set(self, name: str, full: str, *shorter: str) -> None:
+        labels = (full, *shorter)
+        if self._labels.get(name) == labels:
+            return
+        self._labels[name] = labels
+        self._plot.getAxis(name).setToolTip(full)
+        self._fit(name)
+
+    def full(self, name: str) -> str:
+        """The axis' longest label (what it shows when there is room)."""
+        return self._labels[name][0]
+
+    def shown(self, name: str) -> str:
+        return str(self._plot.getAxis(name).labelText)
+
+    def room(self, name: str) -> float:
+        """The length along the axis a label may take, in pixels."""
+        axis = self._plot.getAxis(name)
+        size = axis.size()
+        return float(size.height() if name in ("left", "right") else size.width())
+
+    def _fit(self, name: str) -> None:
+        labels = self._labels.get(name)
+        if not labels or not shiboken6.isValid(self._plot):
+            return  # nothing to fit, or Qt is tearing the plot down
+        axis = self._plot.getAxis(name)
+        if not shiboken6.isValid(axis) or not shiboken6.isValid(axis.label):
+            return
+        metrics = QFontMetricsF(axis.label.font())
+        room = self.room(name) - LABEL_MARGIN
+        text = next((t for t in labels if metrics.horizontalAdvance(t) <= room), labels[-1])
+        if axis.labelText != text:
+            self._plot.setLabel(name, text, color=TEXT_COLOUR)
+
+
+# Room kept around an axis label: the text item's own document margins (4 px a side) and a bit.
+LABEL_MARGIN = 12
+TEXT_COLOUR = "#212121"  # the plots' text, on their white background
+
+
+@dataclass
+class Plot:
+    """A plot and its parts (see `make_plot`)."""
+
+    box: QWidget  # the plot and its legend list, to put in a layout
+    view: pg.PlotWidget
+    plot: pg.PlotItem
+    legend: LegendList
+    labels: AxisLabels
+
+
+def make_plot(left: Sequence[str], bottom: Sequence[str]) -> Plot:
+    """A white plot with dark axes, and a legend list to its right (hidden until filled).
+
+    `left` and `bottom` are each axis' labels, longest first (see `AxisLabels`).
+    """
     view = pg.PlotWidget()
     view.setBackground("w")
     plot = view.getPlotItem()
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen("#424242"))
-        axis.setTextPen(pg.mkPen("#212121"))
-    plot.setLabel("left", left, color="#212121")
-    plot.setLabel("bottom", bottom, color="#212121")
+        axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+    labels = AxisLabels(plot)
+    labels.set("left", *left)
+    labels.set("bottom", *bottom)
     plot.showGrid(x=True, y=True, alpha=0.15)
+    for name in ("left", "bottom"):
+        # Grid lines at the labelled ticks and the next level only: pyqtgraph's third level
+        # adds lines hardly seen that cost about a millisecond a paint.
+        plot.getAxis(name).setStyle(maxTickLevel=1)
     plot.setMenuEnabled(False)
     legend = LegendList()
     legend.hide()
@@ -271,4 +353,179 @@ def make_plot(left: str, bottom: str) -> tuple[QWidget, pg.PlotItem, LegendList]
     layout.setSpacing(2)
     layout.addWidget(view, 1)
     layout.addWidget(legend)
-    return box, plot, legend
+    return Plot(box, view, plot, legend, labels)
+
+
+class LegendRow(QLabel):
+    """A legend above or below a plot, off its data: a line sample and a label per entry, the
+    entries wrapping onto more lines (never inside one) when the row is narrow."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self._labels: list[str] = []
+
+    def set_entries(self, entries: Sequence[tuple[str, QPen]]) -> None:
+        self._labels = [label for label, _ in entries]
+        parts = []
+        for label, pen in entries:
+            sample = "━ ━" if pen.style() != Qt.PenStyle.SolidLine else "━━━"
+            words = html.escape(label).replace(" ", "&nbsp;")
+            parts.append(f'<span style="color: {pen.color().name()};">{sample}</span>&nbsp;{words}')
+        self.setText(" &nbsp; &nbsp; ".join(parts))
+
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7 or 8 × 10^k at or above `value` (> 0)."""
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in NICE_STEPS:
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10 * power
+
+
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
+HEADROOM = 1.15  # the scale's top over the p99 of the frames it is made for
+
+
+def robust_top(values: np.ndarray, floor: float = 1.0) -> float:
+    """The top of a latency scale that a start-up spike or a few stragglers cannot stretch.
+
+    Frames beyond Tukey's far fence (Q3 + 3 × IQR, and at least 1.5 × Q3) are outliers;
+    the top is a nice number at or above HEADROOM × the p99 of the others (at least `floor`).
+    Up to a quarter of the values can be outliers without moving it.
+    """
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return nice_ceiling(floor)
+    q1, q3 = np.percentile(finite, (25, 75))
+    fence = max(q3 + 3 * (q3 - q1), 1.5 * q3)
+    p99 = float(np.percentile(finite[finite <= fence], 99))
+    return nice_ceiling(max(p99 * HEADROOM, floor))
+
+
+class RobustScale:
+    """`robust_top` with hysteresis, for a plot redrawn 10 times a second: the top grows at
+    once and shrinks only when the new one is under SHRINK × the current, so it does not hop
+    between two neighbouring nice numbers."""
+
+    SHRINK = 0.7
+
+    def __init__(self, floor: float = 1.0) -> None:
+        self.floor = floor
+        self.top: float | None = None
+
+    def update(self, values: np.ndarray) -> float:
+        wanted = robust_top(values, self.floor)
+        if self.top is None or wanted > self.top or wanted < self.SHRINK * self.top:
+            self.top = wanted
+        return self.top
+
+
+TOP_BAND = 1.06  # a robust plot's view top over its scale's: room for the marks above it
+MARK_AT = 1.03  # where the marks of values above the scale sit (× the scale's top)
+
+
+def above_marks() -> pg.ScatterPlotItem:
+    """Triangles at a plot's top edge for values above its robust scale (set their data)."""
+    marks = pg.ScatterPlotItem(size=9, symbol="t1", pen=pg.mkPen(None))
+    marks.setZValue(5)
+    return marks
+
+
+HOVER_RADIUS_PX = 10  # a point this close to the mouse pointer is the one hovered
+
+
+Found = tuple[float, float, str]  # (x, y) of the hovered point in view coordinates, its text
+
+
+class PointHover(QObject):
+    """A tooltip for the plot's point nearest the mouse pointer, and a ring around it.
+
+    `find(x, y, px_x, px_y)` gets the pointer in view coordinates and the size of a pixel in
+    each, and returns the nearest point within HOVER_RADIUS_PX as (x, y, text), or None.
+    Mouse moves are rate-limited; `text` is what is shown now ("" for nothing).
+    """
+
+    def __init__(
+        self, plot: pg.PlotItem, find: Callable[[float, float, float, float], Found | None]
+    ) -> None:
+        super().__init__()
+        self._plot = plot
+        self._find = find
+        self.text = ""
+        self.ring = pg.ScatterPlotItem(
+            size=14, symbol="o", pen=pg.mkPen("#212121", width=1.5), brush=None
+        )
+        self.ring.setZValue(10)
+        plot.addItem(self.ring, ignoreBounds=True)
+        self._proxy = pg.SignalProxy(
+            plot.scene().sigMouseMoved, delay=0.05, rateLimit=30, slot=self._moved
+        )
+
+    def _moved(self, args: tuple[QPointF]) -> None:
+        self.show_at(args[0])
+
+    def show_at(self, scene_pos: QPointF) -> None:
+        """Show the point nearest `scene_pos` (scene coordinates), or nothing."""
+        vb = self._plot.getViewBox()
+        found = None
+        if vb.sceneBoundingRect().contains(scene_pos):
+            point = vb.mapSceneToView(scene_pos)
+            px_x, px_y = vb.viewPixelSize()
+            found = self._find(point.x(), point.y(), px_x, px_y)
+        if found is None:
+            self.hide()
+            return
+        x, y, text = found
+        self.ring.setData([x], [y])
+        self.text = text
+        views = self._plot.scene().views()
+        if views:
+            view = views[0]
+            where = view.mapToGlobal(view.mapFromScene(scene_pos))
+            QToolTip.showText(where, text, view)
+
+    def hide(self) -> None:
+        if self.text:
+            self.text = ""
+            self.ring.setData([], [])
+            QToolTip.hideText()
+
+
+def nearest(
+    x: np.ndarray, y: np.ndarray, at_x: float, at_y: float, px_x: float, px_y: float
+) -> tuple[int, float] | None:
+    """Index of the point of (x, y) (x sorted) nearest (at_x, at_y) within HOVER_RADIUS_PX,
+    and its squared distance in pixels; None if there is none that close."""
+    if not len(x) or px_x <= 0 or px_y <= 0:
+        return None
+    reach = HOVER_RADIUS_PX * px_x
+    lo, hi = np.searchsorted(x, (at_x - reach, at_x + reach))
+    if lo >= hi:
+        return None
+    d2 = ((x[lo:hi] - at_x) / px_x) ** 2 + ((y[lo:hi] - at_y) / px_y) ** 2
+    best = int(np.argmin(d2))
+    if d2[best] > HOVER_RADIUS_PX**2:
+        return None
+    return lo + best, float(d2[best])
+
+
+def breakdown_html(title: str, lines: Sequence[tuple[str, str]]) -> str:
+    """A tooltip: a bold title, then a table of (name, value) lines."""
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td align='right'>&nbsp;{html.escape(value)}</td></tr>"
+        for name, value in lines
+    )
+    return f"<b>{html.escape(title)}</b><table cellspacing='0'>{rows}</table>"
+
+
+def stage_lines(row: np.ndarray) -> list[tuple[str, str]]:
+    """(stage label, its duration) of a track row, in pipeline order."""
+    return [(label, format_ms(row[STAGE_COLUMNS[stage]])) for stage, label, _ in STAGES]

@@ -6,13 +6,19 @@ default) adds a third, dashed curve and a table column: the first design's INSEC
 timed by the bench code on the run's own frames, labelled `PAPER_LABEL`. Its times are per
 frame from the start of sending to decrypted and reassembled on loopback in this app, not a
 capture → decrypted latency, and the caption says so.
+
+Layout: the latency choice, Run and Cancel on one row at the top; below it, on the left, the
+CDF's legend (a row above the plot, never over the curves) and the CDF; on the right the table,
+always showing all its rows (it scrolls sideways when narrow, the paper scheme's column last),
+then the captions, scrolling up and down when the dock is short. Pointing at a point of a
+curve shows its frame's seq and stages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pyqtgraph as pg
+import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
@@ -31,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.protocol.hello import Suite
-from app.protocol.timeline import Mark
+from app.protocol.timeline import FrameTimeline, Mark
 from app.services.comparison import (
     CANCELLED,
     PAPER_FRAMES,
@@ -42,8 +48,19 @@ from app.services.comparison import (
     ComparisonService,
     ComparisonSummary,
 )
-from app.ui.latency.common import cell, summary_table
-from app.ui.plots import cdf, format_ms, make_plot, suite_pen
+from app.ui.latency.common import cell, scrolling, summary_table
+from app.ui.plots import (
+    STAGES,
+    Found,
+    LegendRow,
+    PointHover,
+    breakdown_html,
+    cdf,
+    format_ms,
+    make_plot,
+    nearest,
+    suite_pen,
+)
 
 DEFAULT_FRAMES = 200
 MIN_FRAMES = 8
@@ -59,10 +76,21 @@ MARKS = (
     (Mark.DECODED, "capture → decoded"),
     (Mark.DECRYPTED, "capture → decrypted"),
 )
-TABLE_SUITES = (Suite.PLAIN, Suite.NOISE)  # the table's first two columns
+# The table's columns, most important first: the two suites, their ratio, then the paper
+# scheme (shown only for a run that measured it). Headers: the same words on two lines.
+TABLE_SUITES = (Suite.PLAIN, Suite.NOISE)
 RATIO_COLUMN = len(TABLE_SUITES)
-PAPER_COLUMN = RATIO_COLUMN + 1  # shown only for a run that measured the paper scheme
-PAPER_HEADER = PAPER_LABEL.replace(" (", "\n(").replace(", ", ",\n")  # the same words, 3 lines
+PAPER_COLUMN = RATIO_COLUMN + 1
+SUITE_HEADERS = {suite: suite.label.replace(" (", "\n(") for suite in TABLE_SUITES}
+RATIO_HEADER = "encrypted\n/ plain"
+PAPER_HEADER = PAPER_LABEL.replace(" (", "\n(")
+ROW_HELP = {
+    "p50": "The median: half of the frames took less.",
+    "p95": "95 % of the frames took less.",
+    "p99": "99 % of the frames took less: the slowest 1 % took longer.",
+    "mean": "The average of all frames.",
+}
+FRACTION_AXIS = ("fraction of frames", "fraction")
 
 LIVE_PROGRESS = "%v / %m frames"
 PAPER_PROGRESS = "paper scheme: %v / %m frames"
@@ -175,7 +203,8 @@ class ComparisonTab(QWidget):
         self.dialog: ComparisonDialog | None = None
         self.result: ComparisonResult | None = comparison.last
 
-        box, self.plot, _ = make_plot("fraction of frames", "latency (ms)")
+        parts = make_plot(FRACTION_AXIS, _latency_axis(MARKS[0][1]))
+        self.view, self.plot, self.axis_labels = parts.view, parts.plot, parts.labels
         self.plot.setYRange(0, 1, padding=0.04)
         self.plot.enableAutoRange(x=True, y=False)
         self.curves = {
@@ -186,19 +215,13 @@ class ComparisonTab(QWidget):
                 [], [], pen=suite_pen(Suite.PLAIN, 0), name=f"{Suite.PLAIN.label}, measurement only"
             ),
         }
-        # Inside, bottom right: a CDF leaves that corner empty.
-        self.legend = pg.LegendItem(
-            offset=(-8, -8),
-            labelTextColor="#212121",
-            brush=pg.mkBrush(255, 255, 255, 230),
-            pen=pg.mkPen("#bdbdbd"),
-        )
-        self.legend.setParentItem(self.plot.getViewBox())
-        for curve in self.curves.values():
-            self.legend.addItem(curve, curve.name())
         # The third curve, in the legend only while a result has it.
         self.paper_curve = self.plot.plot([], [], pen=paper_pen(), name=PAPER_LABEL)
-        self._paper_in_legend = False
+        # The legend: a row above the plot, off its data.
+        self.legend = LegendRow()
+        # Each curve's frames in the order of its points (x ascending), for the hover.
+        self._frames: dict[Suite, list[FrameTimeline]] = {suite: [] for suite in Suite}
+        self.hover = PointHover(self.plot, self._find)
         self.insecure_label = QLabel(INSECURE_TEXT)
         self.insecure_label.setWordWrap(True)
         self.insecure_label.setStyleSheet("color: #c62828; font-weight: bold;")
@@ -210,8 +233,12 @@ class ComparisonTab(QWidget):
         self.mark_combo.currentIndexChanged.connect(self.fill)
         self.table = summary_table(
             list(SUMMARY_KEYS),
-            [suite.label for suite in TABLE_SUITES] + ["encrypted / plain", PAPER_HEADER],
+            [SUITE_HEADERS[suite] for suite in TABLE_SUITES] + [RATIO_HEADER, PAPER_HEADER],
         )
+        for row, key in enumerate(SUMMARY_KEYS):
+            header = self.table.verticalHeaderItem(row)
+            if header is not None:
+                header.setToolTip(ROW_HELP[key])
         paper_header = self.table.horizontalHeaderItem(PAPER_COLUMN)
         if paper_header is not None:
             paper_header.setToolTip(PAPER_OPTION_HELP)
@@ -231,25 +258,30 @@ class ComparisonTab(QWidget):
         self.progress_bar.setFormat(LIVE_PROGRESS)
         self.set_running(comparison.running)
 
-        mark_row = QHBoxLayout()
-        mark_row.addWidget(QLabel("Latency"))
-        mark_row.addWidget(self.mark_combo, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.progress_bar, 1)
-        buttons.addWidget(self.cancel_button)
-        side = QVBoxLayout()
-        side.addWidget(self.insecure_label)
-        side.addWidget(self.result_label)
-        side.addLayout(mark_row)
-        side.addWidget(self.table, 1)
-        side.addWidget(self.paper_label)
-        side.addWidget(self.error_label)
-        side.addLayout(buttons)
-        layout = QHBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Latency"))
+        top.addWidget(self.mark_combo)
+        top.addStretch(1)
+        top.addWidget(self.run_button)
+        top.addWidget(self.progress_bar, 1)
+        top.addWidget(self.cancel_button)
+        left = QVBoxLayout()
+        left.addWidget(self.legend)
+        left.addWidget(parts.box, 1)
+        captions = QVBoxLayout()
+        captions.addWidget(self.result_label)
+        captions.addWidget(self.table)
+        captions.addWidget(self.error_label)
+        captions.addWidget(self.paper_label)
+        captions.addWidget(self.insecure_label)
+        captions.addStretch(1)
+        body = QHBoxLayout()
+        body.addLayout(left, 3)
+        body.addWidget(scrolling(captions), 2)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(box, 3)
-        layout.addLayout(side, 2)
+        layout.addLayout(top)
+        layout.addLayout(body, 1)
 
         comparison.progress.connect(self._on_progress)
         comparison.paperProgress.connect(self._on_paper_progress)
@@ -333,19 +365,30 @@ class ComparisonTab(QWidget):
     def fill(self) -> None:
         """Show `result` at the chosen latency: the CDF, the counts and the summary table."""
         result, mark = self.result, self.mark()
+        self.axis_labels.set("bottom", *_latency_axis(self.mark_combo.currentText()))
         for suite, curve in self.curves.items():
-            x, y = cdf([] if result is None else result.latencies_ms(suite, mark))
+            frames = [] if result is None else _reaching(result.timelines[suite], mark)
+            self._frames[suite] = frames
+            x, y = cdf(_latency(t, mark) for t in frames)
             curve.setData(x, y)
         summary: ComparisonSummary | None = None
         if result is None:
-            self.result_label.setText("No comparison yet: run one to fill this tab.")
-        else:
-            counts = {suite: len(result.latencies_ms(suite, mark)) for suite in Suite}
             self.result_label.setText(
-                f"<b>{result.device}</b>: {result.frames_per_suite} frames per suite asked; "
-                f"{counts[Suite.NOISE]} encrypted and {counts[Suite.PLAIN]} plain with a "
-                f"{self.mark_combo.currentText()} time."
+                "No comparison yet. “Run comparison…” has a camera send frames plain, then "
+                "encrypted, and shows how long each took here."
             )
+        else:
+            counts = {suite: len(self._frames[suite]) for suite in Suite}
+            sent = {suite: len(result.timelines[suite]) for suite in Suite}
+            text = (
+                f"<b>{result.device}</b>: {counts[Suite.NOISE]} encrypted and "
+                f"{counts[Suite.PLAIN]} plain frames ({result.frames_per_suite} asked per suite)."
+            )
+            if counts != sent:
+                text += (
+                    f" Frames never {mark.value} (the window drew a newer one first) are left out."
+                )
+            self.result_label.setText(text)
             summary = result.summary(mark)
         for row, key in enumerate(SUMMARY_KEYS):
             for column, suite in enumerate(TABLE_SUITES):
@@ -357,18 +400,17 @@ class ComparisonTab(QWidget):
             paper = None if summary is None or summary.paper is None else summary.paper[key]
             self.table.setItem(row, PAPER_COLUMN, cell(format_ms(paper), paper))
         self._fill_paper(result)
+        self.hover.hide()
 
     def _fill_paper(self, result: ComparisonResult | None) -> None:
         """The paper scheme's curve, column and caption: shown only for a run that asked."""
         asked = result is not None and result.paper
         x, y = cdf([] if result is None or not asked else result.paper_ms)
         self.paper_curve.setData(x, y)
-        if asked != self._paper_in_legend:
-            if asked:
-                self.legend.addItem(self.paper_curve, PAPER_LABEL)
-            else:
-                self.legend.removeItem(self.paper_curve)
-            self._paper_in_legend = asked
+        entries = [(str(c.name()), c.opts["pen"]) for c in self.curves.values()]
+        if asked:
+            entries.append((PAPER_LABEL, self.paper_curve.opts["pen"]))
+        self.legend.set_entries(entries)
         self.table.setColumnHidden(PAPER_COLUMN, not asked)
         self.paper_label.setVisible(asked)
         if result is None or not asked:
@@ -383,8 +425,52 @@ class ComparisonTab(QWidget):
         count = len(result.paper_ms)
         size_kb = sum(result.paper_bytes) / max(count, 1) / 1000
         self.paper_label.setText(
-            f"{title}: {count} of this run's frames (mean {size_kb:.0f} KB), each timed (ms) "
-            "from the start of sending to decrypted and reassembled, on loopback in this app: "
-            "not the camera's capture → decrypted latency, so the Latency choice does not "
-            "change it and no ratio is taken from it."
+            f"{title}: {count} of this run's frames ({size_kb:.0f} KB on average) sent through "
+            "the first design's scheme over this computer's loopback, each timed in ms from the "
+            "start of sending to decrypted and reassembled. This is not the camera's capture → "
+            "decrypted latency: the Latency choice does not change it, and it has no ratio."
         )
+
+    def _find(self, x: float, y: float, px_x: float, px_y: float) -> Found | None:
+        """The frame nearest the pointer on any curve: its time, seq and stages."""
+        best: tuple[float, Found] | None = None
+        mark = self.mark()
+        for suite, curve in self.curves.items():
+            cx, cy = curve.getData()
+            hit = None if cx is None else nearest(cx, cy, x, y, px_x, px_y)
+            if hit is not None and (best is None or hit[1] < best[0]):
+                t = self._frames[suite][hit[0]]
+                title = f"{t.device} · frame seq {t.seq} · {suite.label}"
+                lines = [
+                    (f"capture → {mark.value}", format_ms(_latency(t, mark))),
+                    (f"{suite.label} frames this fast or faster", f"{cy[hit[0]]:.0%}"),
+                    *[(label, format_ms(t.stage_ms(stage))) for stage, label, _ in STAGES],
+                ]
+                best = (
+                    hit[1],
+                    (float(cx[hit[0]]), float(cy[hit[0]]), breakdown_html(title, lines)),
+                )
+        px, py = self.paper_curve.getData()
+        hit = None if px is None else nearest(px, py, x, y, px_x, px_y)
+        if hit is not None and (best is None or hit[1] < best[0]):
+            lines = [("start of sending → decrypted, loopback", format_ms(float(px[hit[0]])))]
+            found = (float(px[hit[0]]), float(py[hit[0]]), breakdown_html(PAPER_LABEL, lines))
+            best = (hit[1], found)
+        return None if best is None else best[1]
+
+
+def _latency_axis(mark_label: str) -> tuple[str, ...]:
+    return (f"{mark_label} (ms)", "latency (ms)", "ms")
+
+
+def _latency(t: FrameTimeline, mark: Mark) -> float:
+    value = t.latency_to(mark)
+    assert value is not None  # only frames that reached the mark are kept
+    return value
+
+
+def _reaching(timelines: list[FrameTimeline], mark: Mark) -> list[FrameTimeline]:
+    """The frames that reached `mark`, fastest first (the order of the CDF's points)."""
+    reached = [t for t in timelines if t.latency_to(mark) is not None]
+    order = np.argsort([_latency(t, mark) for t in reached], kind="stable")
+    return [reached[i] for i in order]

@@ -2,8 +2,9 @@
 
 It reads the receiver's timeline rings through `ReceiverService.all_stats()` and drives
 comparison runs through `ComparisonService`; it never touches sockets. Redraws happen on a
-~10 Hz timer (only while the dock is visible) from incremental numpy copies of the rings
-(`TimelineTrack`), never once per frame. Each tab, and the export, is a module beside this one.
+~10 Hz timer (only while the dock is visible, and only of the tab on show) from incremental
+numpy copies of the rings (`TimelineTrack`), never once per frame. Each tab, and the export,
+is a module beside this one.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPushButton,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -83,22 +84,29 @@ class LatencyDock(QDockWidget):
         self.comparison_tab.runStarted.connect(self._show_comparison)
         self.comparison_tab.runFailed.connect(self._bring_failure_into_view)
 
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        # Export sits beside the tabs, leaving the plots all of the dock's height.
         self.export_label = QLabel()
         self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        csv_button = QPushButton("Export CSV…")
-        csv_button.clicked.connect(self.export_csv_dialog)
-        png_button = QPushButton("Export PNG…")
-        png_button.clicked.connect(self.export_png_dialog)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.export_label, 1)
-        bottom.addWidget(csv_button)
-        bottom.addWidget(png_button)
+        corner = QWidget()
+        row = QHBoxLayout(corner)
+        row.setContentsMargins(0, 0, 2, 0)
+        row.addWidget(self.export_label)
+        for text, slot in (
+            ("Export CSV…", self.export_csv_dialog),
+            ("Export PNG…", self.export_png_dialog),
+        ):
+            button = QToolButton()
+            button.setText(text)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        self.tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
 
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tabs, 1)
-        layout.addLayout(bottom)
         self.setWidget(body)
 
         self._timer = QTimer(self)
@@ -114,7 +122,11 @@ class LatencyDock(QDockWidget):
 
     def _tick(self) -> None:
         if self.isVisible():
-            self.refresh()
+            self.refresh(shown_only=True)
+
+    def _tab_changed(self) -> None:
+        if self.isVisible():
+            self._redraw(self._clock(), shown_only=True)
 
     def select_device(self, name: str | None) -> None:
         """Show this camera's stages and highlight its Live curve; None or '' goes back to the
@@ -128,8 +140,9 @@ class LatencyDock(QDockWidget):
 
     # -- redraw -------------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """One redraw of the Live and Stages tabs from the rings (bounded work per camera)."""
+    def refresh(self, shown_only: bool = False) -> None:
+        """One redraw of the Live and Stages tabs from the rings (bounded work per camera);
+        with `shown_only`, of the one on show (if either is): the timer's redraw."""
         now = self._clock()
         stats = self._receiver.all_stats()
         for name in list(self._tracks):
@@ -137,12 +150,15 @@ class LatencyDock(QDockWidget):
                 del self._tracks[name]
         for name, device_stats in stats.items():
             self._tracks.setdefault(name, TimelineTrack()).sync(device_stats, now)
-        self._redraw(now)
+        self._redraw(now, shown_only)
         self.comparison_tab.set_running(self._comparison.running)
 
-    def _redraw(self, now: int) -> None:
-        self.live.refresh(self._tracks, now, self._chosen)
-        self.stages.refresh(self._tracks, now, self._chosen)
+    def _redraw(self, now: int, shown_only: bool = False) -> None:
+        current = self.tabs.currentWidget()
+        if not shown_only or current is self.live:
+            self.live.refresh(self._tracks, now, self._chosen)
+        if not shown_only or current is self.stages:
+            self.stages.refresh(self._tracks, now, self._chosen)
 
     # -- comparison ---------------------------------------------------------------------------
 
@@ -193,7 +209,7 @@ class LatencyDock(QDockWidget):
             except OSError as exc:
                 QMessageBox.warning(self, "Export CSV", f"Cannot write {path}: {exc}")
                 return
-            self.export_label.setText(f"Wrote {rows} frames to {path}")
+            self._exported(f"Wrote {rows} frames to {Path(path).name}", path)
 
     @Slot()
     def export_png_dialog(self) -> None:
@@ -206,4 +222,8 @@ class LatencyDock(QDockWidget):
             except OSError as exc:
                 QMessageBox.warning(self, "Export PNG", str(exc))
                 return
-            self.export_label.setText(f"Wrote the plots to {path}")
+            self._exported(f"Wrote the plots to {Path(path).name}", path)
+
+    def _exported(self, text: str, path: str) -> None:
+        self.export_label.setText(text)
+        self.export_label.setToolTip(path)

@@ -2,6 +2,7 @@
 
 Rolling stacked bars (per-stage means of the frames that arrived in each half second) and a
 table of the means over the last two seconds, whose row headers double as the bars' legend.
+Hovering a bar shows its half second's frames and stage means.
 """
 
 from __future__ import annotations
@@ -12,21 +13,35 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.protocol.hello import Suite
 from app.protocol.timeline import Stage
-from app.ui.latency.common import LIVE_WINDOW_S, cell, summary_table
+from app.ui.latency.common import LIVE_WINDOW_S, cell, scrolling, summary_table
 from app.ui.plots import (
     COLUMNS,
+    MARK_AT,
     RX,
     STAGE_COLUMNS,
     STAGES,
     SUITE,
     TO_DECRYPTED,
     TO_PAINTED,
+    TOP_BAND,
+    Found,
+    PointHover,
+    RobustScale,
     TimelineTrack,
+    above_marks,
     binned_means,
+    breakdown_html,
     finite_mean,
     format_ms,
     make_plot,
@@ -39,6 +54,13 @@ BIN_S = 0.5  # the rolling stacked bars
 FIRST_WITH_DATA = "first camera with data"
 PAINTED_TOTAL = "capture → painted"
 DECRYPTED_TOTAL = "capture → decrypted"
+SCALE_FLOOR_MS = 10.0  # the bars' scale never tops out below this
+STAGES_AXIS = ("mean per stage (ms)", "ms")
+TIME_AXIS = (
+    f"arrived (seconds ago) · a bar: the mean of each stage over {BIN_S:g} s",
+    "arrived (seconds ago)",
+    "s ago",
+)
 
 Mean = tuple[float | None, int]  # (mean in ms or None, frames it is over)
 
@@ -65,11 +87,15 @@ class StagesTab(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        box, self.plot, _ = make_plot(
-            "ms", f"arrival time (s ago); bars: per-stage means per {BIN_S} s"
-        )
+        parts = make_plot(STAGES_AXIS, TIME_AXIS)
+        self.plot, self.axis_labels = parts.plot, parts.labels
         self.plot.setXRange(-LIVE_WINDOW_S, 0, padding=0.01)
-        self.plot.enableAutoRange(x=False, y=True)
+        self.plot.enableAutoRange(x=False, y=False)
+        self.plot.setYRange(0, SCALE_FLOOR_MS * TOP_BAND, padding=0)
+        # Robust, as the Live tab's: a few slow half seconds are marked, not scaled to.
+        self.scale = RobustScale(SCALE_FLOOR_MS)
+        self.marks = above_marks()
+        self.plot.addItem(self.marks, ignoreBounds=True)
         self.bars: dict[Stage, pg.BarGraphItem] = {}
         for stage, _, colour in STAGES:
             bars = pg.BarGraphItem(
@@ -77,6 +103,9 @@ class StagesTab(QWidget):
             )
             self.plot.addItem(bars)
             self.bars[stage] = bars
+        # The last drawn bins: left edges, each stage's mean and the frames in each.
+        self._bins: tuple[np.ndarray, dict[Stage, np.ndarray], np.ndarray] | None = None
+        self.hover = PointHover(self.plot, self._find)
         self.combo = QComboBox()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.addItem(FIRST_WITH_DATA, None)
@@ -100,11 +129,12 @@ class StagesTab(QWidget):
         picker.addWidget(self.combo, 1)
         side.addLayout(picker)
         side.addWidget(self.label)
-        side.addWidget(self.table, 1)
+        side.addWidget(self.table)
+        side.addStretch(1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(box, 3)
-        layout.addLayout(side, 2)
+        layout.addWidget(parts.box, 3)
+        layout.addWidget(scrolling(side), 2)
 
     def refresh(self, tracks: Mapping[str, TimelineTrack], now: int, chosen: str | None) -> None:
         """Redraw the camera `shown_device(tracks, chosen)` at app time `now` (µs)."""
@@ -137,12 +167,46 @@ class StagesTab(QWidget):
         start = now - LIVE_WINDOW_S * 1e6
         keys = np.floor((rows[:, RX] - start) / (BIN_S * 1e6)).astype(int)
         x0 = -LIVE_WINDOW_S + np.arange(bins) * BIN_S + BIN_S * 0.05
-        base = np.zeros(bins)
+        heights: dict[Stage, np.ndarray] = {}
         for stage, _, _ in STAGES:
             means, _ = binned_means(keys, rows[:, STAGE_COLUMNS[stage]], bins)
-            height = np.clip(means, 0, None)
-            self.bars[stage].setOpts(x0=x0, y0=base.copy(), height=height)
-            base += height
+            heights[stage] = np.clip(means, 0, None)
+        ok = (keys >= 0) & (keys < bins)
+        counts = np.bincount(keys[ok], minlength=bins)
+        self._bins = (x0, heights, counts)
+        totals = np.sum(list(heights.values()), axis=0)
+        top = self.scale.update(totals[counts > 0])
+        self.plot.setYRange(0, top * TOP_BAND, padding=0)
+        ceiling = top * MARK_AT  # taller stacks are cut here, and marked
+        base = np.zeros(bins)
+        for stage, _, _ in STAGES:
+            y0 = np.minimum(base, ceiling)
+            base = base + heights[stage]
+            self.bars[stage].setOpts(x0=x0, y0=y0, height=np.minimum(base, ceiling) - y0)
+        above = totals > ceiling
+        self.marks.setData(
+            x=x0[above] + BIN_S * 0.45,
+            y=np.full(int(np.count_nonzero(above)), ceiling),
+            brush=pg.mkBrush("#424242"),
+        )
+
+    def _find(self, x: float, y: float, px_x: float, px_y: float) -> Found | None:
+        """The bar under the pointer: its half second's frames and stage means."""
+        if self._bins is None:
+            return None
+        x0, heights, counts = self._bins
+        index = int(np.searchsorted(x0, x, side="right")) - 1
+        if index < 0 or x > x0[index] + BIN_S * 0.9 or not counts[index]:
+            return None
+        top = sum(float(h[index]) for h in heights.values())
+        drawn = min(top, float(self.plot.viewRange()[1][1]) / TOP_BAND * MARK_AT)
+        if not 0 <= y <= max(drawn, 8 * px_y):
+            return None
+        start = -x0[index] + BIN_S * 0.05
+        title = f"{start:.1f}–{start - BIN_S:.1f} s ago: {counts[index]} frames"
+        lines = [(label, format_ms(float(heights[stage][index]))) for stage, label, _ in STAGES]
+        lines.append(("all stages", format_ms(top)))
+        return float(x0[index] + BIN_S * 0.45), drawn, breakdown_html(title, lines)
 
     def _fill_table(self, recent: np.ndarray) -> None:
         """Means over `recent` (the last STAGE_WINDOW_S), and each stage's share of their sum."""

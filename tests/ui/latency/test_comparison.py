@@ -3,15 +3,16 @@
 import asyncio
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from app.protocol.hello import Suite
-from app.protocol.timeline import Mark
+from app.protocol.timeline import Mark, Stage
 from app.receiver.stats import latency_summary
 from app.services.comparison import PAPER_LABEL
 from app.ui.latency.comparison import PAPER_COLUMN
 from app.ui.latency_dock import LatencyDock
-from tests.ui.latency.timelines import NOW, comparison_result
+from app.ui.plots import format_ms
+from tests.ui.latency.timelines import NOW, AT_1280x800, comparison_result, shown, with_paper
 from tests.waiting import wait_until
 
 NOISE, PLAIN = Suite.NOISE, Suite.PLAIN
@@ -113,16 +114,8 @@ def test_progress_and_cancel_follow_the_service(qloop, dock, comparison, three_c
 # -- the paper scheme's series ----------------------------------------------------------------
 
 
-def with_paper(result, ms=(41.0, 39.5, 44.0, 40.25), error=None):
-    result.paper = True
-    result.paper_ms = [] if error else list(ms)
-    result.paper_bytes = [] if error else [48_000] * len(ms)
-    result.paper_error = error
-    return result
-
-
 def legend_labels(tab) -> list[str]:
-    return [label.text for _, label in tab.legend.items]
+    return tab.legend.labels()
 
 
 def test_a_result_with_the_paper_scheme_shows_a_third_labelled_dashed_curve_and_column(
@@ -150,7 +143,7 @@ def test_a_result_with_the_paper_scheme_shows_a_third_labelled_dashed_curve_and_
     assert not tab.paper_label.isHidden()
     assert PAPER_LABEL in caption and "4 of this run's frames" in caption
     assert "start of sending to decrypted and reassembled" in caption
-    assert "not the camera's capture → decrypted latency" in caption and "(ms)" in caption
+    assert "not the camera's capture → decrypted latency" in caption and "in ms" in caption
 
     tab.set_mark(Mark.DECRYPTED)  # the paper times are not a capture → mark latency
     assert list(tab.paper_curve.getData()[0]) == [39.5, 40.25, 41.0, 44.0]
@@ -192,3 +185,29 @@ def test_the_dialog_offers_the_paper_scheme_off_by_default_and_passes_it_on(
     comparison.cancel()
     result = qloop.run_until_complete(wait_until(lambda: comparison.last))
     assert result.error == "cancelled"
+
+
+def test_pointing_at_a_cdf_point_shows_its_frames_seq_and_stages(dock, comparison, qtbot):
+    tab = dock.comparison_tab
+    result = comparison_result()
+    comparison.finished.emit(result)
+    shown(dock, qtbot, AT_1280x800, tab)
+    frame = result.timelines[NOISE][7]
+    x, y = tab.curves[NOISE].getData()
+    (index,) = [i for i, v in enumerate(x) if v == frame.to_painted_ms]
+    scene = tab.plot.getViewBox().mapViewToScene(QPointF(x[index], y[index]))
+    tab.hover.show_at(scene)
+    text = tab.hover.text
+    assert "seq 7" in text and NOISE.label in text
+    assert format_ms(frame.to_painted_ms) in text
+    for stage in Stage:
+        assert format_ms(frame.stage_ms(stage)) in text, stage
+
+
+def test_the_caption_says_what_the_table_leaves_out(dock, comparison):
+    result = comparison_result()
+    result.timelines[NOISE][3].painted_us = None  # drawn over before it was painted
+    comparison.finished.emit(result)
+    text = dock.comparison_tab.result_label.text()
+    assert "19 encrypted and 20 plain frames (20 asked per suite)" in text
+    assert "Frames never painted (the window drew a newer one first) are left out" in text

@@ -4,7 +4,7 @@ from app.protocol.hello import Suite
 from app.receiver.stats import RING_SIZE
 from app.ui import latency_dock
 from app.ui.latency.dock import LatencyDock
-from tests.ui.latency.timelines import add_device, fill
+from tests.ui.latency.timelines import AT_1280x800, add_device, fill, shown
 
 
 def test_sixteen_full_rings_redraw(dock, receiver):
@@ -32,3 +32,13 @@ def test_cameras_that_went_away_are_no_longer_followed(dock, receiver):
 
 def test_the_old_import_path_is_the_same_dock():
     assert latency_dock.LatencyDock is LatencyDock
+
+
+def test_the_timer_redraws_only_the_tab_on_show(dock, three_cameras, qtbot):
+    shown(dock, qtbot, AT_1280x800, dock.comparison_tab)
+    dock._tick()  # the comparison is on show: the live plots wait
+    assert dock.live.curves == {} and dock.stages.summary == {}
+    dock.tabs.setCurrentWidget(dock.stages)  # shown: drawn at once
+    assert dock.stages.summary and dock.live.curves == {}
+    dock.tabs.setCurrentWidget(dock.live)
+    assert len(dock.live.curves) == 3

@@ -1,10 +1,12 @@
 """The Stages tab: per-stage means of the last two seconds, bars, and the camera it shows."""
 
 import pytest
+from PySide6.QtCore import QPointF
 
+from app.protocol.hello import Suite
 from app.protocol.timeline import Stage
 from app.ui.plots import format_ms
-from tests.ui.latency.timelines import NOW
+from tests.ui.latency.timelines import NOW, AT_1280x800, add_device, fill_latencies, shown
 
 
 def test_stages_are_the_means_of_the_last_two_seconds(dock, three_cameras):
@@ -74,3 +76,20 @@ def test_the_combo_box_chooses_the_camera(dock, three_cameras):
     assert "cam-b" in stages.label.text() and "plain (INSECURE)" in stages.label.text()
     stages.combo.activated.emit(0)  # "first camera with data"
     assert dock.selected_device() == "cam-a"
+
+
+def test_a_few_slow_half_seconds_do_not_set_the_bars_scale_and_are_marked(dock, receiver, qtbot):
+    stats = add_device(receiver, "cam-a", Suite.NOISE)
+    fill_latencies(stats, Suite.NOISE, [500.0] * 25 + [20.0] * 500)  # 1 s slow, then 20 s calm
+    dock.refresh()
+    stages = dock.stages
+    top = stages.plot.viewRange()[1][1]
+    assert 20.0 <= top <= 30.0
+    x, y = stages.marks.getData()
+    assert len(x) in (2, 3) and (x < -19).all()  # the slow bins (21 to 20 s ago), only those
+    assert max((b.opts["y0"] + b.opts["height"]).max() for b in stages.bars.values()) < top
+
+    shown(dock, qtbot, AT_1280x800, stages)
+    vb = stages.plot.getViewBox()
+    stages.hover.show_at(vb.mapViewToScene(QPointF(x[0], y[0] * 0.5)))
+    assert "all stages" in stages.hover.text and "500.0 ms" in stages.hover.text

@@ -94,3 +94,45 @@ def comparison_result(error=None) -> ComparisonResult:
             stages = (5_000, base - 20_000 + i * 500, 400, 3_000, 11_600)
             result.timelines[suite].append(make_timeline("cam-a", suite, i, capture, stages))
     return result
+
+
+def with_paper(result, ms=(41.0, 39.5, 44.0, 40.25), error=None):
+    """`result` as a run that also timed the paper scheme (`ms`), or failed to (`error`)."""
+    result.paper = True
+    result.paper_ms = [] if error else list(ms)
+    result.paper_bytes = [] if error else [48_000] * len(ms)
+    result.paper_error = error
+    return result
+
+
+def fill_latencies(stats: DeviceStats, suite: Suite, totals_ms: list[float], seq: int = 0) -> None:
+    """Frames at 25 fps, the newest captured 80 ms before NOW, each painted `totals_ms[i]`
+    after capture (device 2, decrypt 0.5, decode 1.5, paint 1 ms; the network the rest)."""
+    for i, total in enumerate(totals_ms):
+        capture = NOW - 80_000 - (len(totals_ms) - 1 - i) * PERIOD
+        network = round(total * 1000) - 5_000
+        stats.add_frame(
+            make_timeline(
+                stats.device, suite, seq + i, capture, (2_000, network, 500, 1_500, 1_000)
+            )
+        )
+
+
+def shown(dock, qtbot, size: tuple[int, int], tab=None):
+    """The dock on screen (offscreen) at `size`, showing `tab` (a page), laid out."""
+    from PySide6.QtWidgets import QApplication
+
+    dock.resize(*size)
+    dock.show()
+    qtbot.waitExposed(dock)
+    if tab is not None:
+        dock.tabs.setCurrentWidget(tab)
+    QApplication.processEvents()
+    return dock
+
+
+# The dock's size in a 1280×800 window (the window gives it 300 px on a first run) and in a
+# 1920×1080 one; and a cramped one.
+AT_1280x800 = (1280, 300)
+AT_1920x1080 = (1920, 300)
+CRAMPED = (700, 200)
