@@ -48,6 +48,7 @@ from app.services.comparison import (
     ComparisonService,
     ComparisonSummary,
 )
+from app.ui import theme
 from app.ui.latency.common import cell, scrolling, summary_table
 from app.ui.plots import (
     STAGES,
@@ -136,7 +137,7 @@ class ComparisonDialog(QDialog):
         intro.setWordWrap(True)
         warning = QLabel(INSECURE_TEXT)
         warning.setWordWrap(True)
-        warning.setStyleSheet("color: #c62828;")
+        theme.mark(warning, theme.Meaning.BAD)
         self.paper_check = QCheckBox(PAPER_OPTION_TEXT)
         self.paper_check.setChecked(False)
         self.paper_check.setToolTip(PAPER_OPTION_HELP)
@@ -224,7 +225,10 @@ class ComparisonTab(QWidget):
         self.hover = PointHover(self.plot, self._find)
         self.insecure_label = QLabel(INSECURE_TEXT)
         self.insecure_label.setWordWrap(True)
-        self.insecure_label.setStyleSheet("color: #c62828; font-weight: bold;")
+        theme.mark(self.insecure_label, theme.Meaning.BAD)  # readable in light and dark
+        bold = self.insecure_label.font()
+        bold.setBold(True)
+        self.insecure_label.setFont(bold)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
         self.mark_combo = QComboBox()
@@ -248,7 +252,7 @@ class ComparisonTab(QWidget):
         self.paper_label.hide()
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c62828;")
+        theme.mark(self.error_label, theme.Meaning.BAD)
         self.error_label.hide()
         self.run_button = QPushButton("Run comparison…")
         self.run_button.clicked.connect(self.open_dialog)
