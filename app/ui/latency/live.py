@@ -195,7 +195,7 @@ class LiveTab(QWidget):
             slowest = max(float(shown.rows[:, _column(shown)].max()) for shown in wanted.values())
             parts.append(
                 f"▲ at the top: {marked} slow frame{'s' * (marked != 1)} above the scale "
-                f"(the slowest {format_ms(slowest)}); point at one for its time."
+                f"(the slowest {format_ms(slowest)})."
             )
         skipped = sorted(
             {
