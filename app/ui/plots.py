@@ -421,8 +421,12 @@ class RobustScale:
         self.floor = floor
         self.top: float | None = None
 
-    def update(self, values: np.ndarray) -> float:
+    def update(self, values: np.ndarray, at_least: float = 0.0) -> float:
+        """The top for `values`; with `at_least`, high enough to show that value whole (for
+        values that must never be marked as outliers, e.g. the newest)."""
         wanted = robust_top(values, self.floor)
+        if at_least * MARK_AT > wanted:
+            wanted = nice_ceiling(at_least * MARK_AT)
         if self.top is None or wanted > self.top or wanted < self.SHRINK * self.top:
             self.top = wanted
         return self.top

@@ -175,7 +175,9 @@ class StagesTab(QWidget):
         counts = np.bincount(keys[ok], minlength=bins)
         self._bins = (x0, heights, counts)
         totals = np.sum(list(heights.values()), axis=0)
-        top = self.scale.update(totals[counts > 0])
+        # The newest bins, those the table averages, always fit: they are the camera's now.
+        newest = totals[-round(STAGE_WINDOW_S / BIN_S) :]
+        top = self.scale.update(totals[counts > 0], at_least=float(newest.max()))
         self.plot.setYRange(0, top * TOP_BAND, padding=0)
         ceiling = top * MARK_AT  # taller stacks are cut here, and marked
         base = np.zeros(bins)

@@ -93,3 +93,14 @@ def test_a_few_slow_half_seconds_do_not_set_the_bars_scale_and_are_marked(dock, 
     vb = stages.plot.getViewBox()
     stages.hover.show_at(vb.mapViewToScene(QPointF(x[0], y[0] * 0.5)))
     assert "all stages" in stages.hover.text and "500.0 ms" in stages.hover.text
+
+
+def test_the_newest_half_seconds_always_fit_the_bars_scale(dock, receiver):
+    stats = add_device(receiver, "cam-a", Suite.NOISE)
+    fill_latencies(stats, Suite.NOISE, [20.0] * 500 + [300.0] * 25)  # calm, then a slow second
+    dock.refresh()
+    stages = dock.stages
+    top = stages.plot.viewRange()[1][1]
+    assert top >= 300.0
+    x, _ = stages.marks.getData()
+    assert len(x) == 0
