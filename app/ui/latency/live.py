@@ -51,6 +51,7 @@ TIME_AXIS = ("captured (seconds ago)", "s ago")
 FALLBACK_NOTE = " · capture→decrypted"  # after the name of a camera with nothing painted
 SCALE_FLOOR_MS = 10.0  # the scale never tops out below this
 MAX_MARKS = 500  # at most this many frames marked above the scale (the newest)
+NOTE_EVERY_US = 1_000_000  # the note's numbers change at most this often
 SKIPPED_NOTE_SHARE = 0.02  # say so when at least this share of a camera's frames went unshown
 
 CurveKey = tuple[str, Suite]  # (device, suite)
@@ -105,6 +106,8 @@ class LiveTab(QWidget):
         self.shown: dict[CurveKey, Shown] = {}
         self._colour_slots: dict[CurveKey, int] = {}
         self._looks: dict[CurveKey, str] = {}
+        self._note_shape: tuple[object, ...] | None = None
+        self._note_at = 0
 
     def refresh(self, tracks: Mapping[str, TimelineTrack], now: int, chosen: str | None) -> None:
         """Redraw from `tracks` (device → track) at app time `now` (µs)."""
@@ -184,7 +187,8 @@ class LiveTab(QWidget):
         else:
             self.axis_labels.set("left", *PAINTED_AXIS)
         if not wanted:
-            self.note.setText(_empty_note(tracks, now))
+            empty = _empty_note(tracks, now)
+            self._set_note(empty, (empty,), now)  # no numbers in it: shown at once
             return
         parts = [
             "Each point is a frame, from capture on the camera to shown in this window. "
@@ -217,7 +221,15 @@ class LiveTab(QWidget):
                 f"{names}: not shown in this window (tile hidden), so the line ends when "
                 "its frames are decrypted."
             )
-        self.note.setText(" ".join(parts))
+        shape = (marked > 0, tuple(name for name, _ in skipped), tuple(sorted(fallbacks)))
+        self._set_note(" ".join(parts), shape, now)
+
+    def _set_note(self, text: str, shape: tuple[object, ...], now: int) -> None:
+        """Show `text` at once when what the note says changes (`shape`), but its numbers
+        at most once a NOTE_EVERY_US: a wrapped label that changes lays the tab out again."""
+        if shape != self._note_shape or now - self._note_at >= NOTE_EVERY_US:
+            self._note_shape, self._note_at = shape, now
+            self.note.setText(text)
 
     def _find(self, x: float, y: float, px_x: float, px_y: float) -> Found | None:
         """The frame nearest the pointer: its point, and its seq and stages as a tooltip."""

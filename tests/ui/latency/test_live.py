@@ -9,6 +9,7 @@ from PySide6.QtTest import QTest
 
 from app.protocol.hello import Suite
 from app.protocol.timeline import Stage
+from app.ui.latency.dock import LatencyDock
 from app.ui.plots import ENCRYPTED_COLOURS, PLAIN_COLOURS, SEQ, format_ms, robust_top
 from tests.ui.latency.timelines import (
     NOW,
@@ -224,3 +225,23 @@ def test_a_robust_top_ignores_up_to_a_quarter_of_outliers_and_is_a_nice_number()
         assert p99 * 1.15 <= top <= p99 * 1.15 * 1.25, outliers
         assert top == 40.0  # a nice number: 34.3 ms rounded up to 4 × 10
     assert robust_top(np.array([np.nan]), floor=10.0) == 10.0
+
+
+def test_the_notes_numbers_change_at_most_once_a_second(receiver, comparison, qtbot):
+    now = [NOW]
+    dock = LatencyDock(receiver, comparison, clock=lambda: now[0])
+    qtbot.addWidget(dock)
+    dock.stop()
+    stats = add_device(receiver, "cam-a", NOISE)
+    fill_latencies(stats, NOISE, [300.0] * 5 + steady(500))
+    dock.refresh()
+    assert "5 slow frames" in dock.live.note.text()
+
+    fill_latencies(stats, NOISE, [300.0] * 2, seq=505)  # two more, the next tick
+    now[0] += 100_000
+    dock.refresh()
+    assert len(dock.live.marked()) == 7  # the plot follows at once
+    assert "5 slow frames" in dock.live.note.text()  # the words wait
+    now[0] += 1_000_000
+    dock.refresh()
+    assert "7 slow frames" in dock.live.note.text()
