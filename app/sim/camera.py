@@ -362,6 +362,7 @@ class SimulatedCamera:
             self.source = SyntheticSource(
                 settings.frame_size,
                 quality=jpeg_quality(settings.quality_in_force),
+                seed=self.source.seed,  # the same room, seen at the new settings
                 label=self.source.label,
             )
         if control.suite != UNCHANGED:

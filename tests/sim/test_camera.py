@@ -15,7 +15,7 @@ from app.protocol.session import Credentials
 from app.receiver.server import FrameArrived, Receiver
 from app.sim import camera as camera_module
 from app.sim.camera import CameraStats, SimulatedCamera, jpeg_quality, missed_slots
-from app.sim.sources import FrameSource, PrerenderedSource
+from app.sim.sources import FrameSource, PrerenderedSource, SyntheticSource
 from tests.waiting import scaled, wait_until
 
 KEY = b"\x05" * 32
@@ -230,3 +230,16 @@ async def test_a_quality_the_jpeg_buffer_cannot_hold_is_raised_to_the_floor_and_
         finally:
             await stop(sim, task, 10)
     assert sim.settings.quality == 30
+
+
+async def test_new_settings_show_the_same_scene_at_the_new_size():
+    async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
+        sim = camera(receiver.port, source=SyntheticSource(FrameSize.QVGA, seed=3), fps=20)
+        task = asyncio.create_task(sim.run())
+        try:
+            await wait_until(lambda: receiver.is_live("cam"))
+            assert await receiver.send_control("cam", Control(frame_size=FrameSize.CIF))
+            await wait_until(lambda: sim.source.width == FrameSize.CIF.width)
+            assert sim.source.seed == 3  # demo-4's room stays demo-4's room
+        finally:
+            await stop(sim, task, 10)
