@@ -144,8 +144,11 @@ async def test_frames_are_dropped_never_queued_on_a_slow_link_and_arrive_whole(r
     # The sensor made ~15 frames a second; the link carries about one. Every frame captured
     # was either sent or counted as dropped: none waits in a queue.
     assert stats["frames_captured"] > 3 * stats["frames_started"]
-    # (Up to two frames are in between: one being sent, one on the capture task.)
-    assert abs(stats["frames_captured"] - stats["frames_started"] - stats["frames_dropped"]) <= 2
+    # Up to two frames are in between (one being sent, one on the capture task), and the
+    # firmware counts drops from slot times when a frame ends: at most one slot off per frame
+    # sent (stream.cpp), whatever the frames weigh.
+    unaccounted = stats["frames_captured"] - stats["frames_started"] - stats["frames_dropped"]
+    assert abs(unaccounted) <= 2 + stats["frames_started"]
     assert stats["bytes_accepted"] - stats["bytes_delivered"] <= SEND_BUFFER
     reported = max(s.status.frames_dropped or 0 for s in rig.statuses())
     assert 0 < reported <= stats["frames_dropped"]
