@@ -99,3 +99,13 @@ class Pair:
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
     """Run `coro` on the (qasync) loop until done, within `timeout` (scaled) seconds."""
     return loop.run_until_complete(asyncio.wait_for(coro, scaled(timeout)))
+
+
+async def demo_tile_painted(window: Any) -> Any:
+    """Click the welcome panel's demo button; the demo camera's tile once it painted a frame."""
+    from tests.waiting import wait_until
+
+    window.welcome.demo_button.click()
+    tile = await wait_until(lambda: window.wall.tiles.get("demo-1"), 5)
+    await wait_until(lambda: tile.painted > 0, 5)
+    return tile

@@ -14,14 +14,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from app.devices.registry import DeviceKey, Registry
 from app.paths import config_dir
 from app.protocol.framesize import FrameSize
-from app.serial import ports, provision_cli
+from app.serial import provision_cli
 from app.serial.camera_settings import CameraSettings
 from app.serial.improv import open_port
 from app.serial.improv_codec import Network, State
@@ -34,6 +33,7 @@ from app.serial.provisioner import (
 )
 from app.services.settings import ReceiverSettings, Settings
 from tests.firmware.console_host import PASSWORD, SSID, HostConsole
+from tests.serial.listing import list_adapters
 from tests.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,11 +159,7 @@ def test_cli_without_port_provisions_the_only_adapter_to_the_port_the_window_sav
 ):
     # pyserial lists the console's pty as a CP210x adapter beside a PC's own serial port, as a
     # machine with one ESP32-CAM-MB plugged in does; the window saved its receiver port.
-    found = [
-        SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None, description="n/a"),
-        SimpleNamespace(device=console.path, vid=0x10C4, pid=0xEA60, description="CP2102"),
-    ]
-    monkeypatch.setattr(ports._list_ports, "comports", lambda: found)
+    list_adapters(monkeypatch, console.path)
     Settings(config_dir()).save_receiver(ReceiverSettings(port=9123))
     rc = run_cli(
         "--name",

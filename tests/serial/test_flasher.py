@@ -7,7 +7,6 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import serial
@@ -15,7 +14,6 @@ from esptool.bin_image import ESP32S3FirmwareImage
 
 from app.resources import BOOT_MODE_DIAGRAM, resource
 from app.serial import cli as flash_cli
-from app.serial import ports
 from app.serial.firmware_build import find_project
 from app.serial.flasher import (
     DEFAULT_BAUD,
@@ -33,6 +31,7 @@ from app.serial.flasher import (
     missing_optional,
 )
 from tests.serial import images
+from tests.serial.listing import list_adapters
 from tests.serial.rom_emulator import MB, RomEmulator
 from tests.waiting import scaled
 
@@ -199,22 +198,12 @@ def test_cli_flash(tmp_path, capsys):
     assert "100 %" in capsys.readouterr().err
 
 
-def _listed(monkeypatch, *likely: str) -> None:
-    """pyserial lists `likely` as CP210x adapters, beside a PC's own /dev/ttyS0."""
-    found = [SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None, description="n/a")]
-    found += [
-        SimpleNamespace(device=device, vid=0x10C4, pid=0xEA60, description="CP2102")
-        for device in likely
-    ]
-    monkeypatch.setattr(ports._list_ports, "comports", lambda: found)
-
-
 def test_cli_flash_without_port_uses_the_only_likely_adapter(tmp_path, capsys, monkeypatch):
     image = images.app(8192, 11)
     path = tmp_path / "fw.bin"
     path.write_bytes(image)
     with RomEmulator() as emu:
-        _listed(monkeypatch, emu.port)
+        list_adapters(monkeypatch, emu.port)
         code, err, out = _flash_cli(
             capsys,
             "--no-stub",
@@ -234,12 +223,12 @@ def test_cli_flash_without_port_uses_the_only_likely_adapter(tmp_path, capsys, m
 def test_cli_flash_without_port_and_no_single_adapter_says_why(tmp_path, capsys, monkeypatch):
     path = tmp_path / "fw.bin"
     path.write_bytes(images.app(8192, 12))
-    _listed(monkeypatch)
+    list_adapters(monkeypatch)
     code, err, _ = _flash_cli(capsys, "--offset", "0x10000", str(path))
     assert code == 1
     assert err[-1] == "securecam: error: no ESP32 serial adapter found; pass --port"
     assert "CP210x" in "\n".join(err)  # what to check first
-    _listed(monkeypatch, "/dev/ttyUSB0", "/dev/ttyUSB1")
+    list_adapters(monkeypatch, "/dev/ttyUSB0", "/dev/ttyUSB1")
     code, err, _ = _flash_cli(capsys, "--offset", "0x10000", str(path))
     assert (code, err) == (
         1,

@@ -5,7 +5,6 @@ tests/firmware/test_provision_cli.py)."""
 from __future__ import annotations
 
 import argparse
-from types import SimpleNamespace
 
 import pytest
 
@@ -14,6 +13,7 @@ from app.paths import config_dir
 from app.protocol.endpoints import DEFAULT_PORT
 from app.serial import ports, provision_cli
 from app.serial.provisioner import DEFAULT_TIMEOUTS
+from tests.serial.listing import CH340, list_adapters
 
 NEEDED = ["--name", "cam1", "--wifi-ssid", "HomeNet", "--server", "192.168.1.50"]
 
@@ -25,16 +25,6 @@ def run_cli(*argv: str) -> int:
     return args.handler(args)
 
 
-def listed(monkeypatch, *likely: str) -> None:
-    """pyserial lists `likely` as CH340 adapters, beside a PC's own /dev/ttyS0."""
-    found = [SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None, description="n/a")]
-    found += [
-        SimpleNamespace(device=device, vid=0x1A86, pid=0x7523, description="USB Serial")
-        for device in likely
-    ]
-    monkeypatch.setattr(ports._list_ports, "comports", lambda: found)
-
-
 def test_port_is_optional():
     parser = argparse.ArgumentParser(prog="securecam")
     provision_cli.add_parser(parser.add_subparsers(dest="command"))
@@ -42,7 +32,7 @@ def test_port_is_optional():
 
 
 def test_without_port_or_adapter_it_says_what_to_check_and_registers_nothing(monkeypatch, capsys):
-    listed(monkeypatch)
+    list_adapters(monkeypatch, chip=CH340)
     assert run_cli(*NEEDED) == 1
     out, err = capsys.readouterr()
     assert err.splitlines()[-1] == "securecam: error: no ESP32 serial adapter found; pass --port"
@@ -52,7 +42,7 @@ def test_without_port_or_adapter_it_says_what_to_check_and_registers_nothing(mon
 
 
 def test_without_port_and_several_adapters_it_names_them(monkeypatch, capsys):
-    listed(monkeypatch, "/dev/ttyUSB0", "/dev/ttyUSB1")
+    list_adapters(monkeypatch, "/dev/ttyUSB0", "/dev/ttyUSB1", chip=CH340)
     assert run_cli(*NEEDED) == 1
     assert capsys.readouterr().err == (
         "securecam: error: several adapters found (/dev/ttyUSB0, /dev/ttyUSB1); "

@@ -3,9 +3,8 @@
 import pytest
 from PySide6.QtWidgets import QApplication, QDialog, QPushButton
 
-from tests.helpers import run
+from tests.helpers import demo_tile_painted, run
 from tests.ui.clipping import clipped_text
-from tests.waiting import wait_until
 
 SCREEN = (1280, 800)
 
@@ -35,9 +34,7 @@ def test_the_wall_with_a_live_demo_camera_cuts_no_text(qloop, services, window, 
 
     async def scenario():
         await services.start()
-        window.welcome.demo_button.click()
-        tile = await wait_until(lambda: window.wall.tiles.get("demo-1"), 5)
-        await wait_until(lambda: tile.painted > 0, 5)
+        await demo_tile_painted(window)
         window.refresh_tiles()
         window.refresh_status()
         found = clipped_text(window)

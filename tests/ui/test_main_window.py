@@ -21,7 +21,7 @@ from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 from app.ui.main_window import MainWindow
 from app.ui.tile import CameraTile
-from tests.helpers import run
+from tests.helpers import demo_tile_painted, run
 from tests.waiting import wait_until
 
 
@@ -60,9 +60,7 @@ def test_the_demo_camera_shows_a_decoded_frame_quickly(qloop, services, window):
         await services.start()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        window.welcome.demo_button.click()
-        tile = await wait_until(lambda: window.wall.tiles.get("demo-1"), 5)
-        await wait_until(lambda: tile.painted > 0, 5)
+        tile = await demo_tile_painted(window)
         elapsed = loop.time() - started
         frame = tile.current
         assert frame.width == 640 and frame.height == 480
@@ -430,9 +428,7 @@ def test_a_tiles_menu_shows_details_and_disconnects_a_live_camera(qloop, service
 
     async def scenario():
         await services.start()
-        window.welcome.demo_button.click()
-        tile = await wait_until(lambda: window.wall.tiles.get("demo-1"), 5)
-        await wait_until(lambda: tile.painted > 0, 5)
+        tile = await demo_tile_painted(window)
         window.refresh_tiles()
         texts = [a.text() for a in tile.build_context_menu().actions() if not a.isSeparator()]
         assert texts == [
