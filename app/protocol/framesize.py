@@ -22,7 +22,7 @@ JPEG_HEADER_ALLOWANCE = 1024  # the sensor's JPEG headers (quantisation, Huffman
 # Worst-case bytes per pixel: 0.25 at quality 12 (1.25 x the largest reported, 0.20 B/px),
 # scaled by (12 / q) ** 0.75 (the measured slope of JPEG size against the quality number).
 _WORST_BPP_AT_12 = 0.25
-_QUALITY_SLOPE = 0.75
+QUALITY_SLOPE = 0.75
 
 
 class FrameSize(IntEnum):
@@ -78,7 +78,7 @@ _DIMENSIONS = {
 # Thousandths of a byte per pixel, rounded up: the same table as the firmware's
 # k_worst_millibytes_per_pixel (firmware/lib/securecam_core/src/sc_config.c).
 _WORST_MILLIBYTES_PER_PIXEL: dict[int, int] = {
-    q: math.ceil(1000 * _WORST_BPP_AT_12 * math.pow(12 / q, _QUALITY_SLOPE))
+    q: math.ceil(1000 * _WORST_BPP_AT_12 * math.pow(12 / q, QUALITY_SLOPE))
     for q in range(JPEG_QUALITY_MIN, JPEG_QUALITY_MAX + 1)
 }
 

@@ -34,7 +34,12 @@ from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from app.protocol.framesize import JPEG_QUALITY_MAX, JPEG_QUALITY_MIN, FrameSize
+from app.protocol.framesize import (
+    JPEG_QUALITY_MAX,
+    JPEG_QUALITY_MIN,
+    QUALITY_SLOPE,
+    FrameSize,
+)
 from app.protocol.records import NO_FPS_CAP, Control, Status
 from app.protocol.timeline import FrameTimeline
 from app.receiver.stats import percentile
@@ -55,7 +60,6 @@ BLOCK_MAX_S = 120.0
 MIN_FRAMES = 4
 DROPS_HIGH = 0.05  # of the frames captured between two STATUS records
 KEEP_S = 2 * WINDOW_S  # samples older than this are dropped as frames arrive
-_QUALITY_SLOPE = 0.75  # docs/JPEG-BUFFER.md: JPEG bytes ∝ (12 / q) ** 0.75
 QUALITY_STEP = 20  # the quality number tried at each size before a smaller size
 QUALITY_WORST = 30  # at the smallest size only
 SIZES = (
@@ -100,7 +104,7 @@ class Setting:
 
     def cost(self) -> float:
         """Relative bytes per second: pixels × (12/q)^0.75 × frames per second."""
-        return float(self.frame_size.pixels * (12 / self.quality) ** _QUALITY_SLOPE * self.fps)
+        return float(self.frame_size.pixels * (12 / self.quality) ** QUALITY_SLOPE * self.fps)
 
     def control(self) -> Control:
         return Control(self.frame_size, self.quality, self.fps_cap)
