@@ -40,13 +40,13 @@ from app.protocol.framesize import FrameSize, jpeg_quality_in_force
 from app.protocol.session import Credentials
 from app.receiver.adapt import QUALITY_STEP, QUALITY_WORST, SIZES
 from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
-from app.sim.camera import jpeg_quality
+from app.sim.camera import BOARD_SEND_BUFFER, jpeg_quality
 from app.sim.sources import PrerenderedSource, SyntheticSource
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "firmware" / "host" / "build"
 BINARY = BUILD / "securecam-board"
-SEND_BUFFER = 5744
+SEND_BUFFER = BOARD_SEND_BUFFER
 NAME = "board"
 _LOG = re.compile(r"^I \((\d+)\) securecam: (.*)$")
 

@@ -36,7 +36,7 @@ from app.protocol.session import Credentials, monotonic_us
 from app.receiver.adapter import Adapter
 from app.receiver.server import Receiver
 from app.receiver.stats import DeviceStats, latency_summary
-from app.sim.camera import SimulatedCamera, jpeg_quality
+from app.sim.camera import BOARD_SEND_BUFFER, SimulatedCamera, jpeg_quality
 from app.sim.sources import SyntheticSource
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 DEVICE = "linkcam"
 KEY = bytes(range(32))
 PORT = 8765
-BOARD_SEND_BUFFER = 5744  # lwIP's TCP send buffer on the board (firmware/src/net_link.cpp)
 DROP_AT_S, DROP_FOR_S = 10.0, 20.0  # the falling link: 30 Mbit/s, 2 for 20 s, 30 again
 
 

@@ -51,6 +51,9 @@ HANDSHAKE_TIMEOUT_S = 5.0  # for the answer to the hello, as the firmware waits 
 IDLE_TIMEOUT_S = 10.0  # nothing received for this long in a session: close it (4011)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+# lwIP's TCP send buffer on the board (CONFIG_LWIP_TCP_SND_BUF_DEFAULT, Arduino-ESP32 2.x;
+# firmware/src/net_link.cpp): `send_buffer=BOARD_SEND_BUFFER` makes the simulator hold to it.
+BOARD_SEND_BUFFER = 5744
 FIRMWARE = f"securecam-sim/{__version__}"
 REJECTIONS = frozenset(
     {

@@ -42,11 +42,12 @@ from app.receiver.server import (
     ReceiverEvent,
     StatusArrived,
 )
+from app.sim.camera import BOARD_SEND_BUFFER
 from tests.waiting import scaled, wait_until
 
 KEY = bytes(range(40, 72))
 NAME = "board"  # app.bench.board's device name
-SEND_BUFFER = 5744  # lwIP's CONFIG_LWIP_TCP_SND_BUF_DEFAULT on Arduino-ESP32 2.x
+SEND_BUFFER = BOARD_SEND_BUFFER
 CHUNK_DATA = 8192  # StreamClient::kChunkData
 POLL_SLACK_US = 100_000  # a blocking wait's time outside its sleeps (polling, scheduling)
 

@@ -23,7 +23,7 @@ from app.receiver.server import (
 )
 from app.receiver.stats import DeviceState
 from app.serial.provisioner import _register
-from app.sim.camera import SimulatedCamera
+from app.sim.camera import BOARD_SEND_BUFFER, SimulatedCamera
 from app.sim.sources import PrerenderedSource, SyntheticSource
 from tests.waiting import scaled, wait_until
 
@@ -368,11 +368,18 @@ async def test_a_receiver_listens_on_a_given_socket_and_a_camera_connects_throug
     async with Receiver(DEVICES.get, host=None, port=0, sock=listener) as receiver:
         assert receiver.port == port
         source = PrerenderedSource.synthetic(FrameSize.QVGA, count=2)
-        cam = camera(receiver, "cam0", source, frames=3, open_socket=open_socket, send_buffer=5744)
+        cam = camera(
+            receiver,
+            "cam0",
+            source,
+            frames=3,
+            open_socket=open_socket,
+            send_buffer=BOARD_SEND_BUFFER,
+        )
         run = asyncio.create_task(cam.run())
         await asyncio.wait_for(cam.connected.wait(), scaled(10))
         # Linux doubles the value asked for, for its bookkeeping.
-        assert opened[0].getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == 2 * 5744
+        assert opened[0].getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == 2 * BOARD_SEND_BUFFER
         stats = await asyncio.wait_for(run, scaled(10))
     assert stats.frames_sent == 3 and receiver.stats["cam0"].frames_received == 3
     assert len(opened) == 1

@@ -11,7 +11,7 @@ from app.devices.registry import Registry
 from app.protocol.framesize import FrameSize
 from app.receiver.adapt import Pins, Setting
 from app.services.receiver_service import ReceiverService
-from app.sim.camera import SimulatedCamera
+from app.sim.camera import BOARD_SEND_BUFFER, SimulatedCamera
 from app.sim.sources import SyntheticSource
 from app.tasks import spawn
 from tests.slowlink import SlowLink
@@ -19,7 +19,6 @@ from tests.waiting import wait_until
 
 OWN = Setting(FrameSize.VGA, 12, 25)  # the camera's own settings, as provisioned
 LINK_RATE = 150_000  # bytes/s: 1.2 Mbit/s, where VGA q12 at 25 fps needs about 8
-BOARD_SEND_BUFFER = 5744  # lwIP's, as on the board: a full link drops frames
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app.devices.registry import Registry
 from app.protocol.framesize import FrameSize
 from app.protocol.records import NO_FPS_CAP, Status
 from app.receiver.stats import DeviceState
-from app.sim.camera import SimulatedCamera
+from app.sim.camera import BOARD_SEND_BUFFER, SimulatedCamera
 from app.sim.sources import SyntheticSource
 from app.ui.tile import ADAPT_ACTION, CameraTile, TileInfo, settings_text
 from tests.helpers import run
@@ -24,7 +24,12 @@ LINK_RATE = 150_000  # bytes/s: 1.2 Mbit/s, where VGA q12 at 25 fps needs about 
 
 def vga_camera(url: str, name: str, psk: bytes) -> SimulatedCamera:
     return SimulatedCamera(
-        url, name, psk, SyntheticSource(FrameSize.VGA, label=name), fps=25, send_buffer=5744
+        url,
+        name,
+        psk,
+        SyntheticSource(FrameSize.VGA, label=name),
+        fps=25,
+        send_buffer=BOARD_SEND_BUFFER,
     )
 
 
