@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from app.cli_common import common_options, listen_host, listen_port, saved_receiver_port
 from app.paths import config_dir
-from app.protocol.endpoints import DEFAULT_PORT, camera_url, local_camera_url
+from app.protocol.endpoints import DEFAULT_PORT, DEFAULT_SHARE_PORT, camera_url, local_camera_url
 from app.protocol.limits import Limits
 
 if TYPE_CHECKING:  # what the receiver runs on is imported by `run`, not to parse a command line
@@ -34,8 +34,6 @@ if TYPE_CHECKING:  # what the receiver runs on is imported by `run`, not to pars
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 1.0
-# The viewer server's (app.share.server.DEFAULT_SHARE_PORT; not imported: it pulls in aiohttp).
-DEFAULT_SHARE_PORT = 8443
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

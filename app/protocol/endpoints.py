@@ -1,8 +1,10 @@
-"""Where cameras reach the receiver: the one home of the port, the path and the URL rules."""
+"""Where cameras reach the receiver and viewers reach Share: the one home of the ports, the path
+and the URL rules."""
 
 from __future__ import annotations
 
 DEFAULT_PORT = 8888
+DEFAULT_SHARE_PORT = 8443  # the viewer server's (HTTPS)
 CAMERA_PATH = "/camera"
 # Addresses that mean "every interface" when listening; nobody can connect to them as such.
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})

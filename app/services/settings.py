@@ -10,13 +10,11 @@ from typing import TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.protocol.endpoints import DEFAULT_PORT
+from app.protocol.endpoints import DEFAULT_PORT, DEFAULT_SHARE_PORT
 from app.protocol.limits import Limits
 
 # Every IPv4 interface (see app.protocol.endpoints.WILDCARD_HOSTS): cameras on the LAN reach it.
 DEFAULT_HOST = "0.0.0.0"
-# The viewer server's (app.share.server.DEFAULT_SHARE_PORT; not imported: it pulls in aiohttp).
-DEFAULT_SHARE_PORT = 8443
 
 
 @dataclass

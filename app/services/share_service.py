@@ -23,11 +23,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.protocol.endpoints import WILDCARD_HOSTS
+from app.protocol.endpoints import DEFAULT_SHARE_PORT, WILDCARD_HOSTS
 from app.services.devices_service import DevicesService
 from app.services.network import lan_addresses
 from app.services.receiver_service import ReceiverService
-from app.services.settings import DEFAULT_SHARE_PORT, Settings, ShareSettings
+from app.services.settings import Settings, ShareSettings
 from app.share.accounts import (
     ALL,
     AllCameras,
@@ -38,7 +38,6 @@ from app.share.accounts import (
     describe_grant,
     validate_viewer_name,
 )
-from app.share.certs import CertificateError
 from app.share.hub import StreamKind
 from app.share.limits import ShareLimits
 from app.share.sharing import Sharing
@@ -180,6 +179,8 @@ class ShareService(QObject):
             return True
         if self.state in (ShareState.STARTING, ShareState.STOPPING):
             return False
+        from app.share.certs import CertificateError  # with the server's stack (Sharing.start)
+
         if not self._timer.isActive():
             self._timer.start()  # stopped by `close`
         config = self.settings.share()

@@ -31,6 +31,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
+from app.protocol.endpoints import DEFAULT_SHARE_PORT
 from app.protocol.timeline import Frame
 from app.share.accounts import Viewer as Account
 from app.share.accounts import ViewerError, ViewerStore, is_valid_viewer_name
@@ -43,7 +44,6 @@ from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHARE_PORT = 8443
 COOKIE = "__Host-securecam"
 BOUNDARY = "securecamframe"
 

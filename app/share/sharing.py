@@ -10,17 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.protocol.endpoints import WILDCARD_HOSTS
+from app.protocol.endpoints import DEFAULT_SHARE_PORT, WILDCARD_HOSTS
 from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
 from app.receiver.stats import DeviceStats
-from app.share import certs
 from app.share.accounts import ViewerStore
 from app.share.audit import AUDIT_FILE, AuditLog
 from app.share.hub import ShareHub
 from app.share.limits import ShareLimits
-from app.share.server import DEFAULT_SHARE_PORT, ShareServer
-from app.share.sessions import SessionKeys, load_or_create_key
+
+if TYPE_CHECKING:
+    from app.share.certs import ShareCertificate
+    from app.share.server import ShareServer
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class Sharing:
         self._addresses = addresses
         self._receiver: Receiver | None = None
         self.server: ShareServer | None = None
-        self.certificate: certs.ShareCertificate | None = None
+        self.certificate: ShareCertificate | None = None
 
     # -- the receiver it follows ---------------------------------------------------------------
 
@@ -78,6 +80,12 @@ class Sharing:
     async def start(self) -> None:
         if self.server is not None:
             return
+        # The server's stack (aiohttp, cryptography) loads here, not with the window: it
+        # would add about a quarter of a second to every start-up, shared or not.
+        from app.share import certs
+        from app.share.server import ShareServer
+        from app.share.sessions import SessionKeys, load_or_create_key
+
         self.certificate = certs.load_or_create(self.config_dir, addresses=self._addresses)
         for name in self.certificate.missing_addresses:
             log.warning(

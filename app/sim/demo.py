@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+import threading
 from pathlib import Path
 
 from app.devices.registry import Registry
@@ -13,6 +14,22 @@ from app.protocol.hello import Suite
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import SyntheticSource
 from app.tasks import spawn
+
+
+def render_rooms_early(count: int, size: FrameSize = FrameSize.VGA) -> threading.Thread:
+    """Render the rooms `DemoFleet(count)` will show, in a background thread started now.
+
+    Started before the window is built, the rooms (about 50 ms each at VGA) render on the
+    other core meanwhile, so the first demo frame need not wait for them.
+    """
+
+    def render() -> None:
+        for index in range(count):
+            SyntheticSource(size, seed=index).prepare()  # as DemoFleet.start_camera seeds it
+
+    thread = threading.Thread(target=render, name="demo rooms", daemon=True)
+    thread.start()
+    return thread
 
 
 class DemoFleet:
@@ -46,9 +63,11 @@ class DemoFleet:
             url,
             name,
             self.registry.get(name).key.raw,
-            SyntheticSource(self.size, label=name, seed=len(self.cameras)),
+            # Each camera its own room, the same one again when it restarts.
+            SyntheticSource(self.size, label=name, seed=self.names.index(name)),
             suite=suite,
             fps=self.fps,
+            capture_in_thread=True,  # the demo shares the window's event loop
         )
         self.cameras[name] = camera
         self._tasks[name] = spawn(camera.run(), name=f"demo camera {name}")

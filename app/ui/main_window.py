@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
@@ -27,24 +28,27 @@ from app.receiver.server import ConnectionRejected
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
 from app.services.devices_service import REGISTRY_FIX
-from app.services.setup_service import SetupService
 from app.services.share_service import ShareState
 from app.services.snapshots import default_folder, default_name, write_new
 from app.tasks import spawn
-from app.ui.about import AboutDialog, ShortcutsDialog
-from app.ui.add_device import AddDeviceDialog
-from app.ui.details import DetailsDialog
 from app.ui.devices_panel import DevicesPanel
 from app.ui.errors import show_message
 from app.ui.latency.dock import LatencyDock
 from app.ui.log_dock import LogDock
-from app.ui.settings_dialog import SettingsDialog
-from app.ui.setup_wizard import SetupWizard
 from app.ui.share_panel import SharePanel
 from app.ui.theme import Theme, apply_theme, current_theme
 from app.ui.tile import TileAction, TileInfo
 from app.ui.wall import CameraWall, WallLayout
 from app.ui.welcome import WelcomePanel
+
+# Dialogs, the setup wizard and its serial stack (esptool) load when first opened: the first
+# frame must not wait for them (issue 13 §4, start-up).
+if TYPE_CHECKING:
+    from app.ui.about import AboutDialog, ShortcutsDialog
+    from app.ui.add_device import AddDeviceDialog
+    from app.ui.details import DetailsDialog
+    from app.ui.settings_dialog import SettingsDialog
+    from app.ui.setup_wizard import SetupWizard
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +404,8 @@ class MainWindow(QMainWindow):
         self.refresh_tiles()
 
     def open_add_device(self) -> None:
+        from app.ui.add_device import AddDeviceDialog
+
         receiver = self.services.receiver
         dialog = AddDeviceDialog(self.services.devices, receiver.port, receiver.host, self)
         dialog.open()
@@ -411,6 +417,9 @@ class MainWindow(QMainWindow):
             self._setup_wizard.raise_()
             self._setup_wizard.activateWindow()
             return
+        from app.services.setup_service import SetupService
+        from app.ui.setup_wizard import SetupWizard
+
         setup = SetupService(
             self.services.devices.registry, on_registered=self.services.devices.devicesChanged.emit
         )
@@ -447,6 +456,8 @@ class MainWindow(QMainWindow):
         self.refresh_tiles()
 
     def show_details(self, device: str) -> DetailsDialog:
+        from app.ui.details import DetailsDialog
+
         entry = next((e for e in self.services.devices.entries() if e.name == device), None)
         dialog = DetailsDialog(device, entry, self.services.receiver.stats(device), self)
         dialog.open()
@@ -486,11 +497,15 @@ class MainWindow(QMainWindow):
         self.full_screen_action.setChecked(self.isFullScreen())
 
     def show_about(self) -> AboutDialog:
+        from app.ui.about import AboutDialog
+
         dialog = AboutDialog(self.services.log_dir, self)
         dialog.open()
         return dialog
 
     def show_shortcuts(self) -> ShortcutsDialog:
+        from app.ui.about import ShortcutsDialog
+
         actions = [
             a for menu in self.menuBar().actions() if menu.menu() for a in menu.menu().actions()
         ]
@@ -514,6 +529,8 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         """The receiver settings (non-blocking); accepting saves them and restarts the receiver."""
+        from app.ui.settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(self.services.settings.receiver(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from app.logs import setup_logging
 from app.paths import config_dir, log_dir
 from app.services.app_services import AppServices
+from app.sim.demo import render_rooms_early
 from app.ui.errors import asyncio_exception_handler, install_exception_hooks
 from app.ui.main_window import MainWindow
 from app.ui.theme import Theme, apply_theme, follow_system
@@ -37,6 +38,8 @@ def run_app(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.demo:
+        render_rooms_early(args.demo)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("SecureCam")

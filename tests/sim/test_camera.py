@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import threading
 import time
 from typing import Any
 
@@ -243,3 +244,30 @@ async def test_new_settings_show_the_same_scene_at_the_new_size():
             assert sim.source.seed == 3  # demo-4's room stays demo-4's room
         finally:
             await stop(sim, task, 10)
+
+
+class ThreadNotingSource:
+    """Two synthetic QQVGA frames in turn, noting the thread each was captured on."""
+
+    def __init__(self) -> None:
+        self._inner = PrerenderedSource.synthetic(FrameSize.QQVGA, count=2)
+        self.width, self.height = self._inner.width, self._inner.height
+        self.threads: set[int] = set()
+
+    def next_frame(self) -> bytes:
+        self.threads.add(threading.get_ident())
+        return self._inner.next_frame()
+
+
+@pytest.mark.parametrize("in_thread", [True, False], ids=["worker-thread", "event-loop"])
+async def test_capture_in_thread_keeps_the_event_loop_free_of_rendering(in_thread):
+    source = ThreadNotingSource()
+    async with Receiver(DEVICES.get, host="127.0.0.1", port=0) as receiver:
+        sim = camera(
+            receiver.port, source=source, frames=5, reconnect=False, capture_in_thread=in_thread
+        )
+        stats = await run_to_end(sim)
+        await wait_until(lambda: receiver.stats["cam"].frames_received == 5)
+    assert stats.frames_sent == 5
+    loop_thread = threading.get_ident()
+    assert (loop_thread not in source.threads) is in_thread

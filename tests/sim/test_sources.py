@@ -63,7 +63,7 @@ def time_free(source: SyntheticSource) -> np.ndarray:
     overlay bar and the clock."""
     mask = np.ones((source.height, source.width), dtype=bool)
     mask[source._bar_top : source._bar_top + source._bar_height] = False
-    cx, cy, r = source._scene.clock
+    cx, cy, r = source._view.clock
     mask[int(cy - r) - 2 : int(cy + r) + 3, int(cx - r) - 2 : int(cx + r) + 3] = False
     return mask
 
@@ -136,8 +136,8 @@ def test_the_picture_below_the_overlay_changes_every_frame_at_the_same_time(size
 def test_someone_walks_across_the_room_and_back():
     source = SyntheticSource(FrameSize.VGA)
     still = time_free(source)
-    still[source._scene.window[1] : source._scene.window[3]] = False  # the clouds move too
-    background = source._scene.background.astype(np.int16)
+    still[source._view.window[1] : source._view.window[3]] = False  # the clouds move too
+    background = source._view.background.astype(np.int16)
 
     def walker_x(number: int) -> float:
         changed = (np.abs(source.render(number, NOW) - background).max(axis=-1) > 40) & still
@@ -152,7 +152,7 @@ def test_someone_walks_across_the_room_and_back():
 
 def test_the_wall_clock_shows_the_local_time():
     source = SyntheticSource(FrameSize.VGA)
-    cx, cy, r = source._scene.clock
+    cx, cy, r = source._view.clock
 
     def grey(frame: np.ndarray, dx: float, dy: float) -> float:
         return float(frame[round(cy + dy * r), round(cx + dx * r)].mean())
