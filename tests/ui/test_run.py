@@ -55,3 +55,36 @@ def test_the_demo_streams_after_launch(tmp_path):
         process.terminate()
         process.communicate(timeout=scaled(30))  # reaps it and closes its stderr pipe
     assert re.search(r"[0-9a-fA-F]{64}", log.read_text()) is None  # no key text ever logged
+
+
+# Runs the real app in a fresh interpreter and reports, at the demo's first painted frame,
+# which of the libraries that only later features need were loaded by then.
+_FIRST_FRAME_PROBE = """
+import json, logging, os, sys
+LATER = set(sys.argv[1].split(","))
+
+class AtFirstFrame(logging.Handler):
+    def emit(self, record):
+        if "first frame painted" in record.getMessage():
+            loaded = sorted({name.split(".")[0] for name in sys.modules} & LATER)
+            print(json.dumps(loaded), flush=True)
+            os._exit(0)
+
+logging.getLogger().addHandler(AtFirstFrame())
+from app.cli import main
+main(["--demo"])
+"""
+# Share (aiohttp, its certificate's cryptography) and the setup wizard (esptool, pyserial).
+LOADED_LATER = ("aiohttp", "cryptography", "esptool", "serial")
+
+
+def test_nothing_only_later_features_need_loads_before_the_first_frame(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", _FIRST_FRAME_PROBE, ",".join(LOADED_LATER)],
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen", SECURECAM_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "[]"
