@@ -20,6 +20,7 @@ from app.bench.paper import LABEL as PAPER_LABEL
 from app.bench.paper import PaperSettings, run_paper
 from app.bench.report import load_average, machine, render, targets
 from app.bench.results import BenchReport, to_json
+from app.bench.speed import measure as measure_speed
 from app.bench.throughput import FleetSettings, run_fleet
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
@@ -117,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     # Pin first, so the core figures are taken on the same CPU as the receiver's.
     plan = plan_cpus()
     progress(plan.note)
+    progress("the machine's speed (OpenSSL AES-256-GCM, a CPython loop)")
     report = BenchReport(
         version=1,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=host,
         cpus=plan.record(),
+        speed=[measure_speed()],
     )
     try:
         if not args.skip_core:
@@ -171,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
     report.load_average_after = load_average()
+    if report.speed is not None:
+        report.speed.append(measure_speed())
     report.targets = targets(report)
     report.duration_s = round(time.monotonic() - started, 1)
     print(render(report))

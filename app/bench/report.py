@@ -208,6 +208,13 @@ def render(report: BenchReport) -> str:
     )
     if report.cpus:
         add(f"  CPUs       {report.cpus.note}")
+    for when, speed in zip(("at start", "at end"), report.speed or [], strict=False):
+        add(f"  speed      {speed.describe()} ({when})" + (f"; {speed.note}" if speed.note else ""))
+    if report.speed:
+        add(
+            "             (16 KiB blocks, one core; the loop sums 10⁶ squares, best of 5, lower "
+            "is faster: divide by these to compare machines)"
+        )
     before, after = m.load_average, report.load_average_after
     if before is not None:
         add(

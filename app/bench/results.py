@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
+from app.bench.speed import MachineSpeed
 from app.protocol.hello import Suite
 from app.receiver.stats import latency_summary
 
@@ -553,5 +554,7 @@ class BenchReport:
     gui: GuiResult | None = None
     paper: PaperResult | None = field(default=None, metadata=OMIT_NONE)
     load_average_after: list[float] | None = None
+    # The machine's speed at the start and at the end of the run (app/bench/speed.py).
+    speed: list[MachineSpeed] | None = field(default=None, metadata=OMIT_NONE)
     targets: list[Target] = field(default_factory=list)
     duration_s: float = 0.0
