@@ -1,15 +1,10 @@
 """The machine's speed beside the figures: real OpenSSL and a real CPython loop."""
 
-import shutil
-
-import pytest
-
 from app.bench import speed
 from app.bench.report import render
 from app.bench.results import BenchReport, Cpus, Machine, from_json, to_json
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_openssl_speed_is_read_from_its_own_machine_readable_output():
     rate, note = speed.openssl_mb_s()
     assert note is None
