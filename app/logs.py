@@ -3,7 +3,7 @@
 Every module logs to `logging.getLogger(__name__)`, so all of the app's records belong to the
 "app" logger tree (`app.receiver.server`, `app.serial.flasher`, ...) and a new module is
 collected without any setup of its own. Only `setup_logging`, called once by each entry point
-(`app.cli.main` for the sub-commands, `app.ui.run.run_app` for the window), adds handlers or
+(`app.cli.main` for the sub-commands, `app.ui.session.open_window` for the window), adds handlers or
 sets levels; widgets that show records (the log dock) attach theirs with `add_handler`.
 
 What is collected: the "app" tree at INFO (DEBUG with `--verbose`) and the `websockets`

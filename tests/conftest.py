@@ -71,7 +71,7 @@ def qloop(qapp):
     qapp.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
-    # As in the app (app/ui/run.py): collections run on the GUI thread only, because a
+    # As in the app (app/ui/session.py): collections run on the GUI thread only, because a
     # collection triggered in a worker thread would destroy Qt objects on the wrong thread.
     gc.disable()
     try:

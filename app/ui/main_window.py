@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 INFO_REFRESH_MS = 250
 STATUS_REFRESH_MS = 1000
 LAG_PROBE_MS = 100
+# The latency plots (pyqtgraph: a fifth of a second to load, more to build) are made once the
+# first frame is on screen, or after this long without one, so they never delay it.
+PLOTS_AFTER_FIRST_FRAME_MS = 100
+PLOTS_AT_THE_LATEST_MS = 1500
 
 
 class MainWindow(QMainWindow):
@@ -88,7 +92,11 @@ class MainWindow(QMainWindow):
         self.devices_panel.setObjectName("devices")
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.devices_panel)
         self.latency_dock = LatencyDock(
-            services.receiver, services.comparison, self, candidates=self.comparison_candidates
+            services.receiver,
+            services.comparison,
+            self,
+            candidates=self.comparison_candidates,
+            build_now=False,
         )
         self.latency_dock.setObjectName("latency")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.latency_dock)
@@ -228,6 +236,11 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         receiver = self.services.receiver
         receiver.frameDecoded.connect(self._on_frame)
+        receiver.frameDecoded.connect(
+            lambda _: QTimer.singleShot(PLOTS_AFTER_FIRST_FRAME_MS, self.latency_dock.build),
+            Qt.ConnectionType.SingleShotConnection,
+        )
+        QTimer.singleShot(PLOTS_AT_THE_LATEST_MS, self.latency_dock.build)
         receiver.connectionRejected.connect(self._on_rejected)
         receiver.listeningChanged.connect(self.refresh_status)
         receiver.recordingChanged.connect(self.refresh_recording)

@@ -475,3 +475,29 @@ def test_a_tiles_menu_renames_and_allows_plain_through_the_sidebars_own_steps(
     panel._ask_name = lambda current: "front-door"
     window.tile_action("porch", TileAction.RENAME)
     assert [d.name for d in registry.list()] == ["front-door"]
+
+
+def test_the_latency_plots_are_built_once_the_first_frame_is_on_screen(qloop, services, window):
+    assert window.latency_dock.tabs.count() == 0  # no pyqtgraph work before the first frame
+
+    # (tests/ui/test_run.py proves pyqtgraph is not even loaded by the first paint)
+
+    async def scenario():
+        await services.start()
+        await demo_tile_painted(window)
+        await wait_until(lambda: window.latency_dock.tabs.count() == 3, 10)
+
+    run(qloop, scenario())
+    assert [window.latency_dock.tabs.tabText(i) for i in range(3)] == [
+        "Live",
+        "Stages",
+        "Comparison",
+    ]
+
+
+def test_without_any_camera_the_latency_plots_are_built_all_the_same(qloop, window):
+    async def scenario():
+        await wait_until(lambda: window.latency_dock.tabs.count() == 3, 10)
+
+    run(qloop, scenario())
+    assert window.stack.currentWidget() is window.welcome

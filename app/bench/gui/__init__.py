@@ -1,7 +1,7 @@
 """The desktop app's window under N simulated cameras, offscreen: frames painted, drops, latency.
 
 `python -m app.bench.gui --cameras N` measures one camera count in this process (`measure`): a
-real `QApplication` on the offscreen platform with a qasync loop (as `app.ui.run` sets it up), a
+real `QApplication` on the offscreen platform with a qasync loop (as `app.ui.session` sets it up), a
 throwaway config directory whose registry holds the cameras, the real `AppServices` and the real
 `MainWindow` shown at a realistic size, first-run layout (latency dock visible, redrawing at
 10 Hz). The cameras run in `python -m app.bench.fleet` (pre-rendered frames, Noise, pinned to

@@ -515,8 +515,8 @@ def measure(
             window.show()
 
             async def session() -> GuiRun:
-                # As in app.ui.run: the services shut down while the loop still runs, so no decoder
-                # callback is left for after it stops.
+                # As in app.ui.session: the services shut down while the loop still runs, so no
+                # decoder callback is left for after it stops.
                 try:
                     return await _measure(services, window, keys, settings, camera_cpus, collect)
                 finally:
