@@ -39,7 +39,8 @@ from typing import Any
 from app.protocol.framesize import FrameSize, jpeg_quality_in_force
 from app.protocol.session import Credentials
 from app.receiver.adapt import QUALITY_STEP, QUALITY_WORST, SIZES
-from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
+from app.receiver.events import FrameArrived, ReceiverEvent
+from app.receiver.server import Receiver
 from app.sim.camera import BOARD_SEND_BUFFER, jpeg_quality
 from app.sim.sources import PrerenderedSource, SyntheticSource
 

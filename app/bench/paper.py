@@ -93,7 +93,8 @@ from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Status
 from app.protocol.session import CameraSession, Credentials, monotonic_us
-from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
+from app.receiver.events import FrameArrived, ReceiverEvent
+from app.receiver.server import Receiver
 from app.resources import photos
 
 log = logging.getLogger(__name__)

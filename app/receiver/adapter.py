@@ -17,13 +17,8 @@ from collections.abc import Callable
 
 from app.protocol.session import monotonic_us
 from app.receiver.adapt import Decision, Pins, QualityController
-from app.receiver.server import (
-    DeviceConnected,
-    FrameArrived,
-    Receiver,
-    ReceiverEvent,
-    StatusArrived,
-)
+from app.receiver.events import DeviceConnected, FrameArrived, ReceiverEvent, StatusArrived
+from app.receiver.server import Receiver
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ import hmac
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -24,7 +23,7 @@ from app.protocol.endpoints import CAMERA_PATH, DEFAULT_PORT
 from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.hello import Suite
 from app.protocol.limits import Limits
-from app.protocol.records import Control, Status
+from app.protocol.records import Control
 from app.protocol.session import (
     ClockUpdated,
     Credentials,
@@ -40,6 +39,14 @@ from app.protocol.timeline import Frame
 from app.receiver.admission import Admission
 from app.receiver.connection import CLOSE_DEADLINE_S, GuardedConnection
 from app.receiver.delivery import LatestFrames
+from app.receiver.events import (
+    ConnectionRejected,
+    DeviceConnected,
+    DeviceDisconnected,
+    FrameArrived,
+    ReceiverEvent,
+    StatusArrived,
+)
 from app.receiver.stats import DeviceStats
 from app.tasks import spawn
 from app.wsio import SessionLink
@@ -50,42 +57,6 @@ log = logging.getLogger(__name__)
 _PING_BURST_S = (0.02, 0.05, 0.1, 0.2)
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceConnected:
-    device: str
-    suite: Suite
-    peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceDisconnected:
-    device: str
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionRejected:
-    peer: str
-    device: str | None
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class FrameArrived:
-    frame: Frame
-
-
-@dataclass(frozen=True, slots=True)
-class StatusArrived:
-    device: str
-    status: Status
-
-
-ReceiverEvent = (
-    DeviceConnected | DeviceDisconnected | ConnectionRejected | FrameArrived | StatusArrived
-)
 Listener = Callable[[ReceiverEvent], None]
 FrameSink = Callable[[Frame], Awaitable[None]]
 

@@ -37,7 +37,8 @@ from app.errors import SecureCamError
 from app.protocol.hello import Suite
 from app.protocol.records import Control
 from app.protocol.timeline import FrameTimeline, Mark
-from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
+from app.receiver.events import FrameArrived, ReceiverEvent
+from app.receiver.server import Receiver
 from app.receiver.stats import DeviceStats, latency_summary
 from app.services.receiver_service import ReceiverService
 from app.tasks import spawn

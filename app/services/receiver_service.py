@@ -17,16 +17,16 @@ from app.protocol.session import Credentials
 from app.protocol.timeline import Frame
 from app.receiver.adapter import Adapter, adapt_everything
 from app.receiver.adapter import Policy as AdaptPolicy
-from app.receiver.recorder import Recorder
-from app.receiver.server import (
+from app.receiver.events import (
     ConnectionRejected,
     DeviceConnected,
     DeviceDisconnected,
     FrameArrived,
-    Receiver,
     ReceiverEvent,
     StatusArrived,
 )
+from app.receiver.recorder import Recorder
+from app.receiver.server import Receiver
 from app.receiver.stats import DeviceStats
 from app.services.decoder import FrameDecoder
 from app.services.settings import DEFAULT_HOST

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.protocol.endpoints import DEFAULT_SHARE_PORT, WILDCARD_HOSTS
-from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
+from app.receiver.events import FrameArrived, ReceiverEvent
+from app.receiver.server import Receiver
 from app.receiver.stats import DeviceStats
 from app.share.accounts import ViewerStore
 from app.share.audit import AUDIT_FILE, AuditLog

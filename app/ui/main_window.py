@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.devices.registry import RegistryError
 from app.protocol.errors import CloseCode
 from app.protocol.session import monotonic_us
-from app.receiver.server import ConnectionRejected
+from app.receiver.events import ConnectionRejected
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
 from app.services.devices_service import REGISTRY_FIX

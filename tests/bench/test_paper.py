@@ -40,7 +40,8 @@ from app.protocol.endpoints import CAMERA_PATH
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
 from app.protocol.session import Credentials
-from app.receiver.server import ConnectionRejected, Receiver, ReceiverEvent
+from app.receiver.events import ConnectionRejected, ReceiverEvent
+from app.receiver.server import Receiver
 from app.resources import PHOTOS, photos, resource
 from tests.waiting import scaled, wait_until
 

@@ -33,7 +33,8 @@ from app.protocol.records import Control
 from app.protocol.session import Credentials, monotonic_us
 from app.receiver.adapt import SIZES, QualityController, Setting
 from app.receiver.adapter import Adapter
-from app.receiver.server import FrameArrived, Receiver, ReceiverEvent, StatusArrived
+from app.receiver.events import FrameArrived, ReceiverEvent, StatusArrived
+from app.receiver.server import Receiver
 from app.receiver.stats import percentile
 from app.sim.sources import jpeg_dimensions
 from tests.waiting import scaled, wait_until

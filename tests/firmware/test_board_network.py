@@ -34,14 +34,14 @@ from app.bench.board import BoardProcess, board_args, board_process, write_frame
 from app.protocol.framesize import FrameSize, jpeg_buffer_bytes
 from app.protocol.records import Control
 from app.protocol.session import Credentials
-from app.receiver.server import (
+from app.receiver.events import (
     DeviceConnected,
     DeviceDisconnected,
     FrameArrived,
-    Receiver,
     ReceiverEvent,
     StatusArrived,
 )
+from app.receiver.server import Receiver
 from app.sim.camera import BOARD_SEND_BUFFER
 from tests.waiting import scaled, wait_until
 

@@ -25,13 +25,8 @@ from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Control, Status, encode, parse
 from app.protocol.session import Credentials, monotonic_us
-from app.receiver.server import (
-    ConnectionRejected,
-    DeviceDisconnected,
-    FrameArrived,
-    Receiver,
-    ReceiverEvent,
-)
+from app.receiver.events import ConnectionRejected, DeviceDisconnected, FrameArrived, ReceiverEvent
+from app.receiver.server import Receiver
 from app.sim.sources import PrerenderedSource
 from tests.waiting import scaled
 

@@ -25,13 +25,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.protocol.hello import Suite
-from app.receiver.server import (
-    ConnectionRejected,
-    DeviceDisconnected,
-    FrameArrived,
-    Receiver,
-    ReceiverEvent,
-)
+from app.receiver.events import ConnectionRejected, DeviceDisconnected, FrameArrived, ReceiverEvent
+from app.receiver.server import Receiver
 from tests.firmware.test_core_interop import (
     _SIGNATURES,
     DEVICES,

@@ -30,14 +30,14 @@ from app.protocol.hello import Hello, Suite
 from app.protocol.limits import Limits
 from app.protocol.noise import NNPSK0, CipherState, HandshakeState
 from app.protocol.session import CameraSession, Credentials, Event, PeerClosed
-from app.receiver.server import (
+from app.receiver.events import (
     ConnectionRejected,
     DeviceConnected,
     DeviceDisconnected,
     FrameArrived,
-    Receiver,
     ReceiverEvent,
 )
+from app.receiver.server import Receiver
 from app.receiver.stats import DeviceState
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource

@@ -15,8 +15,9 @@ from app.protocol.hello import Suite
 from app.protocol.session import Credentials
 from app.protocol.timeline import Frame, FrameTimeline
 from app.receiver import recorder as recorder_module
+from app.receiver.events import FrameArrived
 from app.receiver.recorder import QUEUE_FRAMES, Recorder
-from app.receiver.server import FrameArrived, Receiver
+from app.receiver.server import Receiver
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource
 from tests.waiting import scaled, wait_until

@@ -13,14 +13,14 @@ from app.protocol.hello import Suite
 from app.protocol.limits import Limits
 from app.protocol.records import Control
 from app.protocol.session import Credentials
-from app.receiver.server import (
+from app.receiver.events import (
     ConnectionRejected,
     DeviceConnected,
     DeviceDisconnected,
     FrameArrived,
-    Receiver,
     StatusArrived,
 )
+from app.receiver.server import Receiver
 from app.receiver.stats import DeviceState
 from app.serial.provisioner import _register
 from app.sim.camera import BOARD_SEND_BUFFER, SimulatedCamera

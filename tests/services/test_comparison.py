@@ -16,7 +16,8 @@ from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Control
 from app.protocol.timeline import Frame, FrameTimeline, Mark
-from app.receiver.server import FrameArrived, Receiver
+from app.receiver.events import FrameArrived
+from app.receiver.server import Receiver
 from app.receiver.stats import DeviceState
 from app.services.comparison import (
     PAPER_FRAMES,

@@ -64,7 +64,8 @@ import pytest
 from app.devices.lookup import credentials_lookup
 from app.protocol.endpoints import local_camera_url
 from app.protocol.framesize import FrameSize
-from app.receiver.server import FrameArrived, Receiver, ReceiverEvent
+from app.receiver.events import FrameArrived, ReceiverEvent
+from app.receiver.server import Receiver
 from app.share.accounts import ALL, AllCameras
 from app.share.audit import AUDIT_FILE
 from app.share.limits import ShareLimits

@@ -13,7 +13,8 @@ from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Control
 from app.protocol.session import Credentials
-from app.receiver.server import FrameArrived, Receiver
+from app.receiver.events import FrameArrived
+from app.receiver.server import Receiver
 from app.sim import camera as camera_module
 from app.sim.camera import CameraStats, SimulatedCamera, jpeg_quality, missed_slots
 from app.sim.sources import FrameSource, PrerenderedSource, SyntheticSource
