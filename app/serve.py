@@ -330,7 +330,7 @@ def stats_document(
 ) -> dict[str, object]:
     """One stats line: every registered or seen device, connected or not; `adapting` says
     whether adaptive quality is on for it, `adapted` whether it changed its settings."""
-    from app.protocol.session import monotonic_us
+    from app.protocol.clock import monotonic_us
 
     now_us = monotonic_us()
     names = sorted(set(registered) | set(receiver.stats))

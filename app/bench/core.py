@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from app.bench import BenchError
 from app.bench.results import CoreResult, FigureSummary
+from app.protocol.clock import monotonic_us
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.noise import CipherState
@@ -28,7 +29,6 @@ from app.protocol.session import (
     FrameReceived,
     ReceiverSession,
     SessionConfirmed,
-    monotonic_us,
 )
 from app.receiver.stats import percentile
 from app.sim.sources import PrerenderedSource

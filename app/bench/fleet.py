@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from app.bench import BenchError
 from app.bench.host import child_env, cpu_list, parse_cpus, pin
 from app.bench.results import OMIT_NONE, from_json, to_json
+from app.protocol.clock import monotonic_us
 from app.protocol.endpoints import CAMERA_PATH
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
-from app.protocol.session import monotonic_us
 from app.protocol.timeline import FrameTimeline
 from app.sim.camera import SimulatedCamera
 from app.sim.sources import PrerenderedSource

@@ -87,12 +87,13 @@ from app.bench import BenchError
 from app.bench.host import collecting
 from app.bench.results import PaperImage, PaperPipeline, PaperResult
 from app.bench.throughput import ReceiverWarnings
+from app.protocol.clock import monotonic_us
 from app.protocol.endpoints import camera_url
 from app.protocol.errors import CloseCode
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Status
-from app.protocol.session import CameraSession, Credentials, monotonic_us
+from app.protocol.session import CameraSession, Credentials
 from app.receiver.events import FrameArrived, ReceiverEvent
 from app.receiver.server import Receiver
 from app.resources import photos

@@ -29,10 +29,11 @@ from app.bench.link import (
     ShapedLink,
     unavailable_reason,
 )
+from app.protocol.clock import monotonic_us
 from app.protocol.endpoints import CAMERA_PATH
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
-from app.protocol.session import Credentials, monotonic_us
+from app.protocol.session import Credentials
 from app.receiver.adapter import Adapter
 from app.receiver.server import Receiver
 from app.receiver.stats import DeviceStats, latency_summary

@@ -29,10 +29,11 @@ from app.bench.results import (
     Ratio,
     Summary,
 )
+from app.protocol.clock import monotonic_us
 from app.protocol.endpoints import local_camera_url
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
-from app.protocol.session import Credentials, monotonic_us
+from app.protocol.session import Credentials
 from app.receiver.server import Receiver
 from app.receiver.stats import RING_SIZE
 

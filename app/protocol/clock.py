@@ -1,9 +1,16 @@
-"""Camera-to-app clock offset from ping/pong round trips, with a minimum-RTT filter."""
+"""The app's clock, and the camera-to-app clock offset from ping/pong round trips, with a
+minimum-RTT filter."""
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
+
+
+def monotonic_us() -> int:
+    """The app's clock: the monotonic clock in microseconds, which every timeline stamp uses."""
+    return time.monotonic_ns() // 1000
 
 
 @dataclass(frozen=True, slots=True)

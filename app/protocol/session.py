@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
 from app.protocol import records
-from app.protocol.clock import ClockSync
+from app.protocol.clock import ClockSync, monotonic_us
 from app.protocol.errors import CloseCode, InvalidState, ProtocolError
 from app.protocol.hello import Hello, Suite, parse_hello
 from app.protocol.limits import Limits
@@ -36,10 +35,6 @@ _MAX_OUTSTANDING_PINGS = 8
 MESSAGE_1_LEN = DHLEN + TAGLEN  # e, then the tag of the empty payload
 _session_ids = itertools.count(1)
 _FRAME_ERRORS = {CloseCode.DECRYPT_FAILED, CloseCode.FRAME_TOO_LARGE, CloseCode.CHUNK_SEQUENCE}
-
-
-def monotonic_us() -> int:
-    return time.monotonic_ns() // 1000
 
 
 @dataclass(frozen=True, slots=True)

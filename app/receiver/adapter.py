@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from app.protocol.session import monotonic_us
+from app.protocol.clock import monotonic_us
 from app.receiver.adapt import Decision, Pins, QualityController
 from app.receiver.events import DeviceConnected, FrameArrived, ReceiverEvent, StatusArrived
 from app.receiver.server import Receiver

@@ -19,6 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from app.protocol.clock import monotonic_us
 from app.protocol.endpoints import CAMERA_PATH, DEFAULT_PORT
 from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.hello import Suite
@@ -33,7 +34,6 @@ from app.protocol.session import (
     ReceiverSession,
     SessionConfirmed,
     StatusReceived,
-    monotonic_us,
 )
 from app.protocol.timeline import Frame
 from app.receiver.admission import Admission

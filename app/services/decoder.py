@@ -18,7 +18,7 @@ import numpy as np
 import simplejpeg
 from PySide6.QtGui import QImage
 
-from app.protocol.session import monotonic_us
+from app.protocol.clock import monotonic_us
 from app.protocol.timeline import Frame
 
 log = logging.getLogger(__name__)

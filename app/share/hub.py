@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from app.protocol.clock import monotonic_us
 from app.protocol.hello import Suite
-from app.protocol.session import monotonic_us
 from app.protocol.timeline import Frame
 from app.receiver.delivery import LatestFrames
 from app.receiver.stats import DeviceState, DeviceStats, percentile

@@ -30,17 +30,12 @@ from websockets.exceptions import (
 )
 
 from app import __version__
+from app.protocol.clock import monotonic_us
 from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.framesize import JPEG_BUFFER_PSRAM, FrameSize, jpeg_quality_in_force
 from app.protocol.hello import Suite
 from app.protocol.records import MAX_CHUNK_DATA, NO_FPS_CAP, UNCHANGED, Control, Status
-from app.protocol.session import (
-    CameraSession,
-    ControlReceived,
-    HandshakeComplete,
-    PeerClosed,
-    monotonic_us,
-)
+from app.protocol.session import CameraSession, ControlReceived, HandshakeComplete, PeerClosed
 from app.sim.sources import FrameSource, SyntheticSource
 from app.wsio import SessionLink
 

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.devices.registry import RegistryError
+from app.protocol.clock import monotonic_us
 from app.protocol.errors import CloseCode
-from app.protocol.session import monotonic_us
 from app.receiver.events import ConnectionRejected
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame

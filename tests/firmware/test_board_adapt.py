@@ -28,9 +28,10 @@ from app.bench.board import (
     board_process,
     write_frames_by_setting,
 )
+from app.protocol.clock import monotonic_us
 from app.protocol.framesize import FrameSize, jpeg_buffer_bytes
 from app.protocol.records import Control
-from app.protocol.session import Credentials, monotonic_us
+from app.protocol.session import Credentials
 from app.receiver.adapt import SIZES, QualityController, Setting
 from app.receiver.adapter import Adapter
 from app.receiver.events import FrameArrived, ReceiverEvent, StatusArrived

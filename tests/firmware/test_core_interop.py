@@ -20,11 +20,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.protocol.clock import monotonic_us
 from app.protocol.errors import CloseCode, ProtocolError
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import Control, Status, encode, parse
-from app.protocol.session import Credentials, monotonic_us
+from app.protocol.session import Credentials
 from app.receiver.events import ConnectionRejected, DeviceDisconnected, FrameArrived, ReceiverEvent
 from app.receiver.server import Receiver
 from app.sim.sources import PrerenderedSource

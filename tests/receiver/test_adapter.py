@@ -15,8 +15,8 @@ import pytest
 
 from app.bench.link import WEAK_2, WIFI_30, ShapedLink, unavailable_reason
 from app.bench.shaped import DEVICE, OverLink, over_link
+from app.protocol.clock import monotonic_us
 from app.protocol.framesize import FrameSize
-from app.protocol.session import monotonic_us
 from app.receiver.adapt import Pins, QualityController
 from app.receiver.adapter import Adapter
 from app.receiver.server import Receiver

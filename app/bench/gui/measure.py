@@ -49,9 +49,9 @@ from app.bench.results import (
     TrackedObjects,
     to_json,
 )
+from app.protocol.clock import monotonic_us
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
-from app.protocol.session import monotonic_us
 
 if TYPE_CHECKING:
     from app.services.app_services import AppServices

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.protocol.session import monotonic_us
+from app.protocol.clock import monotonic_us
 from app.services.comparison import ComparisonService
 from app.services.receiver_service import ReceiverService
 
