@@ -10,6 +10,8 @@ Branches, each documented where it lives:
   (a `UserError`); `app.serial.image.ImageError`: an image that must not be written.
 - `app.serial.provisioner.ProvisionError` (`ProvisionCancelled`, `NameTaken`, `ConsoleTimeout`,
   `WifiConnectError`, `VerificationError`): provisioning a board (a `UserError`).
+- `app.serial.ports.NoBoardPort`: no serial port that looks like a board, or several
+  (a `UserError`).
 - `app.serial.improv_codec.ImprovError` (`ImprovErrorState`, `ExtensionError`,
   `ImprovProtocolError`, `ImprovTimeout`): the Improv serial console and SecureCam's extension.
 - `app.serial.link.InvalidTransition` (an `InvalidState`): an event the setup wizard's board
