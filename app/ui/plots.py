@@ -19,10 +19,11 @@ from itertools import islice
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import QObject, QPointF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtCore import QEvent, QObject, QPointF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetricsF, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -34,20 +35,87 @@ from PySide6.QtWidgets import (
 from app.protocol.hello import Suite
 from app.protocol.timeline import FrameTimeline, Stage
 from app.receiver.stats import RING_SIZE, DeviceStats
+from app.ui.theme import Meaning, colour, is_dark
 
-# Encrypted curves in a blue/green family, plain ones in an orange/red family.
-ENCRYPTED_COLOURS = ("#1565c0", "#2e7d32", "#00838f", "#42a5f5", "#7cb342", "#1a237e")
-PLAIN_COLOURS = ("#e65100", "#c62828", "#ffa000", "#ad1457", "#ff7043", "#7f0000")
+# A colour drawn on the plots: a (light theme, dark theme) pair of shades, or a Meaning, whose
+# pair is theme.py's. Each shade stands out from its theme's plot background (at least
+# GRAPHIC_CONTRAST, tests/ui/latency/test_theme.py checks it); `shade` picks the one in force.
+Shade = tuple[str, str] | Meaning
+GRAPHIC_CONTRAST = 3.0  # WCAG 2.1 1.4.11: lines, bars and marks against what is next to them
+
+# Encrypted curves in a blue/green family, plain ones in a red/orange family; the first plain
+# one in the theme's 'bad' colour (plain frames are insecure).
+ENCRYPTED_SHADES: tuple[Shade, ...] = (
+    ("#1565c0", "#64b5f6"),  # blue
+    Meaning.GOOD,  # green
+    ("#00838f", "#4dd0e1"),  # teal
+    ("#3949ab", "#9fa8da"),  # indigo
+    ("#558b2f", "#aed581"),  # olive
+    ("#0277bd", "#81d4fa"),  # light blue
+)
+PLAIN_SHADES: tuple[Shade, ...] = (
+    Meaning.BAD,  # red
+    ("#d84315", "#ff8a65"),  # deep orange
+    ("#ad1457", "#f48fb1"),  # pink
+    ("#8d4f00", "#ffcc80"),  # brown / light orange
+    ("#880e4f", "#f06292"),  # wine
+    ("#7f0000", "#ff8a80"),  # dark red / salmon
+)
 PEN_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine)
 
-# (stage, label, colour) of the stages, in pipeline order.
-STAGES = (
-    (Stage.DEVICE, "device (capture→send)", "#78909c"),
-    (Stage.NETWORK, "network (send→last byte)", "#7e57c2"),
-    (Stage.DECRYPT, "decrypt (last byte→decrypted)", "#26a69a"),
-    (Stage.DECODE, "decode (decrypted→decoded)", "#fbc02d"),
-    (Stage.PAINT, "paint (decoded→painted)", "#ec407a"),
+# (stage, label, shade) of the stages, in pipeline order.
+STAGES: tuple[tuple[Stage, str, Shade], ...] = (
+    (Stage.DEVICE, "device (capture→send)", ("#607d8b", "#90a4ae")),
+    (Stage.NETWORK, "network (send→last byte)", ("#7e57c2", "#b39ddb")),
+    (Stage.DECRYPT, "decrypt (last byte→decrypted)", ("#00897b", "#4db6ac")),
+    (Stage.DECODE, "decode (decrypted→decoded)", ("#9e7700", "#fdd835")),
+    (Stage.PAINT, "paint (decoded→painted)", ("#d81b60", "#ff80ab")),
 )
+
+
+def shade(spec: Shade) -> QColor:
+    """`spec`'s colour for the theme in force now."""
+    if isinstance(spec, Meaning):
+        return colour(spec)
+    light, dark = spec
+    return QColor(dark if is_dark() else light)
+
+
+def suite_colours(suite: Suite) -> list[QColor]:
+    """The colours of a suite's curves, in the order they are handed out, for the theme now."""
+    return [shade(s) for s in (PLAIN_SHADES if suite is Suite.PLAIN else ENCRYPTED_SHADES)]
+
+
+@dataclass(frozen=True)
+class PlotColours:
+    """The plots' own colours, from the application palette: the background is the theme's
+    list background (white, or nearly black), text is its text colour, axis lines between."""
+
+    background: QColor
+    text: QColor
+    axis: QColor
+    grid_alpha: float
+
+    @classmethod
+    def now(cls) -> PlotColours:
+        palette = QApplication.palette()
+        background = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        axis = _blend(text, background, 0.75)
+        return cls(background, text, axis, 0.22 if is_dark() else 0.15)
+
+    def key(self) -> tuple[str, str]:
+        return self.background.name(), self.text.name()
+
+
+def _blend(a: QColor, b: QColor, share_of_a: float) -> QColor:
+    def mix(x: float, y: float) -> float:
+        return share_of_a * x + (1 - share_of_a) * y
+
+    return QColor.fromRgbF(
+        mix(a.redF(), b.redF()), mix(a.greenF(), b.greenF()), mix(a.blueF(), b.blueF())
+    )
+
 
 # Columns of a track's rows (float64; NaN where not known): capture and last-byte times (µs,
 # app clock), the suite's value, each stage's duration (ms), capture → decrypted and → painted,
@@ -72,9 +140,10 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def suite_pen(suite: Suite, index: int, width: float = 2.0) -> QPen:
-    """The `index`-th pen of a suite's family; the dash style changes once colours run out."""
-    colours = PLAIN_COLOURS if suite is Suite.PLAIN else ENCRYPTED_COLOURS
-    pen = QPen(QColor(colours[index % len(colours)]))
+    """The `index`-th pen of a suite's family, in the theme's shade; the dash style changes
+    once colours run out."""
+    colours = suite_colours(suite)
+    pen = QPen(colours[index % len(colours)])
     pen.setWidthF(width)
     pen.setCosmetic(True)
     pen.setStyle(PEN_STYLES[(index // len(colours)) % len(PEN_STYLES)])
@@ -208,13 +277,22 @@ class LegendList(QListWidget):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setIconSize(QSize(26, 12))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setStyleSheet(
-            "QListWidget { background: white; color: #212121; border: 1px solid #e0e0e0; }"
-        )
         self._key: list[tuple[str, str, int]] = []
+        self._colours: tuple[str, str] | None = None
+        self.restyle(PlotColours.now())
+
+    def restyle(self, colours: PlotColours) -> None:
+        """The plot's background and text colours, and a frame in its axes' colour."""
+        if colours.key() == self._colours:
+            return
+        self._colours = colours.key()
+        self.setStyleSheet(
+            f"QListWidget {{ background: {colours.background.name()}; "
+            f"color: {colours.text.name()}; border: 1px solid {colours.axis.name()}; }}"
+        )
 
     def set_entries(self, entries: Sequence[tuple[str, QPen | QColor]]) -> None:
-        """Show exactly these entries, in order; a no-op when nothing changed."""
+        """Show exactly these entries, in order; a no-op when nothing changed (colours too)."""
         key = [
             (label, s.color().name() if isinstance(s, QPen) else s.name(), _style(s))
             for label, s in entries
@@ -269,6 +347,7 @@ class AxisLabels:
     def __init__(self, plot: pg.PlotItem) -> None:
         self._plot = plot
         self._labels: dict[str, tuple[str, ...]] = {}
+        self.colour = PlotColours.now().text.name()
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
             axis.geometryChanged.connect(lambda name=name: self._fit(name))
@@ -280,6 +359,14 @@ class AxisLabels:
         self._labels[name] = labels
         self._plot.getAxis(name).setToolTip(full)
         self._fit(name)
+
+    def restyle(self, colour: QColor) -> None:
+        """Draw the labels in `colour` (the theme's text colour) from now on."""
+        if colour.name() == self.colour:
+            return
+        self.colour = colour.name()
+        for name in self._labels:
+            self._fit(name, force=True)
 
     def full(self, name: str) -> str:
         """The axis' longest label (what it shows when there is room)."""
@@ -294,7 +381,7 @@ class AxisLabels:
         size = axis.size()
         return float(size.height() if name in ("left", "right") else size.width())
 
-    def _fit(self, name: str) -> None:
+    def _fit(self, name: str, force: bool = False) -> None:
         labels = self._labels.get(name)
         if not labels or not shiboken6.isValid(self._plot):
             return  # nothing to fit, or Qt is tearing the plot down
@@ -304,13 +391,57 @@ class AxisLabels:
         metrics = QFontMetricsF(axis.label.font())
         room = self.room(name) - LABEL_MARGIN
         text = next((t for t in labels if metrics.horizontalAdvance(t) <= room), labels[-1])
-        if axis.labelText != text:
-            self._plot.setLabel(name, text, color=TEXT_COLOUR)
+        if force or axis.labelText != text:
+            self._plot.setLabel(name, text, color=self.colour)
 
 
 # Room kept around an axis label: the text item's own document margins (4 px a side) and a bit.
 LABEL_MARGIN = 12
-TEXT_COLOUR = "#212121"  # the plots' text, on their white background
+
+
+class PlotView(pg.PlotWidget):
+    """A plot in the theme's colours (`PlotColours`): background, axes, tick labels, grid.
+
+    It restyles itself whenever the application's palette changes (View > Theme, or the
+    system's scheme) and then emits `restyled`, for its owner to recolour what it drew.
+    """
+
+    restyled = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.colours = PlotColours.now()
+        self.legend_list: LegendList | None = None
+        self.axis_labels: AxisLabels | None = None
+        self._styled: tuple[str, str] | None = None
+        self.restyle()
+        self.restyle_ready = True
+
+    def restyle(self) -> None:
+        """Take the colours of the theme in force now (a no-op when they did not change)."""
+        colours = PlotColours.now()
+        if colours.key() == self._styled:
+            return
+        self._styled = colours.key()
+        self.colours = colours
+        self.setBackground(colours.background)
+        plot = self.getPlotItem()
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen(colours.axis))
+            axis.setTextPen(pg.mkPen(colours.text))
+            axis.setGrid(int(255 * colours.grid_alpha))
+        if self.legend_list is not None:
+            self.legend_list.restyle(colours)
+        if self.axis_labels is not None:
+            self.axis_labels.restyle(colours.text)
+        self.restyled.emit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # (Qt sends one while the base class is built, before there is anything to restyle.)
+        if event.type() == QEvent.Type.PaletteChange and "restyle_ready" in self.__dict__:
+            self.restyle()
 
 
 @dataclass
@@ -318,28 +449,24 @@ class Plot:
     """A plot and its parts (see `make_plot`)."""
 
     box: QWidget  # the plot and its legend list, to put in a layout
-    view: pg.PlotWidget
+    view: PlotView
     plot: pg.PlotItem
     legend: LegendList
     labels: AxisLabels
 
 
 def make_plot(left: Sequence[str], bottom: Sequence[str]) -> Plot:
-    """A white plot with dark axes, and a legend list to its right (hidden until filled).
+    """A plot in the theme's colours, following it (`PlotView`), and a legend list to its
+    right (hidden until filled). Connect `view.restyled` to recolour what is drawn on it.
 
     `left` and `bottom` are each axis' labels, longest first (see `AxisLabels`).
     """
-    view = pg.PlotWidget()
-    view.setBackground("w")
+    view = PlotView()
     plot = view.getPlotItem()
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen("#424242"))
-        axis.setTextPen(pg.mkPen(TEXT_COLOUR))
     labels = AxisLabels(plot)
     labels.set("left", *left)
     labels.set("bottom", *bottom)
-    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.showGrid(x=True, y=True, alpha=view.colours.grid_alpha)
     for name in ("left", "bottom"):
         # Grid lines at the labelled ticks and the next level only: pyqtgraph's third level
         # adds lines hardly seen that cost about a millisecond a paint.
@@ -347,6 +474,7 @@ def make_plot(left: Sequence[str], bottom: Sequence[str]) -> Plot:
     plot.setMenuEnabled(False)
     legend = LegendList()
     legend.hide()
+    view.legend_list, view.axis_labels = legend, labels
     box = QWidget()
     layout = QHBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -464,14 +592,20 @@ class PointHover(QObject):
         self._plot = plot
         self._find = find
         self.text = ""
-        self.ring = pg.ScatterPlotItem(
-            size=14, symbol="o", pen=pg.mkPen("#212121", width=1.5), brush=None
-        )
+        self.ring = pg.ScatterPlotItem(size=14, symbol="o", pen=self._ring_pen(), brush=None)
         self.ring.setZValue(10)
         plot.addItem(self.ring, ignoreBounds=True)
         self._proxy = pg.SignalProxy(
             plot.scene().sigMouseMoved, delay=0.05, rateLimit=30, slot=self._moved
         )
+
+    @staticmethod
+    def _ring_pen() -> QPen:
+        return pg.mkPen(PlotColours.now().text, width=1.5)
+
+    def restyle(self) -> None:
+        """The ring in the theme's text colour."""
+        self.ring.setPen(self._ring_pen())
 
     def _moved(self, args: tuple[QPointF]) -> None:
         self.show_at(args[0])

@@ -60,6 +60,7 @@ from app.ui.plots import (
     format_ms,
     make_plot,
     nearest,
+    shade,
     suite_pen,
 )
 
@@ -104,14 +105,19 @@ PAPER_OPTION_HELP = (
     "from the start of sending to decrypted and reassembled: not the camera's capture → "
     "decrypted latency."
 )
-# Amber, dashed and thicker: apart from the suites' blue/green and orange/red families, on the
-# plot's white background (light or dark window); captions keep the palette's text colour.
-PAPER_COLOUR = "#c79100"
+# The theme's 'warning' shade, dashed and thicker: apart from the suites' blue/green and
+# red/orange families on light and dark plots; captions keep the palette's text colour.
+PAPER_SHADE = theme.Meaning.WARNING
+
+
+def paper_colour() -> QColor:
+    """The paper scheme's colour in the theme in force now."""
+    return shade(PAPER_SHADE)
 
 
 def paper_pen(width: float = 2.5) -> QPen:
     """The paper scheme's curve: dashed amber, never mistaken for a SecureCam suite."""
-    pen = QPen(QColor(PAPER_COLOUR))
+    pen = QPen(paper_colour())
     pen.setWidthF(width)
     pen.setCosmetic(True)
     pen.setStyle(Qt.PenStyle.DashLine)
@@ -223,6 +229,7 @@ class ComparisonTab(QWidget):
         # Each curve's frames in the order of its points (x ascending), for the hover.
         self._frames: dict[Suite, list[FrameTimeline]] = {suite: [] for suite in Suite}
         self.hover = PointHover(self.plot, self._find)
+        self.view.restyled.connect(self._restyle)
         self.insecure_label = QLabel(INSECURE_TEXT)
         self.insecure_label.setWordWrap(True)
         theme.mark(self.insecure_label, theme.Meaning.BAD)  # readable in light and dark
@@ -291,6 +298,15 @@ class ComparisonTab(QWidget):
         comparison.paperProgress.connect(self._on_paper_progress)
         comparison.finished.connect(self._on_finished)
         self.fill()
+
+    def _restyle(self) -> None:
+        """The theme changed: the curves, their legend, the caption's sample and the hover
+        ring in its shades, now."""
+        for suite, curve in self.curves.items():
+            curve.setPen(suite_pen(suite, 0))
+        self.paper_curve.setPen(paper_pen())
+        self.hover.restyle()
+        self._fill_paper(self.result)
 
     def mark(self) -> Mark:
         """The latency the tab shows (capture → painted, decoded or decrypted)."""
@@ -422,7 +438,7 @@ class ComparisonTab(QWidget):
             return
         # The words in the palette's text colour (readable on light and dark windows), the
         # curve's dashes in its own colour before them.
-        title = f'<span style="color: {PAPER_COLOUR};">━ ━</span> <b>{PAPER_LABEL}</b>'
+        title = f'<span style="color: {paper_colour().name()};">━ ━</span> <b>{PAPER_LABEL}</b>'
         if result.paper_error is not None:
             self.paper_label.setText(f"{title}: not measured ({result.paper_error}).")
             return

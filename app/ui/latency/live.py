@@ -96,6 +96,7 @@ class LiveTab(QWidget):
         self.marks = above_marks()
         self.plot.addItem(self.marks, ignoreBounds=True)
         self.hover = PointHover(self.plot, self._find)
+        self.view.restyled.connect(self._restyle)
         self.note = QLabel()
         self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -106,6 +107,8 @@ class LiveTab(QWidget):
         self.shown: dict[CurveKey, Shown] = {}
         self._colour_slots: dict[CurveKey, int] = {}
         self._looks: dict[CurveKey, str] = {}
+        self._legend: list[tuple[str, CurveKey]] = []  # the legend's entries, in order
+        self._mark_keys: list[CurveKey] = []  # whose frame each mark above the scale is
         self._note_shape: tuple[object, ...] | None = None
         self._note_at = 0
 
@@ -120,8 +123,9 @@ class LiveTab(QWidget):
         self.plot.setYRange(0, top * TOP_BAND, padding=0)
         mark_y = top * MARK_AT
         entries: list[tuple[str, QPen]] = []
+        self._legend = []
         marks_x: list[np.ndarray] = []
-        marks_brush: list[QColor] = []
+        marks_keys: list[CurveKey] = []
         chosen = chosen if any(name == chosen for name, _ in wanted) else None
         # Encrypted curves first, then plain; by camera name within each.
         for key in sorted(wanted, key=lambda k: (k[1] is Suite.PLAIN, natural_key(k[0]))):
@@ -137,34 +141,53 @@ class LiveTab(QWidget):
                 self.plot.addItem(curve)
                 self.curves[key] = curve
             # 1-px lines: Qt draws wider ones (dashed above all) an order of magnitude slower.
-            pen = suite_pen(suite, self._colour_slots[key], width=1.0)
+            pen = self._pen(key)
             look = "normal" if chosen is None else "selected" if name == chosen else "faded"
             if self._looks.get(key) != look:
                 self._looks[key] = look
                 curve.setPen(_styled(pen, look))
                 curve.setZValue(1 if look == "selected" else 0)
             entries.append((label, pen))
+            self._legend.append((label, key))
             above = shown.y > mark_y
             if above.any():
                 shown.y = np.minimum(shown.y, mark_y)  # the line runs up to the mark
                 marks_x.append(shown.x[above])
-                marks_brush += [pen.color()] * int(np.count_nonzero(above))
+                marks_keys += [key] * int(np.count_nonzero(above))
             # Every value is finite (_curves keeps only those): pyqtgraph need not check.
             curve.setData(
                 shown.x, shown.y, connect=connect_mask(shown.x, GAP_S), skipFiniteCheck=True
             )
         self.shown = wanted
-        self._mark(marks_x, marks_brush, mark_y)
+        self._mark(marks_x, marks_keys, mark_y)
         self.legend.set_entries(entries)
         self._label(tracks, wanted, now)
 
-    def _mark(self, xs: list[np.ndarray], brushes: list[QColor], y: float) -> None:
+    def _pen(self, key: CurveKey) -> QPen:
+        """The curve's pen, as the legend shows it, in the theme's shade."""
+        return suite_pen(key[1], self._colour_slots[key], width=1.0)
+
+    def _mark(self, xs: list[np.ndarray], keys: list[CurveKey], y: float) -> None:
         """Frames above the scale: a triangle at its top edge, in their curve's colour."""
         x = np.concatenate(xs) if xs else np.empty(0)
         if len(x) > MAX_MARKS:
             newest = np.argsort(x)[-MAX_MARKS:]
-            x, brushes = x[newest], [brushes[i] for i in newest]
-        self.marks.setData(x=x, y=np.full(len(x), y), brush=brushes)
+            x, keys = x[newest], [keys[i] for i in newest]
+        self._mark_keys = keys
+        self.marks.setData(x=x, y=np.full(len(x), y), brush=self._mark_brushes())
+
+    def _mark_brushes(self) -> list[QColor]:
+        colours = {key: self._pen(key).color() for key in set(self._mark_keys)}
+        return [colours[key] for key in self._mark_keys]
+
+    def _restyle(self) -> None:
+        """The theme changed: curves, legend, marks and the hover ring in its shades, now."""
+        self.hover.restyle()
+        for key, curve in self.curves.items():
+            curve.setPen(_styled(self._pen(key), self._looks.get(key, "normal")))
+        self.legend.set_entries([(label, self._pen(key)) for label, key in self._legend])
+        if self._mark_keys:
+            self.marks.setBrush(self._mark_brushes())
 
     def marked(self) -> np.ndarray:
         """x (seconds ago) of the frames marked above the scale."""

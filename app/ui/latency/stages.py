@@ -12,7 +12,6 @@ from collections.abc import Mapping
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -36,6 +35,7 @@ from app.ui.plots import (
     TO_PAINTED,
     TOP_BAND,
     Found,
+    PlotColours,
     PointHover,
     RobustScale,
     TimelineTrack,
@@ -46,6 +46,7 @@ from app.ui.plots import (
     format_ms,
     make_plot,
     natural_key,
+    shade,
     swatch,
 )
 
@@ -97,9 +98,9 @@ class StagesTab(QWidget):
         self.marks = above_marks()
         self.plot.addItem(self.marks, ignoreBounds=True)
         self.bars: dict[Stage, pg.BarGraphItem] = {}
-        for stage, _, colour in STAGES:
+        for stage, _, spec in STAGES:
             bars = pg.BarGraphItem(
-                x0=[], width=BIN_S * 0.9, height=[], y0=[], brush=colour, pen=pg.mkPen(None)
+                x0=[], width=BIN_S * 0.9, height=[], y0=[], brush=shade(spec), pen=pg.mkPen(None)
             )
             self.plot.addItem(bars)
             self.bars[stage] = bars
@@ -118,8 +119,8 @@ class StagesTab(QWidget):
             [label for _, label, _ in STAGES] + [PAINTED_TOTAL],
             [f"mean ({STAGE_WINDOW_S:.0f} s)", "share", "frames"],
         )
-        for row, (_, label, colour) in enumerate(STAGES):  # the table is the bars' legend
-            self.table.setVerticalHeaderItem(row, QTableWidgetItem(swatch(QColor(colour)), label))
+        self._legend()
+        parts.view.restyled.connect(self._restyle)
         self.summary: dict[Stage, Mean] = {}
         self.total: Mean = (None, 0)
 
@@ -135,6 +136,19 @@ class StagesTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(parts.box, 3)
         layout.addWidget(scrolling(side), 2)
+
+    def _legend(self) -> None:
+        """The table's row headers are the bars' legend: a swatch of each stage's colour."""
+        for row, (_, label, spec) in enumerate(STAGES):
+            self.table.setVerticalHeaderItem(row, QTableWidgetItem(swatch(shade(spec)), label))
+
+    def _restyle(self) -> None:
+        """The theme changed: bars, swatches, marks and the hover ring in its shades, now."""
+        for stage, _, spec in STAGES:
+            self.bars[stage].setOpts(brush=shade(spec))
+        self._legend()
+        self.marks.setBrush(pg.mkBrush(PlotColours.now().text))
+        self.hover.restyle()
 
     def refresh(self, tracks: Mapping[str, TimelineTrack], now: int, chosen: str | None) -> None:
         """Redraw the camera `shown_device(tracks, chosen)` at app time `now` (µs)."""
@@ -189,7 +203,7 @@ class StagesTab(QWidget):
         self.marks.setData(
             x=x0[above] + BIN_S * 0.45,
             y=np.full(int(np.count_nonzero(above)), ceiling),
-            brush=pg.mkBrush("#424242"),
+            brush=pg.mkBrush(PlotColours.now().text),
         )
 
     def _find(self, x: float, y: float, px_x: float, px_y: float) -> Found | None:

@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 from app.protocol.hello import Suite
 from app.protocol.timeline import Stage
 from app.ui.latency.dock import LatencyDock
-from app.ui.plots import ENCRYPTED_COLOURS, PLAIN_COLOURS, SEQ, format_ms, robust_top
+from app.ui.plots import SEQ, format_ms, robust_top, suite_colours
 from tests.ui.latency.timelines import (
     NOW,
     OFFSET,
@@ -43,7 +43,8 @@ def test_live_curves_per_camera_coloured_by_suite(dock, three_cameras):
 
     encrypted = live.curves[("cam-a", NOISE)].opts["pen"].color().name()
     plain = live.curves[("cam-b", PLAIN)].opts["pen"].color().name()
-    assert encrypted in ENCRYPTED_COLOURS and plain in PLAIN_COLOURS
+    assert encrypted in [c.name() for c in suite_colours(NOISE)]
+    assert plain in [c.name() for c in suite_colours(PLAIN)]
     assert encrypted != plain
 
     labels = set(live.legend.labels())
