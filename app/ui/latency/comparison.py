@@ -60,6 +60,7 @@ from app.ui.plots import (
     format_ms,
     make_plot,
     nearest,
+    robust_top,
     shade,
     suite_pen,
 )
@@ -391,6 +392,7 @@ class ComparisonTab(QWidget):
             self._frames[suite] = frames
             x, y = cdf(_latency(t, mark) for t in frames)
             curve.setData(x, y)
+        beyond = self._fit_x()
         summary: ComparisonSummary | None = None
         if result is None:
             self.result_label.setText(
@@ -408,6 +410,12 @@ class ComparisonTab(QWidget):
                 text += (
                     f" Frames never {mark.value} (the window drew a newer one first) are left out."
                 )
+            if beyond:
+                count, slowest = beyond
+                text += (
+                    f" The slowest {count} frame{'s' * (count != 1)} (up to {format_ms(slowest)}) "
+                    f"{'are' if count != 1 else 'is'} past the plot's right edge."
+                )
             self.result_label.setText(text)
             summary = result.summary(mark)
         for row, key in enumerate(SUMMARY_KEYS):
@@ -421,6 +429,23 @@ class ComparisonTab(QWidget):
             self.table.setItem(row, PAPER_COLUMN, cell(format_ms(paper), paper))
         self._fill_paper(result)
         self.hover.hide()
+
+    def _fit_x(self) -> tuple[int, float] | None:
+        """The latency axis up to a robust top over every curve (`robust_top`), so that a
+        start-up straggler does not squeeze the curves into the left edge; the points beyond
+        it, as (how many, the largest), or None."""
+        result = self.result
+        values = [c.getData()[0] for c in self.curves.values()]
+        if result is not None and result.paper:
+            values.append(np.asarray(result.paper_ms, dtype=float))
+        xs = np.concatenate([v for v in values if v is not None and len(v)] or [np.empty(0)])
+        if not len(xs):
+            self.plot.enableAutoRange(x=True)
+            return None
+        top = robust_top(xs)
+        self.plot.setXRange(0, top, padding=0.02)
+        over = xs[xs > top]
+        return (len(over), float(over.max())) if len(over) else None
 
     def _fill_paper(self, result: ComparisonResult | None) -> None:
         """The paper scheme's curve, column and caption: shown only for a run that asked."""

@@ -12,7 +12,14 @@ from app.services.comparison import PAPER_LABEL
 from app.ui.latency.comparison import PAPER_COLUMN
 from app.ui.latency_dock import LatencyDock
 from app.ui.plots import format_ms
-from tests.ui.latency.timelines import NOW, AT_1280x800, comparison_result, shown, with_paper
+from tests.ui.latency.timelines import (
+    NOW,
+    AT_1280x800,
+    comparison_result,
+    make_timeline,
+    shown,
+    with_paper,
+)
 from tests.waiting import wait_until
 
 NOISE, PLAIN = Suite.NOISE, Suite.PLAIN
@@ -211,3 +218,20 @@ def test_the_caption_says_what_the_table_leaves_out(dock, comparison):
     text = dock.comparison_tab.result_label.text()
     assert "19 encrypted and 20 plain frames (20 asked per suite)" in text
     assert "Frames never painted (the window drew a newer one first) are left out" in text
+
+
+def test_a_start_up_straggler_does_not_squeeze_the_cdf_and_the_caption_says_so(dock, comparison):
+    tab = dock.comparison_tab
+    result = comparison_result()
+    capture = NOW - 5_000_000
+    slow = make_timeline("cam-a", NOISE, 99, capture, (5_000, 250_000, 400, 3_000, 11_600))
+    result.timelines[NOISE].append(slow)
+    comparison.finished.emit(result)
+
+    (left, right), _ = tab.plot.viewRange()
+    assert left <= 0 and 45 < right < 100  # the frames of 30-46 ms in view, not 270 ms
+    assert "slowest 1 frame (up to 270.0 ms) is past the plot's right edge" in (
+        tab.result_label.text()
+    )
+    x, _ = tab.curves[NOISE].getData()
+    assert x.max() == pytest.approx(270.0)  # still on the curve, and in the table
