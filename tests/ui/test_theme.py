@@ -1,12 +1,20 @@
 """Light and dark themes: meaning colours readable on both, switched at once, remembered."""
 
 import pytest
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QLabel,
+    QRadioButton,
+    QStyle,
+    QStyleOptionButton,
+)
 
 from app.ui.theme import Meaning, Theme, apply_theme, colour, contrast, is_dark, mark
 
 AA_TEXT = 4.5  # WCAG 2 AA for normal text
+NON_TEXT = 3.0  # WCAG 2.1 1.4.11: the edges of controls
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +65,32 @@ def test_the_theme_chosen_in_the_view_menu_applies_at_once_and_is_remembered(
     assert services.settings.theme() == "Dark"
     window.theme_actions[Theme.LIGHT].trigger()
     assert not is_dark() and services.settings.theme() == "Light"
+
+
+@pytest.mark.parametrize("theme", [Theme.LIGHT, Theme.DARK])
+@pytest.mark.parametrize(
+    ("kind", "indicator"),
+    [
+        (QCheckBox, QStyle.SubElement.SE_CheckBoxIndicator),
+        (QRadioButton, QStyle.SubElement.SE_RadioButtonIndicator),
+    ],
+    ids=["check-box", "radio-button"],
+)
+def test_an_unchecked_box_shows_its_edge_against_the_window(qtbot, theme, kind, indicator):
+    apply_theme(theme)
+    box = kind("Skip flashing")
+    qtbot.addWidget(box)
+    box.show()
+    qtbot.waitExposed(box)
+    image = box.grab().toImage()
+    ratio = image.devicePixelRatio()
+    option = QStyleOptionButton()
+    box.initStyleOption(option)
+    rect = box.style().subElementRect(indicator, option, box)
+    window = QApplication.palette().color(QPalette.ColorRole.Window)
+    edge = max(
+        contrast(QColor(image.pixel(int(x * ratio), int(y * ratio))), window)
+        for x in range(rect.left(), rect.right() + 1)
+        for y in range(rect.top(), rect.bottom() + 1)
+    )
+    assert edge >= NON_TEXT
