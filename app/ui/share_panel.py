@@ -83,6 +83,7 @@ _SWITCH_STYLE = (
     "QPushButton:checked { background-color: #2e7d32; color: white; border-radius: 3px; }"
 )
 _COPIED_MS = 1500
+_SECRET_EDIT_MAX = 1000  # px: with its label and Copy button, a secret's row fits 1280 px
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _LISTEN_HINTS = {
     "0.0.0.0": "all IPv4 networks",
@@ -401,14 +402,16 @@ class SecretDialog(QDialog):
         self.done_button.setText("Done")
         buttons.rejected.connect(self.accept)
         layout.addWidget(buttons)
-        widest = max(edit.minimumWidth() for edit in (self.secret_edit, *self.extra_edits))
-        self.setMinimumWidth(min(980, max(480, widest + 160)))
+        # At least 480 px, and never narrower than its rows (each edit as wide as its text,
+        # up to what a 1280 px screen leaves): an explicit minimum overrides the layout's,
+        # which would let the rows overlap.
+        self.setMinimumWidth(max(480, layout.totalMinimumSize().width()))
 
     def _row(self, grid: QGridLayout, row: int, label: str, text: str) -> QLineEdit:
         edit = QLineEdit(text)
         edit.setReadOnly(True)
         edit.setFont(_mono())
-        edit.setMinimumWidth(min(820, edit.fontMetrics().horizontalAdvance(text) + 16))
+        edit.setMinimumWidth(min(_SECRET_EDIT_MAX, edit.fontMetrics().horizontalAdvance(text) + 16))
         edit.setCursorPosition(0)
         grid.addWidget(QLabel(label), row, 0)
         grid.addWidget(edit, row, 1)
