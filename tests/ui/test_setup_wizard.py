@@ -37,6 +37,7 @@ from app.ui.setup_wizard import Page, SetupWizard
 from tests.firmware.test_provision_cli import PASSWORD, SSID, Console
 from tests.serial.images import fake_build
 from tests.serial.rom_emulator import RomEmulator
+from tests.ui.clipping import in_both_themes, settle
 from tests.waiting import scaled, wait_until
 
 MAC = bytes.fromhex("246f28a1b2c3")
@@ -203,7 +204,9 @@ def test_walk_through_flash_provision_and_first_frame(qloop, qtbot, services, co
         setup.close()
 
 
-async def _identify_fails(services: AppServices, mode: str) -> SetupWizard:
+async def _identify_fails(
+    services: AppServices, mode: str, on_failed: PageHook | None = None
+) -> SetupWizard:
     emulator = RomEmulator(mode)  # type: ignore[arg-type]
     emulator.start()
     setup = make_setup(services, (emulator.port, "emulated ESP32"))
@@ -217,6 +220,7 @@ async def _identify_fails(services: AppServices, mode: str) -> SetupWizard:
     assert setup.identity is None and setup.state is LinkState.DISCONNECTED
     assert not page.isComplete()
     assert page.retry_button.isEnabled() and page.slow_button.isEnabled()
+    await _hook(on_failed, f"2-identify-{mode}", wizard)
     wizard.reject()
     setup.close()
     emulator.stop()
@@ -239,6 +243,53 @@ def test_wrong_boot_mode_shows_the_io0_guidance_and_diagram(qloop, qtbot, servic
     assert page.guidance.text() == GUIDANCE_BOOT_MODE
     assert "IO0" in page.guidance.text() and "boot mode" in page.status.text().lower()
     assert not page.diagram.isHidden() and page.diagram.renderer().isValid()
+
+
+class ClippingWalk:
+    """A page hook: walks the wizard's text in both themes on every page it is called on."""
+
+    def __init__(self) -> None:
+        self.pages: list[str] = []
+        self.found: list[str] = []
+
+    def __call__(self, name: str, wizard: SetupWizard) -> None:
+        self.pages.append(name)
+        settle()
+        self.found += [f"{name}: {problem}" for problem in in_both_themes(wizard)]
+        frame = wizard.frameGeometry()
+        if frame.width() > 1280 or frame.height() > 800:
+            self.found.append(f"{name}: {frame.width()}×{frame.height()} is larger than 1280×800")
+
+
+def test_no_page_cuts_its_text(qloop, qtbot, services, console, tmp_path):
+    """Every page while it is shown, with its real content: the ports found, the board
+    identified, the flash log, the Wi-Fi networks scanned and the settings filled in, the
+    key's fingerprint once provisioned, the first frame."""
+    parts = fake_build(tmp_path)
+    walk = ClippingWalk()
+    with RomEmulator(mac=MAC) as emulator:
+        setup = make_setup(services, (emulator.port, "emulated ESP32"), (console.path, "console"))
+        wizard = SetupWizard(services, setup, firmware_root=tmp_path, verify_timeout=scaled(30))
+        qtbot.addWidget(wizard)
+        run(qloop, walk_through(services, wizard, emulator, console, parts, walk))
+        setup.close()
+    assert walk.pages == [
+        "1-port",
+        "2-identify",
+        "3-flash",
+        "4-configure-filled",
+        "4-configure",
+        "5-verify",
+    ]
+    assert walk.found == []
+
+
+@pytest.mark.parametrize("mode", ["wrong_boot", "silent"])
+def test_the_identify_page_cuts_none_of_its_guidance(qloop, qtbot, services, mode):
+    walk = ClippingWalk()
+    wizard = run(qloop, _identify_fails(services, mode, walk))
+    qtbot.addWidget(wizard)
+    assert walk.pages == [f"2-identify-{mode}"] and walk.found == []
 
 
 def test_no_port_shows_the_help(qloop, qtbot, services):
