@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Protocol, TypeVar
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
     QContextMenuEvent,
     QDrag,
     QFont,
+    QFontMetricsF,
     QImage,
     QMouseEvent,
     QPainter,
@@ -24,14 +28,16 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QMenu, QSizePolicy, QWidget
 
+from app.protocol.clock import monotonic_us
 from app.protocol.framesize import FrameSize
 from app.protocol.hello import Suite
 from app.protocol.records import NO_FPS_CAP, Status
-from app.protocol.session import monotonic_us
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.decoder import DecodedFrame
 
 log = logging.getLogger(__name__)
+_A = TypeVar("_A")
+_B = TypeVar("_B")
 
 ENCRYPTED = QColor("#2e7d32")
 PLAIN = QColor("#e65100")
@@ -41,6 +47,7 @@ WARNING = QColor("#ffb74d")
 SELECTED = QColor("#42a5f5")
 WATCHED = QColor("#90caf9")
 ADAPTED = QColor("#80deea")
+SMALLEST = (160, 120)  # px: a tile is never smaller (the wall gives it at least this)
 TILE_MIME = "application/x-securecam-tile"  # a dragged tile: its device name, UTF-8
 STALE_VEIL = QColor(0, 0, 0, 110)  # over an offline camera's last frame, already grey
 ADAPT_ACTION = "Adapt quality to the link"
@@ -183,6 +190,241 @@ class TileInfo:
         return f"last frame {when:%H:%M:%S}, {_ago(self.last_seen_s)}"
 
 
+# -- the overlay's layout: sizes in, rectangles out ----------------------------------------------
+
+BADGE_PAD = 6  # px each side of a badge's text
+PLATE_PAD_X, PLATE_PAD_Y = 10, 6  # px around the state plate's text
+ROW_GAP = 8  # px between two texts on a row
+
+
+class Role(Enum):
+    """What a rectangle of the overlay holds, in the order of priority where room is short."""
+
+    LOCK = "lock"
+    NAME = "name"
+    SUITE = "suite"
+    ATTEMPTS = "failed attempts"
+    SETTINGS = "settings"
+    VIEWERS = "viewers"
+    NUMBERS = "numbers"
+    PLATE = "state plate"
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One thing the overlay draws: its box (a badge's or a plate's with their padding, else
+    the text's own) and the text drawn in it; the settings badge draws `mark` in its own
+    colour `mark_at` px after its text starts."""
+
+    role: Role
+    rect: QRectF
+    text: str = ""
+    mark: str = ""
+    mark_at: float = 0.0
+
+
+class TextMeasure(Protocol):
+    """What the layout needs to know about the font (FontMeasure is the real one)."""
+
+    line: float  # a line's height
+
+    def advance(self, text: str) -> float: ...
+
+    def wrapped(self, text: str, width: float) -> QRectF:
+        """The box `text` fills word-wrapped and centred in `width` (top at 0)."""
+        ...
+
+    def elided(self, text: str, width: float) -> str: ...
+
+
+class FontMeasure:
+    def __init__(self, font: QFont) -> None:
+        self.metrics = QFontMetricsF(font)
+        self.line = self.metrics.height()
+
+    def advance(self, text: str) -> float:
+        return self.metrics.horizontalAdvance(text)
+
+    def wrapped(self, text: str, width: float) -> QRectF:
+        flags = int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap)
+        return self.metrics.boundingRect(QRectF(0, 0, width, 1e6), flags, text)
+
+    def elided(self, text: str, width: float) -> str:
+        return self.metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayTexts:
+    """What the overlay may say, each as a ladder of forms from the fullest to the shortest
+    ('' at the end: the text may be left out when there is no room)."""
+
+    lock: bool = False
+    name: tuple[str, ...] = ("",)
+    suite: tuple[str, ...] = ("",)
+    attempts: tuple[str, ...] = ("",)
+    settings: tuple[tuple[str, str], ...] = (("", ""),)  # (text, mark in its own colour)
+    bottom_bar: bool = False
+    numbers: tuple[str, ...] = ("",)
+    viewers: tuple[str, ...] = ("",)
+    plate: tuple[str, ...] = ("",)
+
+    @classmethod
+    def of(cls, device: str, info: TileInfo, has_frame: bool) -> OverlayTexts:
+        live = info.state is DeviceState.LIVE
+        suite = info.suite
+        if suite is None:
+            suites: tuple[str, ...] = ("",)
+        elif suite is Suite.PLAIN:  # never left out: the open lock and border say it too
+            suites = (suite.label.upper(), "PLAIN")
+        else:
+            suites = (suite.label, "")  # the closed lock says it
+        attempts = failed_attempts_text(info.failed_attempts)
+        settings: tuple[tuple[str, str], ...] = (("", ""),)
+        if live and info.settings is not None:
+            size = info.settings.split(" · ")[0]
+            if info.adapted:
+                settings = ((info.settings, " · adapted"), (size, " · adapted"), ("", "adapted"))
+            else:
+                settings = ((info.settings, ""), (size, ""))
+            settings += (("", ""),)
+        numbers: tuple[str, ...] = ("",)
+        if live:
+            parts = [f"{info.fps:.1f} fps"]
+            if info.latency_ms is not None:
+                parts.append(f"{info.latency_ms:.1f} ms")
+            if info.resolution:
+                parts.append(info.resolution)
+            numbers = (*tuple("   ".join(parts[:n]) for n in range(len(parts), 0, -1)), "")
+        watched = viewers_text(info.viewers)
+        plate: tuple[str, ...] = ("",)
+        if not live or not has_frame:
+            full = info.placeholder()
+            plate = tuple(dict.fromkeys((full, full.split("\n")[0], STATE_LABELS[info.state])))
+        return cls(
+            lock=suite is not None,
+            name=(f"{device}  (demo)", device) if info.demo else (device,),
+            suite=suites,
+            attempts=(f"⚠ {attempts}", f"⚠ {info.failed_attempts}") if attempts else ("",),
+            settings=settings,
+            bottom_bar=live or watched is not None,
+            numbers=numbers,
+            viewers=(watched,) if watched else ("",),
+            plate=plate,
+        )
+
+
+def overlay_layout(
+    width: int, height: int, line: int, texts: OverlayTexts, measure: TextMeasure
+) -> tuple[Placed, ...]:
+    """Where a `width`×`height` tile with bars `line` px high draws each text: no two boxes
+    intersect and none leaves the tile. On each row the more important text keeps its
+    fullest form that fits; the other is shortened, then left out (the camera's name, which
+    must stay, is elided last)."""
+    placed: list[Placed] = []
+
+    def box(text: str, pad: float = 0) -> float:
+        return math.ceil(measure.advance(text)) + 1 + 2 * pad if text else 0.0
+
+    # top bar: the lock, the name on the left, the security on the right
+    start = line + 2
+    if texts.lock:
+        placed.append(Placed(Role.LOCK, QRectF(4, 3, line - 6, line - 6)))
+    room = width - 6 - start
+    name, suite = _fit(texts.name, texts.suite, room, (box, box), ROW_GAP)
+    name_room = room - (box(suite) + ROW_GAP if suite else 0)
+    if box(name) > name_room:  # not even in its shortest form: elided, its tooltip says it
+        name = measure.elided(name, name_room - 1) if name_room > 1 else ""
+    if name:
+        placed.append(Placed(Role.NAME, QRectF(start, 0, box(name), line), name))
+    if suite:
+        suite_width = box(suite)
+        placed.append(
+            Placed(Role.SUITE, QRectF(width - 6 - suite_width, 0, suite_width, line), suite)
+        )
+
+    # below the top bar: what the camera streams (left), failed attempts (right)
+    row_top, row_height = line + 4, line - 4
+
+    def settings_width(form: tuple[str, str]) -> float:
+        text, mark = form
+        return box(text + mark, BADGE_PAD) if text or mark else 0.0
+
+    attempts, settings = _fit(
+        texts.attempts,
+        texts.settings,
+        width - 8,
+        (lambda text: box(text, BADGE_PAD), settings_width),
+        4,
+    )
+    below = line  # where the state plate may begin
+    if attempts and box(attempts, BADGE_PAD) <= width - 8:
+        badge = box(attempts, BADGE_PAD)
+        placed.append(
+            Placed(Role.ATTEMPTS, QRectF(width - 4 - badge, row_top, badge, row_height), attempts)
+        )
+        below = row_top + row_height
+    if settings != ("", ""):
+        text, mark = settings
+        mark_at = math.ceil(measure.advance(text)) if text else 0
+        badge = settings_width(settings)
+        placed.append(
+            Placed(Role.SETTINGS, QRectF(4, row_top, badge, row_height), text, mark, mark_at)
+        )
+        below = row_top + row_height
+
+    # bottom bar: the numbers (left), who watches through Share (right)
+    above = height
+    if texts.bottom_bar:
+        above = height - line
+        room = width - 12
+        viewers, numbers = _fit(texts.viewers, texts.numbers, room, (box, box), ROW_GAP)
+        if viewers and box(viewers) <= room:
+            viewers_width = box(viewers)
+            placed.append(
+                Placed(
+                    Role.VIEWERS,
+                    QRectF(width - 6 - viewers_width, above, viewers_width, line),
+                    viewers,
+                )
+            )
+        if numbers:
+            placed.append(Placed(Role.NUMBERS, QRectF(6, above, box(numbers), line), numbers))
+
+    # the state, when there is no live picture: on a plate between the rows
+    area = QRectF(4, below + 2, width - 8, above - below - 4)
+    text_width = area.width() - 2 * PLATE_PAD_X
+    for plate in texts.plate:
+        if not plate or text_width <= 0:
+            break
+        bounds = measure.wrapped(plate, text_width)
+        high = math.ceil(bounds.height()) + 2 * PLATE_PAD_Y
+        wide = math.ceil(bounds.width()) + 1 + 2 * PLATE_PAD_X
+        if high <= area.height() and wide <= area.width():
+            top = area.top() + (area.height() - high) / 2
+            left = area.left() + (area.width() - wide) / 2
+            placed.append(Placed(Role.PLATE, QRectF(left, top, wide, high), plate))
+            break
+    return tuple(placed)
+
+
+def _fit(
+    first: tuple[_A, ...],
+    second: tuple[_B, ...],
+    room: float,
+    widths: tuple[Callable[[_A], float], Callable[[_B], float]],
+    gap: float,
+) -> tuple[_A, _B]:
+    """The fullest form of `first` (the more important) with the fullest of `second` that
+    fit in `room` together, `gap` apart; else the shortest forms of both."""
+    for a in first:
+        wa = widths[0](a)
+        for b in second:
+            wb = widths[1](b)
+            if wa + wb + (gap if wa and wb else 0) <= room:
+                return a, b
+    return first[-1], second[-1]
+
+
 class CameraTile(QWidget):
     """Paints the newest decoded frame letterboxed; stamps `painted_us` when it does.
 
@@ -212,7 +454,9 @@ class CameraTile(QWidget):
         self.unpainted = 0
         self.selected = False
         self.context_menu: QMenu | None = None
-        self.setMinimumSize(160, 120)
+        self._overlay_cache: tuple[QFont, int, tuple[Placed, ...]] | None = None
+        self._laid_w = self._laid_h = 0  # the size the cached overlay was laid out for
+        self.setMinimumSize(*SMALLEST)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip(f"{device}: double-click for a large view")
@@ -220,6 +464,8 @@ class CameraTile(QWidget):
     def show_frame(self, decoded: DecodedFrame) -> None:
         if self._fresh:
             self.unpainted += 1
+        if self.current is None:
+            self._overlay_cache = None  # the first picture replaces the waiting plate
         self.current = decoded
         self._fresh = True
         self.update()
@@ -227,6 +473,7 @@ class CameraTile(QWidget):
     def set_info(self, info: TileInfo) -> None:
         if info != self.info:
             self.info = info
+            self._overlay_cache = None
             tip = f"{self.device}: double-click for a large view"
             if self.attempts_badge is not None:
                 tip += f"\n{self.attempts_badge} to connect as {self.device} without its key"
@@ -236,6 +483,8 @@ class CameraTile(QWidget):
                 tip += f"\nstreams {info.settings}"
                 if info.adapted:
                     tip += f"\n{ADAPTED_TIP}"
+            if info.state is not DeviceState.LIVE:  # in full: a small tile shortens its plate
+                tip += "\n" + info.placeholder()
             self.setToolTip(tip)
             self.update()
 
@@ -392,108 +641,103 @@ class CameraTile(QWidget):
             height,
         )
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._overlay_cache = None
+        super().changeEvent(event)
+
+    def _overlay(self) -> tuple[QFont, int, tuple[Placed, ...]]:
+        """The overlay's font, bar height and text layout, cached until the size, the font
+        or what it says changes (so a paint allocates nothing for it)."""
+        width = self.width()
+        height = self.height()
+        if self._overlay_cache is None or width != self._laid_w or height != self._laid_h:
+            self._laid_w = width
+            self._laid_h = height
+            font = QFont(self.font())
+            font.setPointSizeF(max(8.0, min(11.0, height / 28)))
+            measure = FontMeasure(font)
+            line = math.ceil(measure.line) + 6
+            texts = OverlayTexts.of(self.device, self.info, self.current is not None)
+            placed = overlay_layout(width, height, line, texts, measure)
+            self._overlay_cache = (font, line, placed)
+        return self._overlay_cache
+
+    def overlay_boxes(self) -> tuple[Placed, ...]:
+        """Where the overlay draws each of its texts now (and the lock): no two intersect."""
+        return self._overlay()[2]
+
     def _paint_overlay(self, painter: QPainter) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         info = self.info
-        font = QFont(self.font())
-        font.setPointSizeF(max(8.0, min(11.0, self.height() / 28)))
+        font, line, placed = self._overlay()
         painter.setFont(font)
-        line = painter.fontMetrics().height() + 6
-        width = self.width()
-
-        # top bar: lock badge, name, security
-        painter.fillRect(QRectF(0, 0, width, line), BAR)
+        width, height = self.width(), self.height()
         plain = info.suite is Suite.PLAIN
         colour = PLAIN if plain else ENCRYPTED
-        if info.suite is not None:
-            _draw_lock(painter, QRectF(4, 3, line - 6, line - 6), colour, locked=not plain)
-        painter.setPen(QColor("white"))
-        name = self.device + ("  (demo)" if info.demo else "")
-        painter.drawText(QRectF(line + 2, 0, width, line), Qt.AlignmentFlag.AlignVCenter, name)
-        if info.suite is not None:
-            label = info.suite.label.upper() if plain else info.suite.label
-            painter.setPen(colour.lighter(160) if not plain else QColor("#ffb74d"))
-            painter.drawText(
-                QRectF(0, 0, width - 6, line),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                label,
-            )
+        live = info.state is DeviceState.LIVE
+
+        painter.fillRect(QRectF(0, 0, width, line), BAR)  # top bar: lock, name, security
+        if live or info.viewers > 0:  # bottom bar: numbers, and who watches through Share
+            painter.fillRect(QRectF(0, height - line, width, line), BAR)
         if plain:
             painter.setPen(QPen(PLAIN, 4))
-            painter.drawRect(QRectF(2, 2, width - 4, self.height() - 4))
+            painter.drawRect(QRectF(2, 2, width - 4, height - 4))
         if self.selected:
             painter.setPen(QPen(SELECTED, 2))
-            painter.drawRect(QRectF(1, 1, width - 2, self.height() - 2))
+            painter.drawRect(QRectF(1, 1, width - 2, height - 2))
 
-        # below the top bar: failed attempts, in the corner, apart from the state
-        attempts = self.attempts_badge
-        if attempts is not None:
-            text = f"⚠ {attempts}"
-            text_width = painter.fontMetrics().horizontalAdvance(text) + 12
-            badge = QRectF(width - text_width - 4, line + 4, text_width, line - 4)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(BAR)
-            painter.drawRoundedRect(badge, 4, 4)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(WARNING)
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
-
-        # below the top bar, left: what the camera streams, and whether the app adapted it
-        settings = self.settings_badge
-        if settings is not None and info.settings is not None:
-            metrics = painter.fontMetrics()
-            base, mark = info.settings, (" · adapted" if info.adapted else "")
-            base_width = metrics.horizontalAdvance(base)
-            text_width = base_width + metrics.horizontalAdvance(mark) + 12
-            badge = QRectF(4, line + 4, text_width, line - 4)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(BAR)
-            painter.drawRoundedRect(badge, 4, 4)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QColor("white"))
-            text_box = badge.adjusted(6, 0, 0, 0)
-            painter.drawText(text_box, Qt.AlignmentFlag.AlignVCenter, base)
-            if mark:
-                painter.setPen(ADAPTED)
+        centred = Qt.AlignmentFlag.AlignCenter
+        left = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        for item in placed:
+            role, rect = item.role, item.rect
+            if role is Role.LOCK:
+                _draw_lock(painter, rect, colour, locked=not plain)
+            elif role is Role.NAME:
+                painter.setPen(QColor("white"))
+                painter.drawText(rect, left, item.text)
+            elif role is Role.SUITE:
+                painter.setPen(colour.lighter(160) if not plain else WARNING)
+                painter.drawText(rect, left, item.text)
+            elif role is Role.ATTEMPTS:
+                _badge(painter, rect)
+                painter.setPen(WARNING)
+                painter.drawText(rect, centred, item.text)
+            elif role is Role.SETTINGS:
+                _badge(painter, rect)
+                painter.setPen(QColor("white"))
+                text_box = rect.adjusted(BADGE_PAD, 0, 0, 0)
+                painter.drawText(text_box, left, item.text)
+                if item.mark:
+                    painter.setPen(ADAPTED)
+                    text_box.setLeft(text_box.left() + item.mark_at)
+                    painter.drawText(text_box, left, item.mark)
+            elif role is Role.VIEWERS:
+                painter.setPen(WATCHED)
+                painter.drawText(rect, left, item.text)
+            elif role is Role.NUMBERS:
+                painter.setPen(QColor("white"))
+                painter.drawText(rect, left, item.text)
+            elif role is Role.PLATE:
+                if self.current is not None:  # readable over the last frame
+                    painter.setPen(Qt.PenStyle.NoPen)
+                    painter.setBrush(BAR)
+                    painter.drawRoundedRect(rect, 6, 6)
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                rejected = info.state is DeviceState.REJECTED
+                painter.setPen(REJECTED.lighter(150) if rejected else QColor("#ddd"))
                 painter.drawText(
-                    text_box.adjusted(base_width, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, mark
+                    rect.adjusted(PLATE_PAD_X, PLATE_PAD_Y, -PLATE_PAD_X, -PLATE_PAD_Y),
+                    int(centred | Qt.TextFlag.TextWordWrap),
+                    item.text,
                 )
 
-        # bottom bar: numbers, and who watches through Share on the right
-        live = info.state is DeviceState.LIVE
-        watched = self.viewers_badge
-        bottom = QRectF(6, self.height() - line, width - 12, line)
-        if live or watched is not None:
-            painter.fillRect(QRectF(0, self.height() - line, width, line), BAR)
-        if watched is not None:
-            painter.setPen(WATCHED)
-            painter.drawText(
-                bottom, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, watched
-            )
-            bottom.setWidth(bottom.width() - painter.fontMetrics().horizontalAdvance(watched) - 12)
-        if live:
-            parts = [f"{info.fps:.1f} fps"]
-            if info.latency_ms is not None:
-                parts.append(f"{info.latency_ms:.1f} ms")
-            if info.resolution:
-                parts.append(info.resolution)
-            painter.setPen(QColor("white"))
-            painter.drawText(bottom, Qt.AlignmentFlag.AlignVCenter, "   ".join(parts))
 
-        # state, when there is no live picture: on a plate, readable over the last frame
-        if not live or self.current is None:
-            rejected = info.state is DeviceState.REJECTED
-            area = QRectF(10, line, width - 20, self.height() - 2 * line)
-            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
-            text = info.placeholder()
-            if self.current is not None:
-                bounds = painter.fontMetrics().boundingRect(area.toRect(), int(flags), text)
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.setBrush(BAR)
-                painter.drawRoundedRect(QRectF(bounds).adjusted(-12, -8, 12, 8), 6, 6)
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(REJECTED.lighter(150) if rejected else QColor("#ddd"))
-            painter.drawText(area, flags, text)
+def _badge(painter: QPainter, rect: QRectF) -> None:
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(BAR)
+    painter.drawRoundedRect(rect, 4, 4)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
 
 
 def _draw_lock(painter: QPainter, box: QRectF, colour: QColor, *, locked: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWizardPage
 
-from app.protocol.session import monotonic_us
+from app.protocol.clock import monotonic_us
 from app.receiver.stats import DeviceState
 from app.services.app_services import AppServices
 from app.services.decoder import DecodedFrame
