@@ -478,7 +478,10 @@ def test_a_tiles_menu_renames_and_allows_plain_through_the_sidebars_own_steps(
 
 
 def test_the_latency_plots_are_built_once_the_first_frame_is_on_screen(qloop, services, window):
-    assert window.latency_dock.tabs.count() == 0  # no pyqtgraph work before the first frame
+    # No pyqtgraph work before the first frame: a line says what will be there.
+    assert window.latency_dock.tabs.count() == 1
+    assert window.latency_dock.tabs.widget(0) is window.latency_dock.placeholder
+    assert "appear with the first frame" in window.latency_dock.placeholder.text()
 
     # (tests/ui/test_run.py proves pyqtgraph is not even loaded by the first paint)
 

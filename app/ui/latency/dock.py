@@ -86,6 +86,11 @@ class LatencyDock(QDockWidget):
         self._candidates = candidates or (lambda: connected_devices(receiver))
         self._built = False
         self.tabs = QTabWidget()
+        # Until `build`: one word on what will be here, rather than an empty box.
+        self.placeholder = QLabel("The latency plots appear with the first frame.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.tabs.addTab(self.placeholder, "Live")
 
         # Export sits beside the tabs, leaving the plots all of the dock's height.
         self.export_label = QLabel()
@@ -126,6 +131,8 @@ class LatencyDock(QDockWidget):
         from app.ui.latency.live import LiveTab
         from app.ui.latency.stages import StagesTab
 
+        self.tabs.removeTab(0)
+        self.placeholder.deleteLater()
         self.live = LiveTab()
         self.stages = StagesTab()
         self.comparison_tab = ComparisonTab(self._comparison, self._candidates)
