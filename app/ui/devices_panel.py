@@ -30,11 +30,12 @@ from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
 from app.ui.theme import Meaning, mark
 from app.ui.theme import colour as theme_colour
-from app.ui.tile import failed_attempts_text, state_label
+from app.ui.tile import STATE_LABELS, failed_attempts_text, state_label
 
 log = logging.getLogger(__name__)
 
 NAME_COLUMN, STATE_COLUMN, SUITE_COLUMN = range(3)
+MAX_LIST_WIDTH = 420  # px: wider than this, a long name is elided (its tooltip has it)
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 
 PLAIN_WARNING = (
@@ -108,8 +109,8 @@ class DevicesPanel(QDockWidget):
         self.tree.setAllColumnsShowFocus(True)
         header = self.tree.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(STATE_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(STATE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(SUITE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.tree)
         # The selected device in full: a narrow dock cuts a rejection reason off in the list.
@@ -185,6 +186,7 @@ class DevicesPanel(QDockWidget):
                     self.tree.setCurrentItem(item)
         finally:
             self.tree.blockSignals(False)
+        self._fit_columns()
         if selected is not None and selected not in self._entries:
             self.deviceSelected.emit("")
         self._update_controls()
@@ -194,6 +196,7 @@ class DevicesPanel(QDockWidget):
         item, entry = self._item(name), self._entries.get(name)
         if item is not None and entry is not None:
             self._render(item, entry, self.receiver.stats(name))
+            self._fit_columns()
             if name == self.selected_name():
                 self._update_detail()
 
@@ -205,8 +208,12 @@ class DevicesPanel(QDockWidget):
         self.problem_label.setVisible(problem is not None)
 
     def _render(self, item: QTreeWidgetItem, entry: DeviceEntry, stats: DeviceStats | None) -> None:
+        # The list says the state in a word; a rejection's reason (long) is in its tooltip
+        # and, for the selected camera, in the detail below.
         state = state_text(stats)
-        item.setText(STATE_COLUMN, state)
+        item.setText(
+            STATE_COLUMN, STATE_LABELS[DeviceState.OFFLINE if stats is None else stats.state]
+        )
         attempts = failed_attempts_text(stats.failed_attempts if stats is not None else 0)
         item.setToolTip(STATE_COLUMN, state if attempts is None else f"{state}\n{attempts}")
         colour = None
@@ -216,11 +223,22 @@ class DevicesPanel(QDockWidget):
             colour = theme_colour(Meaning.BAD)
         item.setForeground(STATE_COLUMN, QBrush(colour) if colour is not None else QBrush())
         suite = suite_text(entry, stats)
-        item.setText(SUITE_COLUMN, suite)
+        item.setText(SUITE_COLUMN, suite.removesuffix(" (insecure)"))  # its colour says so
+        item.setToolTip(SUITE_COLUMN, suite)
         insecure = "insecure" in suite.lower()
         item.setForeground(
             SUITE_COLUMN, QBrush(theme_colour(Meaning.WARNING)) if insecure else QBrush()
         )
+
+    def _fit_columns(self) -> None:
+        """Ask for the width the list's columns need (up to MAX_LIST_WIDTH), so the sidebar
+        is never so narrow that Qt elides a name, a state or a policy."""
+        need = self.tree.frameWidth() * 2 + self.tree.verticalScrollBar().sizeHint().width()
+        for column in range(self.tree.columnCount()):
+            need += max(
+                self.tree.sizeHintForColumn(column), self.tree.header().sectionSizeHint(column)
+            )
+        self.tree.setMinimumWidth(min(MAX_LIST_WIDTH, need))
 
     def _item(self, name: str) -> QTreeWidgetItem | None:
         for i in range(self.tree.topLevelItemCount()):

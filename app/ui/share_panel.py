@@ -64,7 +64,7 @@ from app.ui.theme import Meaning, colour, meaning_style
 
 log = logging.getLogger(__name__)
 
-VIEWER_COLUMNS = ("Name", "Cameras", "Expires", "Player token")
+VIEWER_COLUMNS = ("Name", "Cameras", "Expires", "Token")
 WATCHER_COLUMNS = ("Viewer", "Address", "Cameras", "fps", "Skipped")
 EXPIRY_CHOICES: tuple[tuple[str, timedelta | None], ...] = (
     ("Never", None),
@@ -83,6 +83,7 @@ _SWITCH_STYLE = (
     "QPushButton:checked { background-color: #2e7d32; color: white; border-radius: 3px; }"
 )
 _COPIED_MS = 1500
+_TABLE_MAX = 900  # px: the widest a Share table asks to be
 _SECRET_EDIT_MAX = 1000  # px: with its label and Copy button, a secret's row fits 1280 px
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _LISTEN_HINTS = {
@@ -511,10 +512,12 @@ class SharePanel(QDockWidget):
         self.port_spin.setValue(settings.port)
 
         self.urls_title = QLabel("Viewers open:")
-        layout.addWidget(self.urls_title)
+        urls = QHBoxLayout()  # the title beside the addresses: a 1280x800 dock is not tall
+        urls.addWidget(self.urls_title, 0, Qt.AlignmentFlag.AlignVCenter)
         self.urls_grid = QGridLayout()
         self.urls_grid.setColumnStretch(0, 1)
-        layout.addLayout(self.urls_grid)
+        urls.addLayout(self.urls_grid, 1)
+        layout.addLayout(urls)
         self.url_edits: list[QLineEdit] = []
 
         self.fingerprint_title = QLabel("Certificate SHA-256 fingerprint:")
@@ -545,34 +548,37 @@ class SharePanel(QDockWidget):
         )
         self.viewers_problem_label.hide()
         layout.addWidget(self.viewers_problem_label)
-        row = QHBoxLayout()
         self.viewers_table = _table(VIEWER_COLUMNS, stretch=1)
         self.viewers_table.itemSelectionChanged.connect(self._update_buttons)
         self.viewers_table.itemDoubleClicked.connect(lambda _item: self.open_cameras_dialog())
-        row.addWidget(self.viewers_table, 1)
-        buttons = QVBoxLayout()
+        layout.addWidget(self.viewers_table, 1)
+        # In a row under the table, not beside it: the table gets the width for its columns.
+        buttons = QGridLayout()
         self.add_button = QPushButton("Add…")
         self.remove_button = QPushButton("Remove")
         self.password_button = QPushButton("New password")
-        self.token_button = QPushButton("Player token")
-        self.cameras_button = QPushButton("Edit cameras…")
+        self.token_button = QPushButton("Token…")
+        self.cameras_button = QPushButton("Cameras…")
+        self.cameras_button.setToolTip("Choose which cameras the viewer may watch")
         self.add_button.setToolTip("A new viewer, with a generated password shown once")
         self.password_button.setToolTip("Generate a new password (shown once); the old one stops")
         self.token_button.setToolTip(
-            "A token for players such as VLC or ffplay (shown once); replaces the previous one"
+            "A player token, for players such as VLC or ffplay (shown once); replaces the "
+            "previous one"
         )
-        for button, slot in (
-            (self.add_button, self.open_add_dialog),
-            (self.remove_button, self.remove_selected),
-            (self.password_button, self.new_password_for_selected),
-            (self.token_button, self.new_token_for_selected),
-            (self.cameras_button, self.open_cameras_dialog),
+        for index, (button, slot) in enumerate(
+            (
+                (self.add_button, self.open_add_dialog),
+                (self.remove_button, self.remove_selected),
+                (self.cameras_button, self.open_cameras_dialog),
+                (self.password_button, self.new_password_for_selected),
+                (self.token_button, self.new_token_for_selected),
+            )
         ):
             button.clicked.connect(slot)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        row.addLayout(buttons)
-        layout.addLayout(row)
+            buttons.addWidget(button, 0, index)
+        buttons.setColumnStretch(5, 1)
+        layout.addLayout(buttons)
         return box
 
     def _watchers_box(self) -> QGroupBox:
@@ -707,6 +713,7 @@ class SharePanel(QDockWidget):
             table.blockSignals(False)
         if selected is None or not self.select_viewer(selected.name):
             table.clearSelection()
+        _fit_columns(table)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -896,6 +903,7 @@ class SharePanel(QDockWidget):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 table.setItem(row, column, item)
+        _fit_columns(table)
         if not self.service.running:
             self.watchers_label.setText("Share is off.")
         elif not watchers:
@@ -953,7 +961,7 @@ def _table(columns: tuple[str, ...], *, stretch: int) -> QTableWidget:
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setWordWrap(False)
     table.setAlternatingRowColors(True)
-    table.setMinimumHeight(110)
+    table.setMinimumHeight(80)  # its header and two rows
     header = table.horizontalHeader()
     header.setHighlightSections(False)
     for column in range(len(columns)):
@@ -964,6 +972,17 @@ def _table(columns: tuple[str, ...], *, stretch: int) -> QTableWidget:
             else QHeaderView.ResizeMode.ResizeToContents,
         )
     return table
+
+
+def _fit_columns(table: QTableWidget) -> None:
+    """Ask for the width every column's header and cells need (up to _TABLE_MAX px), so the
+    panel gives the table room rather than eliding a name or a camera list; past that the
+    panel scrolls."""
+    header = table.horizontalHeader()
+    need = 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
+    for column in range(table.columnCount()):
+        need += max(table.sizeHintForColumn(column), header.sectionSizeHint(column))
+    table.setMinimumWidth(min(_TABLE_MAX, need))
 
 
 def _rows(table: QTableWidget) -> list[list[str]]:

@@ -5,6 +5,7 @@ where its text does not fit:
 - a label or button smaller than its size hint (a wrapped label: shorter than its text's
   height at its width, or narrower than its longest word);
 - a combo box, read-only line edit, tab or group box title cut (Qt elides or scrolls them);
+- a table or tree column narrower than its header's text or its widest cell;
 - a text widget that sticks out of its parent (other than a scroll area's contents, which
   scroll), so its parent cuts it;
 - two sibling text widgets whose visible rectangles intersect.
@@ -32,6 +33,8 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleOptionComboBox,
     QTabBar,
+    QTableView,
+    QTreeView,
     QWidget,
 )
 
@@ -62,6 +65,9 @@ def clipped_text(root: QWidget) -> list[str]:
         if outside is not None:
             problems.append(f"{describe(widget)}: {outside}")
     problems += overlapping(widgets)
+    for view in widgets:
+        if isinstance(view, QTableView | QTreeView):
+            problems += [f"{type(view).__name__}: {p}" for p in _cells_cut(view)]
     return problems
 
 
@@ -143,6 +149,27 @@ def _cut(widget: QWidget) -> str | None:
             if need.width() > got.width() + SLACK:
                 return f"tab {widget.tabText(index)!r} {need.width()} px needed, {got.width()}"
     return None
+
+
+def _cells_cut(view: QTableView | QTreeView) -> list[str]:
+    """Columns narrower than their header's text or their widest cell (Qt elides them)."""
+    model = view.model()
+    header = view.horizontalHeader() if isinstance(view, QTableView) else view.header()
+    problems = []
+    for column in range(model.columnCount()):
+        if header.isSectionHidden(column):
+            continue
+        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+        got = header.sectionSize(column)
+        if not header.isHidden() and header.sectionSizeHint(column) > got + SLACK:
+            problems.append(
+                f"header {title!r}: {header.sectionSizeHint(column)} px needed, {got} given"
+            )
+        if model.rowCount() and view.sizeHintForColumn(column) > got + SLACK:
+            problems.append(
+                f"column {title!r}: {view.sizeHintForColumn(column)} px needed, {got} given"
+            )
+    return problems
 
 
 def _label_cut(label: QLabel) -> str | None:

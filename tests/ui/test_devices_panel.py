@@ -10,7 +10,13 @@ from app.protocol.hello import Suite
 from app.receiver.stats import DeviceState, DeviceStats
 from app.services.devices_service import DeviceEntry, DevicesService
 from app.services.receiver_service import ReceiverService
-from app.ui.devices_panel import STATE_COLUMN, DevicesPanel, state_text, suite_text
+from app.ui.devices_panel import (
+    STATE_COLUMN,
+    SUITE_COLUMN,
+    DevicesPanel,
+    state_text,
+    suite_text,
+)
 from tests.waiting import scaled_ms
 
 
@@ -106,11 +112,12 @@ def test_state_follows_the_receiver(monkeypatch, devices, receiver, panel):
 
     stats["porch"] = DeviceStats("porch", state=DeviceState.REJECTED, reason="bad_psk: no")
     receiver.deviceChanged.emit("porch")
-    assert panel.row_texts("porch")[1] == "rejected: bad_psk: no"
+    assert panel.row_texts("porch")[1] == "rejected"  # in a word: the reason in its tooltip
+    assert panel._item("porch").toolTip(STATE_COLUMN) == "rejected: bad_psk: no"
     receiver.deviceChanged.emit("stranger")  # unknown names are ignored
 
     devices.add("gate")  # devicesChanged re-renders every state
-    assert panel.row_texts("porch")[1] == "rejected: bad_psk: no"
+    assert panel.row_texts("porch")[1] == "rejected"
 
 
 def test_the_detail_line_shows_the_selected_device_in_full(
@@ -272,7 +279,8 @@ def test_allow_plain_needs_explicit_confirmation(qtbot, monkeypatch, registry_di
     qtbot.mouseClick(panel.plain_check, Qt.MouseButton.LeftButton)
     assert Registry(registry_dir).get("porch").allow_plain is True
     assert panel.plain_check.isChecked()
-    assert panel.row_texts("porch")[2] == "plain allowed (insecure)"
+    assert panel.row_texts("porch")[2] == "plain allowed"  # in the warning colour
+    assert panel._item("porch").toolTip(SUITE_COLUMN) == "plain allowed (insecure)"
 
     # turning it off again needs no confirmation
     dialogs.confirm = False
