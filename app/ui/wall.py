@@ -219,7 +219,14 @@ class LargeView(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tile)
-        self.resize(960, 720)
+        # As large as the window it is opened from; without one, most of its screen.
+        window = parent.window() if parent is not None else None
+        if window is not None and window.width() >= 320:
+            frame = window.frameGeometry().size() - window.size()  # its title bar and borders
+            self.resize(window.size() - frame)  # so that with its own, it covers the window
+        else:
+            screen = self.screen().availableGeometry()
+            self.resize(screen.width() * 4 // 5, screen.height() * 4 // 5)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """F11 toggles full screen; Esc leaves full screen before it closes the view."""

@@ -35,6 +35,15 @@ def test_about_gives_the_version_the_log_folder_and_every_librarys_licence(windo
     assert all(licence for licence in rows.values())  # read from each one's own metadata
 
 
+def test_about_and_shortcuts_open_with_nothing_in_their_tables_looking_selected(window, qtbot):
+    for dialog in (window.show_about(), window.show_shortcuts()):
+        qtbot.waitExposed(dialog)
+        assert not dialog.table.hasFocus() and dialog.table.selectedItems() == []
+        dialog.table.setCurrentCell(0, 0)  # a click: still nothing looks selected
+        assert dialog.table.selectedItems() == []
+        dialog.close()
+
+
 def test_a_library_that_is_missing_is_listed_as_such():
     assert library_licences(["no-such-library-anywhere"]) == [
         ("no-such-library-anywhere", "not installed", "")
@@ -90,3 +99,19 @@ def test_a_large_view_goes_full_screen_with_f11_and_esc_leaves_it_first(qtbot):
     qtbot.keyClick(view, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not view.isFullScreen())
     assert view.isVisible()  # Esc left full screen; it did not close the view
+
+
+def test_a_large_view_opens_as_large_as_the_window_it_comes_from(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.ui.wall import LargeView
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.resize(1800, 1000)
+    view = LargeView("porch", window)
+    assert (view.width(), view.height()) == (1800, 1000)
+    alone = LargeView("porch")  # no window: most of the screen
+    qtbot.addWidget(alone)
+    screen = alone.screen().availableGeometry()
+    assert alone.width() >= screen.width() * 0.7 and alone.height() <= screen.height()
