@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.protocol.hello import Suite
@@ -93,8 +93,9 @@ class LiveTab(QWidget):
         self.plot.setLimits(yMin=0)
         self.plot.setYRange(0, SCALE_FLOOR_MS * TOP_BAND, padding=0)
         self.scale = RobustScale(SCALE_FLOOR_MS)
-        self.marks = above_marks()
-        self.plot.addItem(self.marks, ignoreBounds=True)
+        # One item per curve, in its colour: pyqtgraph sets one brush for many points at
+        # numpy speed, but a brush per point in Python (12 ms a redraw for 500 marks).
+        self.marks: dict[CurveKey, pg.ScatterPlotItem] = {}
         self.hover = PointHover(self.plot, self._find)
         self.view.restyled.connect(self._restyle)
         self.note = QLabel()
@@ -108,7 +109,7 @@ class LiveTab(QWidget):
         self._colour_slots: dict[CurveKey, int] = {}
         self._looks: dict[CurveKey, str] = {}
         self._legend: list[tuple[str, CurveKey]] = []  # the legend's entries, in order
-        self._mark_keys: list[CurveKey] = []  # whose frame each mark above the scale is
+        self._pens: dict[CurveKey, QPen] = {}
         self._note_shape: tuple[object, ...] | None = None
         self._note_at = 0
 
@@ -117,6 +118,8 @@ class LiveTab(QWidget):
         wanted = _curves(tracks, now)
         for key in [k for k in self.curves if k not in wanted]:
             self.plot.removeItem(self.curves.pop(key))
+            self.plot.removeItem(self.marks.pop(key))
+            self._pens.pop(key, None)
             del self._colour_slots[key], self._looks[key]
         values = [shown.y for shown in wanted.values()]
         top = self.scale.update(np.concatenate(values) if values else np.empty(0))
@@ -124,8 +127,7 @@ class LiveTab(QWidget):
         mark_y = top * MARK_AT
         entries: list[tuple[str, QPen]] = []
         self._legend = []
-        marks_x: list[np.ndarray] = []
-        marks_keys: list[CurveKey] = []
+        marks_x: dict[CurveKey, np.ndarray] = {}
         chosen = chosen if any(name == chosen for name, _ in wanted) else None
         # Encrypted curves first, then plain; by camera name within each.
         for key in sorted(wanted, key=lambda k: (k[1] is Suite.PLAIN, natural_key(k[0]))):
@@ -140,6 +142,9 @@ class LiveTab(QWidget):
                 curve = pg.PlotDataItem()
                 self.plot.addItem(curve)
                 self.curves[key] = curve
+                self.marks[key] = above_marks()
+                self.marks[key].setBrush(self._pen(key).color())
+                self.plot.addItem(self.marks[key], ignoreBounds=True)
             # 1-px lines: Qt draws wider ones (dashed above all) an order of magnitude slower.
             pen = self._pen(key)
             look = "normal" if chosen is None else "selected" if name == chosen else "faded"
@@ -150,49 +155,53 @@ class LiveTab(QWidget):
             entries.append((label, pen))
             self._legend.append((label, key))
             above = shown.y > mark_y
+            marks_x[key] = shown.x[above]
             if above.any():
                 shown.y = np.minimum(shown.y, mark_y)  # the line runs up to the mark
-                marks_x.append(shown.x[above])
-                marks_keys += [key] * int(np.count_nonzero(above))
             # Every value is finite (_curves keeps only those): pyqtgraph need not check.
             curve.setData(
                 shown.x, shown.y, connect=connect_mask(shown.x, GAP_S), skipFiniteCheck=True
             )
         self.shown = wanted
-        self._mark(marks_x, marks_keys, mark_y)
+        self._mark(marks_x, mark_y)
         self.legend.set_entries(entries)
         self._label(tracks, wanted, now)
 
     def _pen(self, key: CurveKey) -> QPen:
-        """The curve's pen, as the legend shows it, in the theme's shade."""
-        return suite_pen(key[1], self._colour_slots[key], width=1.0)
+        """The curve's pen, as the legend shows it, in the theme's shade (kept until the
+        theme changes or the curve goes: a redraw asks for each one twice)."""
+        pen = self._pens.get(key)
+        if pen is None:
+            pen = self._pens[key] = suite_pen(key[1], self._colour_slots[key], width=1.0)
+        return pen
 
-    def _mark(self, xs: list[np.ndarray], keys: list[CurveKey], y: float) -> None:
-        """Frames above the scale: a triangle at its top edge, in their curve's colour."""
-        x = np.concatenate(xs) if xs else np.empty(0)
-        if len(x) > MAX_MARKS:
-            newest = np.argsort(x)[-MAX_MARKS:]
-            x, keys = x[newest], [keys[i] for i in newest]
-        self._mark_keys = keys
-        self.marks.setData(x=x, y=np.full(len(x), y), brush=self._mark_brushes())
-
-    def _mark_brushes(self) -> list[QColor]:
-        colours = {key: self._pen(key).color() for key in set(self._mark_keys)}
-        return [colours[key] for key in self._mark_keys]
+    def _mark(self, xs: Mapping[CurveKey, np.ndarray], y: float) -> None:
+        """Frames above the scale: a triangle at its top edge, in their curve's colour; the
+        newest MAX_MARKS of them over every curve."""
+        every = np.concatenate(list(xs.values())) if xs else np.empty(0)
+        oldest = -np.inf
+        if len(every) > MAX_MARKS:
+            oldest = np.partition(every, len(every) - MAX_MARKS)[len(every) - MAX_MARKS]
+        for key, item in self.marks.items():
+            x = xs.get(key, np.empty(0))
+            x = x[x >= oldest]
+            if len(x) or len(item.data):  # an empty one stays as it is
+                item.setData(x=x, y=np.full(len(x), y))
 
     def _restyle(self) -> None:
         """The theme changed: curves, legend, marks and the hover ring in its shades, now."""
         self.hover.restyle()
+        self._pens.clear()
         for key, curve in self.curves.items():
             curve.setPen(_styled(self._pen(key), self._looks.get(key, "normal")))
         self.legend.set_entries([(label, self._pen(key)) for label, key in self._legend])
-        if self._mark_keys:
-            self.marks.setBrush(self._mark_brushes())
+        for key, item in self.marks.items():
+            item.setBrush(self._pen(key).color())
 
     def marked(self) -> np.ndarray:
         """x (seconds ago) of the frames marked above the scale."""
-        x, _ = self.marks.getData()
-        return np.asarray(x if x is not None else [])
+        xs = [item.getData()[0] for item in self.marks.values()]
+        return np.concatenate([x for x in xs if x is not None] or [np.empty(0)])
 
     def top(self) -> float:
         """The top of the plotted latency range (ms)."""

@@ -123,7 +123,7 @@ def test_a_start_up_spike_does_not_set_the_scale_and_is_marked_at_its_top(dock, 
     x, y = live.curves[("cam-a", NOISE)].getData()
     marked = live.marked()
     assert sorted(marked) == pytest.approx(sorted(x[:50]))  # every spike frame, and only them
-    _, marks_y = live.marks.getData()
+    _, marks_y = live.marks[("cam-a", NOISE)].getData()
     assert (marks_y > live.scale.top).all() and (marks_y < live.top()).all()  # top edge
     assert (y <= marks_y[0]).all()  # the line runs up to its marks, not out of the plot
     assert "50 slow frames above the scale" in live.note.text()
@@ -246,3 +246,22 @@ def test_the_notes_numbers_change_at_most_once_a_second(receiver, comparison, qt
     now[0] += 1_000_000
     dock.refresh()
     assert "7 slow frames" in dock.live.note.text()
+
+
+def test_marks_keep_the_newest_frames_over_every_curve_each_in_its_curves_colour(
+    dock, receiver, monkeypatch
+):
+    from app.ui.latency import live as live_module
+
+    monkeypatch.setattr(live_module, "MAX_MARKS", 30)
+    # Two cameras with a slow frame every fifth: 40 marks each, more than the 30 kept.
+    slow = [500.0 if i % 5 == 0 else v for i, v in enumerate(steady(200))]
+    for name in ("cam-a", "cam-b"):
+        fill_latencies(add_device(receiver, name, NOISE), NOISE, slow)
+    dock.refresh()
+    live = dock.live
+    slow_x = [live.curves[(n, NOISE)].getData()[0][::5] for n in ("cam-a", "cam-b")]
+    assert len(live.marked()) == 30
+    assert np.sort(live.marked()) == pytest.approx(np.sort(np.concatenate(slow_x))[-30:])
+    for key, item in live.marks.items():
+        assert item.opts["brush"].color() == live.curves[key].opts["pen"].color()
