@@ -172,17 +172,24 @@ async def walk_through(
     assert wizard.currentId() == Page.VERIFY
     verify.refresh()
     assert verify.tile.info.state is DeviceState.CONNECTING  # waiting for its first session
+    provisioned = result.config.camera  # the flashed board streams as it was configured
     camera = SimulatedCamera(
         camera_url("127.0.0.1", services.receiver.port),
         "porch",
         device.key.raw,
-        PrerenderedSource.synthetic(FrameSize.QVGA, count=2),
-        fps=10,
+        PrerenderedSource.synthetic(provisioned.frame_size, count=2),
+        fps=provisioned.fps_cap,
+        quality=provisioned.jpeg_quality,
     )
     task = asyncio.ensure_future(camera.run())
     try:
         await wait_until(lambda: verify.frames > 0 and verify.tile.painted > 0, 10)
-        verify.refresh()
+
+        def settings_shown() -> bool:
+            verify.refresh()
+            return verify.tile.info.settings == "SVGA · q10 · 20 fps"
+
+        await wait_until(settings_shown, 10)
         assert "streaming" in verify.status.text()
         assert verify.tile.info.state is DeviceState.LIVE
         assert verify.tile.info.suite is Suite.NOISE
