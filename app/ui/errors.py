@@ -101,6 +101,8 @@ class ErrorReporter(QObject):
         self._pending: ErrorReport | None = None
         self._showing = False
         self._unshown = 0  # suppressed since the last dialog was queued
+        # The dialog on screen: a box without a parent window is Python's alone to keep alive.
+        self._dialog: QDialog | None = None
         self._last_shown: dict[tuple[str, str], float] = {}
         self.dialogs_shown = 0
         self.suppressed = 0
@@ -178,6 +180,7 @@ class ErrorReporter(QObject):
         if dialog is None:
             self._dialog_closed(report.signature)
         else:
+            self._dialog = dialog
             dialog.finished.connect(lambda _result: self._dialog_closed(report.signature))
             dialog.destroyed.connect(lambda: self._dialog_closed(report.signature))
 
@@ -185,6 +188,7 @@ class ErrorReporter(QObject):
         with self._lock:
             if not self._showing:
                 return  # finished, then destroyed: count it once
+            self._dialog = None
             self._last_shown[signature] = time.monotonic()
             self._pending = None
             self._showing = False

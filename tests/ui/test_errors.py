@@ -1,6 +1,7 @@
 """Unhandled errors are logged with their traceback and shown in one dialog at a time."""
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
@@ -227,3 +228,23 @@ def test_the_real_dialog_is_critical_with_details(qtbot):
         assert box.detailedText() == "Traceback ..."
         assert box.isVisible()
         box.done(0)
+
+
+def test_a_real_dialog_without_a_parent_window_stays_until_closed(qtbot):
+    def shown() -> QMessageBox | None:
+        boxes = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.isVisible() and "no window" in w.text()
+        ]
+        return boxes[0] if boxes else None
+
+    with hooks() as reporter:  # its parent window is None
+        raise_and_hook(ValueError("no window"))
+        qtbot.waitUntil(lambda: shown() is not None)
+        gc.collect()
+        QApplication.processEvents()
+        box = shown()
+        assert box is not None and reporter.showing
+        box.done(0)
+        qtbot.waitUntil(lambda: not reporter.showing)
