@@ -278,8 +278,9 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is None or not self.restoreState(state):
-            # First run: the video gets most of the window.
-            self.resizeDocks([self.latency_dock], [300], Qt.Orientation.Vertical)
+            # First run: the video gets most of the window; the bottom docks enough for the
+            # Share panel's settings without scrolling (it needed 21 px more than 300).
+            self.resizeDocks([self.latency_dock], [325], Qt.Orientation.Vertical)
             self.resizeDocks([self.devices_panel], [250], Qt.Orientation.Horizontal)
 
     # -- live data --------------------------------------------------------------------------

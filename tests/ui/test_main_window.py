@@ -504,3 +504,16 @@ def test_without_any_camera_the_latency_plots_are_built_all_the_same(qloop, wind
 
     run(qloop, scenario())
     assert window.stack.currentWidget() is window.welcome
+
+
+def test_on_first_run_at_1280x800_the_share_panel_needs_no_scrolling(window, qtbot):
+    from PySide6.QtWidgets import QScrollArea
+
+    window.resize(1280, 800)
+    window.share_panel.raise_()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.share_panel.isVisible())
+    (area,) = window.share_panel.findChildren(QScrollArea)
+    qtbot.waitUntil(lambda: area.viewport().height() > 0)
+    assert area.verticalScrollBar().maximum() == 0
+    assert area.horizontalScrollBar().maximum() == 0
