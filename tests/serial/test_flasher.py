@@ -177,25 +177,10 @@ def test_cli_flash(tmp_path, capsys):
     path = tmp_path / "fw.bin"
     path.write_bytes(image)
     with RomEmulator() as emu:
-        parser = _parser()
-        args = parser.parse_args(
-            [
-                "flash",
-                "--port",
-                emu.port,
-                "--no-stub",
-                "--before",
-                "no-reset",
-                "--after",
-                "no-reset",
-                "--offset",
-                "0x10000",
-                str(path),
-            ]
-        )
-        assert args.handler(args) == 0
+        code, err, _ = _flash_cli(capsys, "--port", emu.port, *EMULATED_APP, str(path))
+        assert code == 0, err
         assert bytes(emu.flash[APP_OFFSET : APP_OFFSET + len(image)]) == image
-    assert "100 %" in capsys.readouterr().err
+    assert any("100 %" in line for line in err)
 
 
 def test_cli_flash_without_port_uses_the_only_likely_adapter(tmp_path, capsys, monkeypatch):
@@ -204,17 +189,7 @@ def test_cli_flash_without_port_uses_the_only_likely_adapter(tmp_path, capsys, m
     path.write_bytes(image)
     with RomEmulator() as emu:
         list_adapters(monkeypatch, emu.port)
-        code, err, out = _flash_cli(
-            capsys,
-            "--no-stub",
-            "--before",
-            "no-reset",
-            "--after",
-            "no-reset",
-            "--offset",
-            "0x10000",
-            str(path),
-        )
+        code, err, out = _flash_cli(capsys, *EMULATED_APP, str(path))
         assert code == 0, err
         assert bytes(emu.flash[APP_OFFSET : APP_OFFSET + len(image)]) == image
     assert out.splitlines()[-1].endswith(f" on {emu.port}.")
@@ -269,6 +244,10 @@ def _parser():
 
 
 # -- bad input: refused before any port opens ---------------------------------------------
+
+
+# `flash` against the emulated ROM loader (no stub, no reset lines), an app at 0x10000.
+EMULATED_APP = ("--no-stub", "--before", "no-reset", "--after", "no-reset", "--offset", "0x10000")
 
 
 def _flash_cli(capsys, *argv: str) -> tuple[int, list[str], str]:
