@@ -762,6 +762,7 @@ class SyntheticSource:
         self.seed = seed
         self.label = label
         self._frames = 0
+        self._room: _Scene | None = None  # rendered by the first frame (or `prepare`)
         self._walk_offset = seed * 53  # cameras of different seeds do not walk in step
 
         # Large and below the top edge, where a viewer's own title bar would hide it; on the
@@ -780,8 +781,11 @@ class SyntheticSource:
 
     @property
     def _view(self) -> _Scene:
-        with _SCENE_LOCK:  # held only while a room is rendered; then a cache hit
-            return _scene(self.seed, self.width, self.height)
+        view = self._room
+        if view is None:  # the first frame: the lock is held only while a room is rendered
+            with _SCENE_LOCK:
+                view = self._room = _scene(self.seed, self.width, self.height)
+        return view
 
     @property
     def frame_number(self) -> int:

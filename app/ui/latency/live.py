@@ -178,9 +178,9 @@ class LiveTab(QWidget):
     def _mark(self, xs: Mapping[CurveKey, np.ndarray], y: float) -> None:
         """Frames above the scale: a triangle at its top edge, in their curve's colour; the
         newest MAX_MARKS of them over every curve."""
-        every = np.concatenate(list(xs.values())) if xs else np.empty(0)
         oldest = -np.inf
-        if len(every) > MAX_MARKS:
+        if sum(len(x) for x in xs.values()) > MAX_MARKS:
+            every = np.concatenate(list(xs.values()))
             oldest = np.partition(every, len(every) - MAX_MARKS)[len(every) - MAX_MARKS]
         for key, item in self.marks.items():
             x = xs.get(key, np.empty(0))
